@@ -1,0 +1,1 @@
+"""Reproducible face-GAN pipeline."""

@@ -1,0 +1,53 @@
+"""Image conversions and grids shared by training, evaluation and the CLI.
+
+Generators output float images in [-1, 1], NCHW. Metrics follow the PGAN protocol
+and see uint8 images: x * 127.5 + 127.5, rounded and clipped (Karras et al. 2018,
+official `convert_to_uint8`).
+"""
+from __future__ import annotations
+
+import math
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from facegan.io import atomic_write_bytes
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] float NCHW tensor -> uint8 NHWC array."""
+    scaled = (images.detach().float() * 127.5 + 127.5).round().clamp(0, 255)
+    return scaled.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def to_float(images: np.ndarray) -> torch.Tensor:
+    """uint8 NHWC array -> [-1, 1] float NCHW tensor (the inverse of `to_uint8`)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    return tensor.float() / 127.5 - 1.0
+
+
+def grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:
+    """Tile uint8 NHWC images into one HWC image, row-major, with `pad` black pixels."""
+    count, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    out = np.zeros((rows * (height + pad) + pad, columns * (width + pad) + pad, channels), np.uint8)
+    for index, image in enumerate(images):
+        top = pad + (index // columns) * (height + pad)
+        left = pad + (index % columns) * (width + pad)
+        out[top : top + height, left : left + width] = image
+    return out
+
+
+def save_png(image: np.ndarray, path: Path, min_side: int = 0) -> None:
+    """Write an HWC uint8 image as PNG atomically; upscale (nearest) to at least `min_side`."""
+    pil = Image.fromarray(image)
+    if min_side and min(pil.size) < min_side:
+        factor = math.ceil(min_side / min(pil.size))
+        pil = pil.resize((pil.width * factor, pil.height * factor), Image.NEAREST)
+    buffer = BytesIO()
+    pil.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,277 @@
+"""Typed, validated parameters: the one place that reads params.yaml.
+
+Every section is a frozen dataclass. `load_params` checks the whole file before any
+work: an unknown key, a missing key, a wrong type or an out-of-range value raises
+`ParamsError` naming the dotted key, the value and what is allowed. Stages pass the
+sections they need down explicitly; nothing in the library reads params.yaml.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from facegan.errors import UserError
+
+
+class ParamsError(UserError, ValueError):
+    """A params.yaml value is missing, unknown, mistyped or out of range."""
+
+
+def _check(low=None, high=None, choices=None, power_of_two=False):
+    """Field metadata: the allowed range or choices, checked by the loader."""
+    return {"low": low, "high": high, "choices": choices, "power_of_two": power_of_two}
+
+
+def _field(default=dataclasses.MISSING, **check):
+    if default is dataclasses.MISSING:
+        return field(metadata=_check(**check))
+    return field(default=default, metadata=_check(**check))
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class CelebAParams:
+    """Where CelebA comes from and how it is cropped (REFERENCE 1, "celeba_cropped")."""
+
+    source: str = _field(choices=("sample", "local", "official"))
+    sample_count: int = _field(low=8)
+    sample_seed: int = _field(low=0)
+    local_dir: str = _field()
+    crop_center: list[float] = _field()
+    crop_size: int = _field(low=4, power_of_two=True)
+    resolution: int = _field(low=4, high=1024, power_of_two=True)
+    max_bad_fraction: float = _field(low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class DataParams:
+    celeba: CelebAParams
+
+
+# ---------------------------------------------------------------- PGAN
+
+
+@dataclass(frozen=True)
+class PGANScale:
+    """One growing phase (one DVC stage): `prev` names the stage whose checkpoint it grows."""
+
+    prev: str
+    iterations: int = _field(low=1)
+    fade_iterations: int = _field(low=0)
+    batch: int = _field(low=1)
+    lr: Optional[float] = _field(None, low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class PGANModel:
+    """Architecture: latent size and feature maps per scale (REFERENCE 1)."""
+
+    latent_dim: int = _field(low=1)
+    channels: list[int] = _field(low=1)
+
+
+@dataclass(frozen=True)
+class PGANTrain:
+    """Knobs shared by every scale's training (REFERENCE 1: loss, Adam, EMA)."""
+
+    seed: int = _field(low=0)
+    betas: list[float] = _field()
+    adam_eps: float = _field(low=0.0)
+    gp_weight: float = _field(low=0.0)
+    drift_weight: float = _field(low=0.0)
+    ema_decay: float = _field(low=0.0, high=1.0)
+    mirror: bool = _field()
+    checkpoint_every: int = _field(low=1)
+    log_every: int = _field(low=1)
+    sample_grid: int = _field(low=1, high=256)
+
+
+@dataclass(frozen=True)
+class PGANParams:
+    """Progressive GAN (Karras et al. 2018): model, shared training knobs, one entry per scale."""
+
+    model: PGANModel
+    train: PGANTrain
+    scales: dict[str, PGANScale] = _field()
+
+    @property
+    def resolution(self) -> int:
+        return int(list(self.scales)[-1])
+
+    def depth_of(self, key: str) -> int:
+        """1 for the 4x4 scale, 2 for 8x8, ..."""
+        if key not in self.scales:
+            raise ParamsError(f"scale {key!r} is not in pgan.scales ({', '.join(self.scales)})")
+        return list(self.scales).index(key) + 1
+
+
+@dataclass(frozen=True)
+class PGANEvalParams:
+    """How PGAN is evaluated (REFERENCE 2): image counts and seeds."""
+
+    num_images: int = _field(low=2)
+    batch: int = _field(low=1)
+    seed: int = _field(low=0)
+    swd_patches: int = _field(low=1)
+    swd_directions: int = _field(low=1)
+    swd_repeats: int = _field(low=1)
+    ms_ssim_pairs: int = _field(low=1)
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    pgan: PGANEvalParams
+
+
+@dataclass(frozen=True)
+class Params:
+    lr: float = _field(low=0.0, high=1.0)
+    data: DataParams = _field()
+    pgan: PGANParams = _field()
+    eval: EvalParams = _field()
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and validate params.yaml; raise ParamsError on the first problem."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path} not found: run from the repository root or pass --params")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path} is not valid YAML: {error}") from error
+    params = _build(Params, raw, "")
+    _validate_pgan(params.pgan, params.data.celeba)
+    return params
+
+
+def _build(cls, raw: Any, prefix: str):
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{prefix or 'params'} = {raw!r}: must be a mapping of keys to values")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        key = _join(prefix, unknown[0])
+        raise ParamsError(f"{key}: unknown key; allowed keys here: {', '.join(fields)}")
+    values = {}
+    for name, spec in fields.items():
+        key = _join(prefix, name)
+        if name not in raw:
+            if spec.default is dataclasses.MISSING:
+                raise ParamsError(f"{key}: missing; add it to params.yaml")
+            values[name] = spec.default
+            continue
+        values[name] = _convert(hints[name], raw[name], key)
+        _check_range(values[name], spec.metadata, key)
+    return cls(**values)
+
+
+def _convert(hint, value, key: str):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _convert(next(a for a in args if a is not type(None)), value, key)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamsError(f"{key} = {value!r}: must be a list of {args[0].__name__}")
+        return [_convert(args[0], item, f"{key}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not value:
+            raise ParamsError(f"{key} = {value!r}: must be a non-empty mapping")
+        return {str(k): _convert(args[1], v, _join(key, str(k))) for k, v in value.items()}
+    return _scalar(hint, value, key)
+
+
+def _scalar(hint, value, key: str):
+    # YAML reads 1e-3 as a string and 1 as an int: accept ints for floats, never bools.
+    if hint is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    raise ParamsError(f"{key} = {value!r}: must be {hint.__name__}, got {type(value).__name__}")
+
+
+def _check_range(value, check, key: str) -> None:
+    if value is None or not check:
+        return
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if check["choices"] is not None and item not in check["choices"]:
+            raise ParamsError(f"{key} = {item!r}: must be one of {', '.join(check['choices'])}")
+        if check["low"] is not None and item < check["low"]:
+            raise ParamsError(f"{key} = {item!r}: must be >= {check['low']}")
+        if check["high"] is not None and item > check["high"]:
+            raise ParamsError(f"{key} = {item!r}: must be <= {check['high']}")
+        if check["power_of_two"] and (item & (item - 1)):
+            raise ParamsError(f"{key} = {item!r}: must be a power of two")
+
+
+def _validate_pgan(pgan: PGANParams, celeba: CelebAParams) -> None:
+    """Cross-field rules: scales double from 4, chain through `prev`, fit the data."""
+    previous = "init"
+    for index, (key, scale) in enumerate(pgan.scales.items()):
+        expected = 4 * 2**index
+        if key != str(expected):
+            raise ParamsError(
+                f"pgan.scales: key {key!r} at position {index}: scales must be 4, 8, 16, ... in order"
+            )
+        if scale.prev != previous:
+            raise ParamsError(f"pgan.scales.{key}.prev = {scale.prev!r}: must be {previous!r}")
+        if scale.fade_iterations > scale.iterations or (index == 0 and scale.fade_iterations):
+            allowed = "0 (nothing to fade in at 4x4)" if index == 0 else f"<= iterations ({scale.iterations})"
+            raise ParamsError(f"pgan.scales.{key}.fade_iterations = {scale.fade_iterations}: must be {allowed}")
+        previous = key
+    if len(pgan.model.channels) < len(pgan.scales):
+        raise ParamsError(
+            f"pgan.model.channels = {pgan.model.channels}: needs one entry per scale ({len(pgan.scales)})"
+        )
+    if len(pgan.train.betas) != 2 or not all(0.0 <= b < 1.0 for b in pgan.train.betas):
+        raise ParamsError(f"pgan.train.betas = {pgan.train.betas}: must be two numbers in [0, 1)")
+    if pgan.resolution != celeba.resolution:
+        raise ParamsError(
+            f"pgan.scales ends at {pgan.resolution} px but data.celeba.resolution = "
+            f"{celeba.resolution}: make them equal"
+        )
+    if celeba.resolution > celeba.crop_size:
+        raise ParamsError(
+            f"data.celeba.resolution = {celeba.resolution}: must be <= crop_size ({celeba.crop_size})"
+        )
+    if len(celeba.crop_center) != 2:
+        raise ParamsError(f"data.celeba.crop_center = {celeba.crop_center}: must be [x, y]")
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable sha256 of JSON-able parts (dataclasses included): what a run was made from."""
+
+    def plain(obj):
+        return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+    text = json.dumps([plain(p) for p in parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

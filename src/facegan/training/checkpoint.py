@@ -1,0 +1,62 @@
+"""One checkpoint format for every model: tensors and plain Python values only.
+
+Loads with `torch.load(weights_only=True)`, so a checkpoint from elsewhere cannot run
+code. Written atomically (temporary file, fsync, rename): a crash never leaves a
+half-written checkpoint where the next run would read it.
+"""
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from facegan.errors import UserError
+from facegan.io import atomic_write_bytes
+
+
+class CheckpointError(UserError):
+    """A checkpoint is missing, unreadable or from an incompatible run."""
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} not found: run the stage that writes it first")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({error}); delete it and re-run the stage"
+        ) from error
+
+
+def rng_states(generator: torch.Generator) -> dict[str, Any]:
+    """Every random state a run draws from, as tensors and plain values."""
+    _, keys, position, has_gauss, cached = np.random.get_state()
+    return {
+        "generator": generator.get_state(),
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "position": position,
+                  "has_gauss": has_gauss, "cached": cached},
+        "python": random.getstate(),
+    }  # fmt: skip
+
+
+def restore_rng_states(states: dict[str, Any], generator: torch.Generator) -> None:
+    generator.set_state(states["generator"])
+    torch.set_rng_state(states["torch"])
+    numpy = states["numpy"]
+    keys = numpy["keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, numpy["position"], numpy["has_gauss"], numpy["cached"]))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))

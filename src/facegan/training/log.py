@@ -1,0 +1,49 @@
+"""Loss curves as TSV, one row per logging interval, appended and flushed as training goes.
+
+A resumed run first drops the rows written after the checkpoint it resumes from, so the
+curve has no duplicated or orphaned iterations.
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+
+class LossLog:
+    def __init__(self, path: Path, columns: list[str], resume_iteration: int = 0):
+        self.path, self.columns = Path(path), ["iteration", *columns]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        kept = self._rows_up_to(resume_iteration) if resume_iteration else []
+        with self.path.open("w", newline="") as handle:
+            handle.write("\t".join(self.columns) + "\n")
+            handle.writelines(kept)
+        self._sums: dict[str, float] = defaultdict(float)
+        self._count = 0
+
+    def _rows_up_to(self, iteration: int) -> list[str]:
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text().splitlines(keepends=True)[1:]
+        return [line for line in lines if line.strip() and int(line.split("\t")[0]) <= iteration]
+
+    def add(self, values: dict[str, float]) -> None:
+        """Accumulate one step's values; `write` logs their mean."""
+        for key, value in values.items():
+            self._sums[key] += value
+        self._count += 1
+
+    def write(self, iteration: int, extra: dict[str, float] | None = None) -> dict[str, float]:
+        means = {key: total / max(self._count, 1) for key, total in self._sums.items()}
+        means.update(extra or {})
+        row = [str(iteration)] + [f"{means.get(c, float('nan')):.6g}" for c in self.columns[1:]]
+        with self.path.open("a", newline="") as handle:
+            handle.write("\t".join(row) + "\n")
+        self._sums.clear()
+        self._count = 0
+        return means
+
+
+def read_log(path: Path) -> list[dict[str, float]]:
+    with Path(path).open(newline="") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle, delimiter="\t")]

@@ -1,0 +1,38 @@
+"""Evaluate stage: PGAN's SWD per pyramid level and MS-SSIM into metrics/pgan.json."""
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from facegan.devices import pick_device
+from facegan.errors import run_cli
+from facegan.evaluation.pgan import evaluate_pgan
+from facegan.io import write_json
+from facegan.params import load_params
+from facegan.training.pgan import load_averaged_generator
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+
+@app.command("pgan")
+def pgan(
+    params_file: Path = typer.Option(Path("params.yaml"), "--params"),
+    data: Path = typer.Option(Path("data/prepared/celeba"), help="prepare stage output"),
+    root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
+    out: Path = typer.Option(Path("data/eval/pgan"), help="image grids go here"),
+    metrics: Path = typer.Option(Path("metrics/pgan.json"), help="metrics file (tracked in git)"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]"),
+):
+    """Compare the averaged generator's faces with the real ones."""
+    params = load_params(params_file)
+    resolution = params.pgan.resolution
+    G, checkpoint = load_averaged_generator(root / str(resolution) / "model.pt")
+    reals = np.load(data / f"images_{resolution}.npy", mmap_mode="r")
+    result = evaluate_pgan(G.to(pick_device(device)), reals, params.eval.pgan, out)
+    result["iterations"] = checkpoint["iteration"]
+    write_json(metrics, result)
+    typer.echo(f"wrote {metrics}: SWD avg {result['swd']['avg']:.2f} (x1e3), MS-SSIM {result['ms_ssim']:.4f}")
+
+
+if __name__ == "__main__":
+    run_cli(app)

@@ -1,0 +1,33 @@
+"""Export stage: the averaged PGAN generator of the last scale to TorchScript and ONNX."""
+from pathlib import Path
+
+import typer
+
+from facegan.errors import run_cli
+from facegan.export import InputSpec, export_generator
+from facegan.params import fingerprint, load_params
+from facegan.training.pgan import load_averaged_generator
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+
+@app.command("pgan")
+def pgan(
+    params_file: Path = typer.Option(Path("params.yaml"), "--params"),
+    root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
+    out: Path = typer.Option(Path("data/export/pgan"), help="where the exported files go"),
+):
+    """Write generator.ts, generator.onnx and generator.json (checked with onnxruntime)."""
+    params = load_params(params_file)
+    G, checkpoint = load_averaged_generator(root / str(params.pgan.resolution) / "model.pt")
+    config = checkpoint["config"]
+    latent = InputSpec("z", (config["latent_dim"],), "latent vector, N(0, 1) per entry")
+    metadata = {"model": "pgan", "weights": "G_ema (averaged generator)", "resolution": G.resolution,
+                "config": config, "params_fingerprint": fingerprint(params.lr, params.pgan),
+                "checkpoint_fingerprint": checkpoint["fingerprint"], "iterations": checkpoint["iteration"]}  # fmt: skip
+    info = export_generator(G, [latent], out, "generator", metadata)
+    typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
+
+
+if __name__ == "__main__":
+    run_cli(app)

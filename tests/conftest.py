@@ -1,0 +1,56 @@
+"""Shared test helpers: tiny params that run the real stages in seconds."""
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+def tiny_params_dict(resolution: int = 8) -> dict:
+    """params.yaml cut down: a 64-image sample, narrow nets, a few dozen iterations per scale."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"]["celeba"].update(sample_count=64, resolution=resolution)
+    params["pgan"]["model"].update(latent_dim=16, channels=[16, 16, 8, 8, 8, 8][: _depth(resolution)])
+    params["pgan"]["train"].update(checkpoint_every=10, log_every=5, sample_grid=4)
+    scales, prev = {}, "init"
+    for index in range(_depth(resolution)):
+        key = str(4 * 2**index)
+        scales[key] = {"prev": prev, "iterations": 20, "fade_iterations": 10 if index else 0, "batch": 8, "lr": None}
+        prev = key
+    params["pgan"]["scales"] = scales
+    params["eval"]["pgan"].update(num_images=32, batch=16, ms_ssim_pairs=8, swd_patches=16, swd_directions=16)
+    return params
+
+
+def _depth(resolution: int) -> int:
+    return resolution.bit_length() - 2
+
+
+def write_params(path: Path, params: dict) -> Path:
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tiny_params():
+    return copy.deepcopy(tiny_params_dict())
+
+
+def run_stage(*args: str, cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run a stage script as DVC would: a separate Python process in `cwd`."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "stages" / args[0]), *args[1:]],
+        cwd=cwd, env=env, capture_output=True, text=True, **kwargs,
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

@@ -1,0 +1,53 @@
+"""Checkpoints: plain tensors (weights_only loads), atomic writes, every random state."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from facegan.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
+
+
+def test_round_trip_with_rng_states_loads_weights_only(tmp_path):
+    generator = torch.Generator().manual_seed(5)
+    state = {"weights": torch.arange(4.0), "iteration": 7, "rng": rng_states(generator)}
+    save_checkpoint(tmp_path / "c.pt", state)
+    loaded = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert loaded["iteration"] == 7 and torch.equal(loaded["weights"], state["weights"])
+
+    expected = (torch.rand(3, generator=generator), torch.rand(3), np.random.rand(3), random.random())
+    other = torch.Generator().manual_seed(99)
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    restore_rng_states(loaded["rng"], other)
+    actual = (torch.rand(3, generator=other), torch.rand(3), np.random.rand(3), random.random())
+    torch.testing.assert_close(actual[0], expected[0])
+    torch.testing.assert_close(actual[1], expected[1])
+    assert np.array_equal(actual[2], expected[2]) and actual[3] == expected[3]
+
+
+def test_damaged_and_missing_checkpoints_say_what_to_do(tmp_path):
+    save_checkpoint(tmp_path / "c.pt", {"x": torch.ones(1000)})
+    data = (tmp_path / "c.pt").read_bytes()
+    (tmp_path / "c.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="delete it and re-run"):
+        load_checkpoint(tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "absent.pt")
+
+
+def test_failed_write_leaves_the_old_checkpoint(tmp_path):
+    save_checkpoint(tmp_path / "c.pt", {"version": 1})
+
+    class Unpicklable:
+        pass
+
+    with pytest.raises(Exception):
+        save_checkpoint(tmp_path / "c.pt", {"version": 2, "bad": Unpicklable()})
+    assert load_checkpoint(tmp_path / "c.pt") == {"version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temporary left behind
