@@ -1,17 +1,17 @@
 """Evaluate stage: PGAN's SWD per pyramid level and MS-SSIM into metrics/pgan.json."""
 from pathlib import Path
 
-import numpy as np
 import typer
 
+from facegan.data.prepare import load_prepared
 from facegan.devices import pick_device
-from facegan.errors import run_cli
+from facegan.cliutil import command_app, run_cli
 from facegan.evaluation.pgan import evaluate_pgan
 from facegan.io import write_json
 from facegan.params import load_params
 from facegan.training.pgan import load_averaged_generator
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app = command_app(__doc__)
 
 
 @app.command("pgan")
@@ -27,11 +27,11 @@ def pgan(
     params = load_params(params_file)
     resolution = params.pgan.resolution
     G, checkpoint = load_averaged_generator(root / str(resolution) / "model.pt")
-    reals = np.load(data / f"images_{resolution}.npy", mmap_mode="r")
+    reals = load_prepared(data).images(resolution)
     result = evaluate_pgan(G.to(pick_device(device)), reals, params.eval.pgan, out)
     result["iterations"] = checkpoint["iteration"]
     write_json(metrics, result)
-    typer.echo(f"wrote {metrics}: SWD avg {result['swd']['avg']:.2f} (x1e3), MS-SSIM {result['ms_ssim']:.4f}")
+    typer.echo(f"wrote {metrics}: SWD avg {result['swd']['avg']:.2f} (x1e3), MS-SSIM {result['ms_ssim']}")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import typer
 
-from facegan.errors import run_cli
+from facegan.cliutil import command_app, run_cli
 from facegan.export import InputSpec, export_generator
 from facegan.params import fingerprint, load_params
 from facegan.training.pgan import load_averaged_generator
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app = command_app(__doc__)
 
 
 @app.command("pgan")

@@ -3,13 +3,14 @@ from pathlib import Path
 
 import typer
 
+from facegan.data.prepare import load_prepared
 from facegan.devices import pick_device
-from facegan.errors import run_cli
+from facegan.cliutil import command_app, run_cli
 from facegan.params import load_params
 from facegan.training.checkpoint import save_checkpoint
 from facegan.training.pgan import ScalePaths, init_networks, train_scale
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app = command_app(__doc__)
 PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file to read")
 
 
@@ -31,8 +32,9 @@ def pgan(
     params = load_params(params_file)
     params.pgan.depth_of(scale)  # fails with the list of scales when SCALE is unknown
     previous = params.pgan.scales[scale].prev
-    paths = ScalePaths(images=data / f"images_{scale}.npy", previous=root / previous / "model.pt", out_dir=root / scale)
-    summary = train_scale(params.pgan, params.lr, scale, paths, pick_device(device))
+    images = load_prepared(data).images(int(scale))
+    paths = ScalePaths(previous=root / previous / "model.pt", out_dir=root / scale)
+    summary = train_scale(params.pgan, params.lr, scale, images, paths, pick_device(device))
     typer.echo(f"scale {scale}: {summary}")
 
 

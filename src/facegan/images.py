@@ -25,7 +25,7 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def to_float(images: np.ndarray) -> torch.Tensor:
     """uint8 NHWC array -> [-1, 1] float NCHW tensor (the inverse of `to_uint8`)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    tensor = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2)  # a copy: memmaps are read-only
     return tensor.float() / 127.5 - 1.0
 
 

@@ -47,10 +47,12 @@ class CelebAParams:
     sample_count: int = _field(low=8)
     sample_seed: int = _field(low=0)
     local_dir: str = _field()
+    image_size: list[int] = _field(low=1)
     crop_center: list[float] = _field()
     crop_size: int = _field(low=4, power_of_two=True)
     resolution: int = _field(low=4, high=1024, power_of_two=True)
     max_bad_fraction: float = _field(low=0.0, high=1.0)
+    workers: int = _field(low=1, high=64)
 
 
 @dataclass(frozen=True)
@@ -259,8 +261,9 @@ def _validate_pgan(pgan: PGANParams, celeba: CelebAParams) -> None:
         raise ParamsError(
             f"data.celeba.resolution = {celeba.resolution}: must be <= crop_size ({celeba.crop_size})"
         )
-    if len(celeba.crop_center) != 2:
-        raise ParamsError(f"data.celeba.crop_center = {celeba.crop_center}: must be [x, y]")
+    for name in ("crop_center", "image_size"):
+        if len(getattr(celeba, name)) != 2:
+            raise ParamsError(f"data.celeba.{name} = {getattr(celeba, name)}: must be two numbers [x, y]")
 
 
 def _join(prefix: str, name: str) -> str:

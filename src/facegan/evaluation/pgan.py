@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from facegan.images import grid, save_png, to_uint8
-from facegan.metrics.ms_ssim import ms_ssim
+from facegan.metrics.ms_ssim import MIN_SIZE, ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
 from facegan.models.pgan import Generator
 from facegan.params import PGANEvalParams
@@ -56,8 +56,13 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
         array_batches(reals, floor_a, params.batch), array_batches(reals, floor_b, params.batch), **swd_args
     )
     real_pairs = min(params.ms_ssim_pairs, len(reals) // 2)
-    fake_ms_ssim = ms_ssim(generated_batches(G, 2 * params.ms_ssim_pairs, params.batch, params.seed + 1))
-    real_ms_ssim = ms_ssim(array_batches(reals, permutation[: 2 * real_pairs], params.batch))
+    missing = {}
+    if G.resolution >= MIN_SIZE:
+        fake_ms_ssim = ms_ssim(generated_batches(G, 2 * params.ms_ssim_pairs, params.batch, params.seed + 1))
+        real_ms_ssim = ms_ssim(array_batches(reals, permutation[: 2 * real_pairs], params.batch))
+    else:
+        fake_ms_ssim = real_ms_ssim = None
+        missing["ms_ssim"] = f"MS-SSIM's 5 scales need images of at least {MIN_SIZE} px, these are {G.resolution}"
 
     save_png(grid(next(generated_batches(G, 64, 64, params.seed))), out_dir / "fakes.png", min_side=512)
     save_png(grid(reals[np.sort(permutation[:64])]), out_dir / "reals.png", min_side=512)
@@ -72,4 +77,5 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
         },
         "resolution": G.resolution,
         "seed": params.seed,
+        "missing": missing,
     }  # fmt: skip

@@ -166,7 +166,6 @@ def file_sha256(path: Path) -> str:
 class ScalePaths:
     """Where one scale's stage reads and writes (all declared in dvc.yaml)."""
 
-    images: Path  # packed uint8 array at this scale's resolution
     previous: Path  # the previous scale's (or init's) model.pt
     out_dir: Path  # model.pt, loss.tsv, samples.png; work/ holds the resumable state
 
@@ -204,10 +203,11 @@ def setup(pgan: PGANParams, base_lr: float, key: str, paths: ScalePaths, device:
     return state, network_config(pgan, depth), run_fingerprint
 
 
-def train_scale(pgan: PGANParams, base_lr: float, key: str, paths: ScalePaths, device: torch.device) -> dict:
-    """Train one scale to the end (or resume it), then write model.pt, loss.tsv, samples.png."""
+def train_scale(
+    pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, paths: ScalePaths, device: torch.device
+) -> dict:
+    """Train one scale on uint8 NHWC `images` to the end (or resume it), then write its outputs."""
     scale: PGANScale = pgan.scales[key]
-    images = np.load(paths.images, mmap_mode="r")
     state, config, run_fingerprint = setup(pgan, base_lr, key, paths, device)
     log = LossLog(paths.work_log, LOG_COLUMNS, resume_iteration=state.iteration)
     start, seconds_before, started_at = state.iteration, state.seconds, time.monotonic()

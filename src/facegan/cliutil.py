@@ -1,0 +1,26 @@
+"""What every command-line entry point shares: a Typer app that always keeps its
+sub-commands (`stages/download.py celeba` stays valid when a second dataset is added),
+and clean failure on a UserError."""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from facegan.errors import UserError
+
+
+def command_app(help: str) -> typer.Typer:
+    app = typer.Typer(help=help, no_args_is_help=True, add_completion=False)
+    # A callback makes Typer keep the sub-command level even with a single command.
+    app.callback()(lambda: None)
+    return app
+
+
+def run_cli(app: typer.Typer) -> None:
+    """Run a Typer app, turning a UserError into a one-line message and exit code 2."""
+    try:
+        app()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

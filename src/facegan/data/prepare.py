@@ -1,0 +1,347 @@
+"""CelebA crop and pack: the "celeba_cropped" preprocessing of PGAN (REFERENCE 1).
+
+Each aligned 178x218 image is cropped to the 128 px box centred at x 89, y 121 (rows
+57..184, columns 25..152) and reduced by exact box averaging to every power-of-two
+resolution down to 4. Like the official `dataset_tool.py`, which keeps the running
+average in float32 and quantises each level once with `np.rint`, every level here is the
+exact mean of its block of crop pixels rounded half to even; integer block sums give
+bit-identical results without float error. The output is one memory-mappable uint8 NHWC
+`.npy` per resolution, the attributes, the partition and a manifest (DESIGN, "prepare").
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from facegan.data.celeba_format import SPLITS, read_attributes, read_partition
+from facegan.data.sources import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION
+from facegan.data.staging import staged_dir
+from facegan.errors import UserError
+from facegan.io import write_json
+from facegan.progress import progress
+
+CELEBA_IMAGE_SIZE = (178, 218)  # width, height of img_align_celeba
+CHUNK = 256  # images decoded and reduced together
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class BadImagesError(UserError):
+    """More unusable source images than `max_bad_fraction` allows."""
+
+
+def crop_box(center_x: float, center_y: float, side: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom), right/bottom exclusive, of the `side` square about the centre.
+
+    left = floor(center_x - side / 2 + 0.5), i.e. rounded half up: (89, 121, 128) gives
+    (25, 57, 153, 185); the half-resolution box (44.5, 60.5, 64) gives (13, 29, 77, 93).
+    """
+    left, top = (math.floor(c - side / 2 + 0.5) for c in (center_x, center_y))
+    return left, top, left + side, top + side
+
+
+def box_downscale(images: np.ndarray, factor: int = 2) -> np.ndarray:
+    """Mean of each `factor` x `factor` block of uint8 (..., H, W, C) images, rounded half to even."""
+    height, width = images.shape[-3:-1]
+    if factor < 1 or factor & (factor - 1) or height % factor or width % factor:
+        raise ValueError(f"cannot reduce {height}x{width} images by {factor}: need a power of two that divides both")
+    sums = images.astype(np.uint32)
+    for _ in range(factor.bit_length() - 1):
+        sums = _sum_2x2(sums)
+    return _rounded_mean(sums, factor * factor)
+
+
+def pyramid(images: np.ndarray, resolutions: Iterable[int]) -> dict[int, np.ndarray]:
+    """{resolution: images reduced to it}; one pass of 2x2 block sums, each level rounded once (exact)."""
+    wanted = sorted(set(resolutions), reverse=True)
+    size, count, sums = images.shape[-2], 1, images.astype(np.uint32)
+    levels = {}
+    while wanted and size >= wanted[-1]:
+        if size == wanted[0]:
+            levels[wanted.pop(0)] = _rounded_mean(sums, count)
+        elif size % 2:
+            break
+        sums, size, count = _sum_2x2(sums), size // 2, count * 4
+    if wanted:
+        raise ValueError(f"cannot reduce {images.shape[-2]} px images to {wanted} by halving")
+    return levels
+
+
+def _sum_2x2(sums: np.ndarray) -> np.ndarray:
+    return sums[..., 0::2, 0::2, :] + sums[..., 0::2, 1::2, :] + sums[..., 1::2, 0::2, :] + sums[..., 1::2, 1::2, :]
+
+
+def _rounded_mean(sums: np.ndarray, count: int) -> np.ndarray:
+    """sums / count rounded half to even, as np.rint rounds the official float means."""
+    quotient, remainder = np.divmod(sums, count)
+    round_up = (2 * remainder > count) | ((2 * remainder == count) & (quotient % 2 == 1))
+    return (quotient + round_up).astype(np.uint8)
+
+
+def prepared_resolutions(crop_size: int, resolution: int) -> list[int]:
+    """[4, 8, ..., resolution]; `resolution` must be `crop_size` / 2^k and at least 4."""
+    if resolution < 4 or crop_size % resolution or (crop_size // resolution) & (crop_size // resolution - 1):
+        raise UserError(
+            f"data.celeba.resolution = {resolution}: must be crop_size ({crop_size}) / 2^k and at least 4"
+        )
+    return [4 << k for k in range(int(math.log2(resolution // 4)) + 1)]
+
+
+def prepare_celeba(
+    raw_dir: Path,
+    out_dir: Path,
+    *,
+    crop_center: Sequence[float] = (89, 121),
+    crop_size: int = 128,
+    resolution: int,
+    max_bad_fraction: float,
+    image_size: tuple[int, int] = CELEBA_IMAGE_SIZE,
+    workers: int = 1,
+) -> dict:
+    """Crop, reduce and pack CelebA from `raw_dir` (official layout) into `out_dir`; return the manifest.
+
+    Unreadable, truncated, non-image or wrong-size files are skipped and listed in the
+    manifest with the reason; more than `max_bad_fraction` of them is an error.
+    """
+    raw_dir = Path(raw_dir)
+    names, files, values = read_attributes(raw_dir / CELEBA_ATTR)
+    splits = _partition_codes(raw_dir / CELEBA_PARTITION, files)
+    resolutions = prepared_resolutions(crop_size, resolution)
+    box = crop_box(*crop_center, crop_size)
+    if box[0] < 0 or box[1] < 0 or box[2] > image_size[0] or box[3] > image_size[1]:
+        raise UserError(f"crop box {box} (data.celeba.crop_center/crop_size) does not fit {image_size} images")
+    with staged_dir(out_dir) as staging:
+        packer = _Packer(staging, len(files), resolutions, max_bad_fraction)
+        loader = _CropLoader(raw_dir / CELEBA_IMAGES, box, tuple(image_size))
+        chunks = [files[start : start + CHUNK] for start in range(0, len(files), CHUNK)]
+        results = _ordered_map(loader.load_chunk, chunks, workers)
+        for chunk in progress(results, total=len(chunks), desc=f"prepare CelebA ({CHUNK} images/step)"):
+            packer.add(chunk)
+        kept = packer.close()
+        np.save(staging / "attributes.npy", values[kept])
+        np.save(staging / "partition.npy", splits[kept])
+        manifest = {
+            "dataset": "celeba",
+            "crop": {"center": list(crop_center), "size": crop_size, "box": list(box), "image_size": list(image_size)},
+            "resolutions": resolutions,
+            "attributes": names,
+            **packer.summary(files, splits[kept]),
+            "sha256": {name: _sha256(raw_dir / name) for name in (CELEBA_ATTR, CELEBA_PARTITION)}
+            | {CELEBA_IMAGES: packer.images_sha256.hexdigest()},
+        }
+        write_json(staging / "manifest.json", manifest)
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _partition_codes(path: Path, files: list[str]) -> np.ndarray:
+    if not path.exists():
+        raise UserError(f"{path} is missing: re-run the download stage, which writes one")
+    partition = read_partition(path)
+    missing = [name for name in files if name not in partition]
+    if missing:
+        raise UserError(f"{path}: {len(missing)} images of {CELEBA_ATTR} have no split, e.g. {missing[0]}")
+    return np.array([partition[name] for name in files], np.uint8)
+
+
+@dataclass(frozen=True)
+class _LoadedChunk:
+    files: list[str]
+    crops: np.ndarray  # (kept, side, side, 3) uint8
+    kept: list[int]  # positions within the chunk of the crops
+    bad: list[tuple[int, str]]  # (position, reason)
+    digests: list[bytes]  # sha256 of each file's bytes, empty when unreadable
+
+
+@dataclass(frozen=True)
+class _CropLoader:
+    folder: Path
+    box: tuple[int, int, int, int]
+    size: tuple[int, int]
+
+    def load_chunk(self, files: list[str]) -> _LoadedChunk:
+        crops, kept, bad, digests = [], [], [], []
+        for position, name in enumerate(files):
+            crop, reason, digest = self.load(name)
+            digests.append(digest)
+            if crop is None:
+                bad.append((position, reason))
+            else:
+                crops.append(crop)
+                kept.append(position)
+        side = self.box[2] - self.box[0]
+        return _LoadedChunk(files, np.array(crops, np.uint8).reshape(-1, side, side, 3), kept, bad, digests)
+
+    def load(self, name: str) -> tuple[np.ndarray | None, str, bytes]:
+        """(crop, "", sha256 digest) or (None, why it is unusable, digest)."""
+        try:
+            data = (self.folder / name).read_bytes()
+        except OSError as error:
+            return None, f"missing or unreadable file ({error.strerror})", b""
+        digest = hashlib.sha256(data).digest()
+        try:
+            with Image.open(BytesIO(data)) as image:
+                if image.size != self.size:
+                    return None, f"size {image.width}x{image.height}, expected {self.size[0]}x{self.size[1]}", digest
+                image.load()  # decodes fully: a truncated JPEG raises here
+                return np.asarray(image.crop(self.box).convert("RGB")), "", digest
+        except UnidentifiedImageError:
+            return None, "not an image", digest
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            return None, f"corrupt or truncated image ({error})", digest
+
+
+def _ordered_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
+    """map() on `workers` threads (Pillow decodes without the GIL), in order, a bounded window ahead."""
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending = [pool.submit(function, item) for item in items[: 2 * workers]]
+        for index in range(len(items)):
+            result = pending.pop(0).result()
+            if index + 2 * workers < len(items):
+                pending.append(pool.submit(function, items[index + 2 * workers]))
+            yield result
+
+
+class _Packer:
+    """Writes kept crops, reduced to every resolution, into preallocated `images_{res}.npy` memmaps."""
+
+    def __init__(self, folder: Path, capacity: int, resolutions: list[int], max_bad_fraction: float):
+        self.paths = {res: folder / f"images_{res}.npy" for res in resolutions}
+        self.arrays = {
+            res: np.lib.format.open_memmap(path, "w+", np.uint8, (capacity, res, res, 3))
+            for res, path in self.paths.items()
+        }
+        self.capacity, self.max_bad_fraction = capacity, max_bad_fraction
+        self.kept: list[int] = []  # listing index of each packed image
+        self.skipped: list[dict[str, str]] = []
+        self.seen = 0
+        # sha256 over the per-file sha256 digests, in listing order: the source's fingerprint.
+        self.images_sha256 = hashlib.sha256()
+
+    def add(self, chunk: _LoadedChunk) -> None:
+        start = len(self.kept)
+        for res, images in pyramid(chunk.crops, self.arrays).items():
+            self.arrays[res][start : start + len(images)] = images
+        self.kept += [self.seen + position for position in chunk.kept]
+        self.skipped += [{"file": chunk.files[position], "reason": reason} for position, reason in chunk.bad]
+        for digest in chunk.digests:
+            self.images_sha256.update(digest)
+        self.seen += len(chunk.files)
+        if len(self.skipped) > self.max_bad_fraction * self.capacity:
+            raise BadImagesError(self._too_many_message())
+
+    def _too_many_message(self) -> str:
+        first = "; ".join(f"{entry['file']} ({entry['reason']})" for entry in self.skipped[:5])
+        return (
+            f"{len(self.skipped)} of the first {self.seen} of {self.capacity} listed images are unusable, more "
+            f"than data.celeba.max_bad_fraction = {self.max_bad_fraction} allows. First: {first}. "
+            "Fix or re-download the raw data, or raise data.celeba.max_bad_fraction."
+        )
+
+    def close(self) -> np.ndarray:
+        """Flush the arrays, cut them to the kept count, return the kept listing indices."""
+        for array in self.arrays.values():
+            array.flush()
+        self.arrays.clear()  # drops the last references: the maps close before the files shrink
+        for path in self.paths.values():
+            _truncate_npy(path, len(self.kept))
+        return np.array(self.kept, np.int64)
+
+    def summary(self, files: list[str], kept_splits: np.ndarray) -> dict:
+        counts = {"listed": len(files), "kept": len(self.kept), "skipped": len(self.skipped)}
+        counts |= {split: int((kept_splits == code).sum()) for code, split in enumerate(SPLITS)}
+        return {"counts": counts, "files": [files[index] for index in self.kept], "skipped": self.skipped}
+
+
+def _truncate_npy(path: Path, count: int) -> None:
+    """Shrink a .npy file's first axis to `count` in place.
+
+    NumPy pads every header with room for a 21-digit first axis so that the shape can
+    change without moving the data; the rewritten header must end where the old one did.
+    """
+    with open(path, "r+b") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version != (1, 0):
+            raise ValueError(f"{path}: expected a version 1.0 .npy header, found {version}")
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        data_offset = handle.tell()
+        if shape[0] == count:
+            return
+        new_shape = (count, *shape[1:])
+        handle.seek(0)
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": new_shape}
+        )
+        if handle.tell() != data_offset:
+            raise RuntimeError(f"{path}: the shrunk header moved the data ({handle.tell()} != {data_offset})")
+        handle.truncate(data_offset + math.prod(new_shape) * dtype.itemsize)
+
+
+@dataclass(frozen=True)
+class PreparedCelebA:
+    """A prepared CelebA folder: memory-mapped images per resolution, labels and manifest."""
+
+    root: Path
+    manifest: dict
+    attributes: np.ndarray  # (N, 40) int8, +1 / -1, columns as manifest["attributes"]
+    partition: np.ndarray  # (N,) uint8: 0 train, 1 val, 2 test
+
+    @property
+    def attribute_names(self) -> list[str]:
+        return self.manifest["attributes"]
+
+    def indices(self, split: str | None = None) -> np.ndarray:
+        """Row numbers of `split` ('train', 'val', 'test'; None = all)."""
+        if split is None:
+            return np.arange(len(self.partition))
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+        return np.flatnonzero(self.partition == SPLITS.index(split))
+
+    def images(self, resolution: int, split: str | None = None) -> np.ndarray:
+        """uint8 NHWC images of `split` at `resolution`: a memmap view when the split is contiguous.
+
+        CelebA's official split is contiguous in file order, so no copy is made for it;
+        a scattered split is gathered into memory.
+        """
+        if resolution not in self.manifest["resolutions"]:
+            raise UserError(
+                f"{self.root} holds resolutions {self.manifest['resolutions']}, not {resolution}: "
+                "raise data.celeba.resolution and prepare again"
+            )
+        images = np.load(self.root / f"images_{resolution}.npy", mmap_mode="r")
+        if split is None:
+            return images
+        rows = self.indices(split)
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+            return images[rows[0] : rows[-1] + 1]
+        return images[rows]
+
+
+def load_prepared(out_dir: Path) -> PreparedCelebA:
+    """Open a folder written by `prepare_celeba` (arrays memory-mapped, nothing read eagerly)."""
+    root = Path(out_dir)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.exists():
+        raise UserError(f"{manifest_path} is missing: run the prepare stage (dvc repro) first")
+    return PreparedCelebA(
+        root=root,
+        manifest=json.loads(manifest_path.read_text()),
+        attributes=np.load(root / "attributes.npy", mmap_mode="r"),
+        partition=np.load(root / "partition.npy"),
+    )

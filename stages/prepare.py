@@ -1,0 +1,30 @@
+"""Prepare stage: crop and pack a raw dataset into memory-mappable uint8 arrays + a manifest."""
+from pathlib import Path
+
+import typer
+
+from facegan.data.prepare import prepare_celeba
+from facegan.cliutil import command_app, run_cli
+from facegan.params import load_params
+
+app = command_app(__doc__)
+
+
+@app.command("celeba")
+def celeba(
+    params_file: Path = typer.Option(Path("params.yaml"), "--params"),
+    raw: Path = typer.Option(Path("data/raw/celeba"), help="download stage output"),
+    out: Path = typer.Option(Path("data/prepared/celeba"), help="where the packed arrays go"),
+):
+    """The celeba_cropped box, exact 2x2 box downscales to every PGAN scale."""
+    c = load_params(params_file).data.celeba
+    manifest = prepare_celeba(
+        raw, out, crop_center=tuple(c.crop_center), crop_size=c.crop_size,
+        resolution=c.resolution, max_bad_fraction=c.max_bad_fraction,
+        image_size=tuple(c.image_size), workers=c.workers,
+    )  # fmt: skip
+    typer.echo(f"packed {manifest['counts']} into {out}; skipped {len(manifest['skipped'])}")
+
+
+if __name__ == "__main__":
+    run_cli(app)

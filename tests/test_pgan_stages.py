@@ -1,0 +1,107 @@
+"""The PGAN stages as DVC runs them (separate processes), on tiny params."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import REPO, run_stage, tiny_params_dict, write_params
+from facegan.training.checkpoint import load_checkpoint
+from facegan.training.log import read_log
+
+
+@pytest.fixture(scope="module")
+def trained_to_4(tmp_path_factory):
+    """A work folder with tiny params, the sample prepared and scale 4 trained (made once)."""
+    workdir = tmp_path_factory.mktemp("template")
+    write_params(workdir / "params.yaml", _long_scale_8(tiny_params_dict(8)))
+    run_stage("download.py", "celeba", cwd=workdir)
+    run_stage("prepare.py", "celeba", cwd=workdir)
+    run_stage("train.py", "pgan-init", cwd=workdir)
+    run_stage("train.py", "pgan", "4", cwd=workdir)
+    return workdir
+
+
+def _copy(template, destination):
+    shutil.copytree(template, destination)
+    return destination
+
+
+def _long_scale_8(params):
+    params["pgan"]["scales"]["8"].update(iterations=120, fade_iterations=60)
+    return params
+
+
+def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4):
+    """SIGKILL mid-scale, run again: it resumes, and ends where an uninterrupted run ends."""
+    killed = _copy(trained_to_4, tmp_path / "killed")
+    work = killed / "data/pgan/8/work/checkpoint.pt"
+    command = [sys.executable, str(REPO / "stages/train.py"), "pgan", "8"]
+    process = subprocess.Popen(command, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not work.exists() or load_checkpoint(work)["iteration"] < 30:
+        assert process.poll() is None, "training ended before it could be killed"
+        assert time.monotonic() < deadline, "no working checkpoint appeared"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = load_checkpoint(work)["iteration"]
+    assert 30 <= killed_at < 120
+
+    resumed = run_stage("train.py", "pgan", "8", cwd=killed)
+    assert f"resuming scale 8 from iteration {killed_at}" in resumed.stderr
+    log = read_log(killed / "data/pgan/8/loss.tsv")
+    iterations = [row["iteration"] for row in log]
+    assert iterations == sorted(set(iterations)) and iterations[-1] == 120
+
+    fresh = _copy(trained_to_4, tmp_path / "fresh")
+    run_stage("train.py", "pgan", "8", cwd=fresh)
+    a = load_checkpoint(killed / "data/pgan/8/model.pt")
+    b = load_checkpoint(fresh / "data/pgan/8/model.pt")
+    assert a["iteration"] == b["iteration"] == 120
+    for key in b["G_ema"]:
+        torch.testing.assert_close(a["G_ema"][key], b["G_ema"][key], rtol=1e-5, atol=1e-6)
+
+
+def test_changed_params_ignore_a_stale_working_checkpoint(tmp_path, trained_to_4):
+    workdir = _copy(trained_to_4, tmp_path / "work")
+    params = tiny_params_dict(8)
+    write_params(workdir / "params.yaml", params)
+    run_stage("train.py", "pgan", "8", cwd=workdir)
+    params["lr"] = 0.003
+    write_params(workdir / "params.yaml", params)
+    again = run_stage("train.py", "pgan", "8", cwd=workdir)
+    assert "ignoring" in again.stderr and "resuming" not in again.stderr
+
+
+def test_export_and_evaluate_write_checked_models_and_metrics(tmp_path, trained_to_4):
+    workdir = _copy(trained_to_4, tmp_path / "work")
+    write_params(workdir / "params.yaml", tiny_params_dict(8))
+    run_stage("train.py", "pgan", "8", cwd=workdir)
+    exported = run_stage("export.py", "pgan", cwd=workdir)
+    assert "ONNX max |difference|" in exported.stdout
+    ts = torch.jit.load(str(workdir / "data/export/pgan/generator.ts"))
+    assert ts(torch.randn(5, 16)).shape == (5, 3, 8, 8)
+
+    run_stage("evaluate.py", "pgan", cwd=workdir)
+    metrics = json.loads((workdir / "metrics/pgan.json").read_text())
+    assert set(metrics["swd"]) == {"8", "avg"} and metrics["swd"]["avg"] > 0
+    assert metrics["images"]["swd_fake"] == 32
+    # 8 px is too small for MS-SSIM's five scales: reported missing, with the reason.
+    assert metrics["ms_ssim"] is None and "at least 16 px" in metrics["missing"]["ms_ssim"]
+    assert (workdir / "data/eval/pgan/fakes.png").exists()
+
+
+def test_unknown_scale_and_missing_previous_scale_fail_clearly(tmp_path):
+    params = tiny_params_dict(8)
+    write_params(tmp_path / "params.yaml", params)
+    unknown = run_stage("train.py", "pgan", "64", cwd=tmp_path, check=False)
+    assert unknown.returncode == 2 and "scale '64' is not in pgan.scales (4, 8)" in unknown.stderr
+    missing = run_stage("train.py", "pgan", "8", cwd=tmp_path, check=False)
+    assert missing.returncode == 2 and "manifest.json is missing: run the prepare stage" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -1,0 +1,64 @@
+"""The whole DAG through DVC in a temporary clone, on tiny params."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, tiny_params_dict, write_params
+
+pytestmark = pytest.mark.slow
+
+
+def _run(*command: str, cwd: Path) -> str:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # stages call `python`
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+        "DVC_NO_ANALYTICS": "1",
+    }  # fmt: skip
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture
+def clone(tmp_path) -> Path:
+    """The project's files (as git sees them) in a fresh git repository, with tiny params."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in files:
+        if (REPO / name).is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, tmp_path / name)
+    write_params(tmp_path / "params.yaml", tiny_params_dict(8))
+    _run("git", "init", "-q", cwd=tmp_path)
+    _run("git", "add", "-A", cwd=tmp_path)
+    _run("git", "commit", "-qm", "tiny", cwd=tmp_path)
+    return tmp_path
+
+
+def test_repro_then_experiment_with_another_lr(clone):
+    out = _run("dvc", "repro", cwd=clone)
+    for stage in ("download_celeba", "prepare_celeba", "train_pgan_init", "train_pgan@4", "train_pgan@8",
+                  "export_pgan", "evaluate_pgan"):  # fmt: skip
+        assert f"Running stage '{stage}'" in out
+    metrics = json.loads((clone / "metrics/pgan.json").read_text())
+    assert metrics["swd"]["avg"] > 0 and 0 < metrics["ms_ssim"] <= 1
+    assert "swd.avg" in _run("dvc", "metrics", "show", cwd=clone)
+    assert "Data and pipelines are up to date" in _run("dvc", "status", cwd=clone)
+
+    _run("git", "add", "-A", cwd=clone)
+    _run("git", "commit", "-qm", "baseline", cwd=clone)
+    experiment = _run("dvc", "exp", "run", "-S", "lr=0.003", cwd=clone)
+    for stage in ("train_pgan@4", "train_pgan@8", "export_pgan", "evaluate_pgan"):
+        assert f"Running stage '{stage}'" in experiment
+    for stage in ("download_celeba", "prepare_celeba", "train_pgan_init"):
+        assert f"Running stage '{stage}'" not in experiment
+    assert "lr" in _run("dvc", "params", "diff", cwd=clone)
+    assert "swd.avg" in _run("dvc", "metrics", "diff", cwd=clone)
