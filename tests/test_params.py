@@ -55,7 +55,7 @@ def test_missing_and_malformed_files(tmp_path):
 
 def test_scientific_notation_reads_as_float(tmp_path):
     params = tiny_params_dict()
-    text = yaml.safe_dump(params).replace("lr: 0.001", "lr: 3e-3")
+    text = yaml.safe_dump(params).replace("lr: 0.002", "lr: 3e-3")
     (tmp_path / "params.yaml").write_text(text)
     assert load_params(tmp_path / "params.yaml").lr == 0.003
 

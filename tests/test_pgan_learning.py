@@ -17,9 +17,11 @@ from facegan.training.pgan import ScalePaths, grow_networks, init_networks, trai
 
 def _params(tmp_path) -> Params:
     raw = tiny_params_dict(8)
+    raw["lr"] = 0.003  # the PaddlePaddle run's base lr: learns fast enough to see in 400 steps
+    raw["pgan"]["model"].update(latent_dim=32, channels=[32, 32])
     raw["pgan"]["train"].update(ema_decay=0.95, checkpoint_every=1000, log_every=50)
-    raw["pgan"]["scales"]["4"].update(iterations=600, batch=16)
-    raw["pgan"]["scales"]["8"].update(iterations=600, fade_iterations=200, batch=16)
+    raw["pgan"]["scales"]["4"].update(iterations=400, batch=16)
+    raw["pgan"]["scales"]["8"].update(iterations=400, fade_iterations=130, batch=16)
     (tmp_path / "params.yaml").write_text(__import__("yaml").safe_dump(raw))
     return load_params(tmp_path / "params.yaml")
 
@@ -47,4 +49,4 @@ def test_training_lowers_swd_against_the_real_faces(tmp_path):
 
     reals = prepared.images(8)
     before, after = _swd(untrained.eval(), reals), _swd(G_ema.eval(), reals)
-    assert after < 0.6 * before, f"SWD x1e3 untrained {before:.1f}, trained {after:.1f}"
+    assert after < 0.5 * before, f"SWD x1e3 untrained {before:.1f}, trained {after:.1f}"

@@ -36,7 +36,7 @@ def clone(tmp_path) -> Path:
         if (REPO / name).is_file():
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, tmp_path / name)
-    write_params(tmp_path / "params.yaml", tiny_params_dict(8))
+    write_params(tmp_path / "params.yaml", tiny_params_dict(16))  # 16 px: MS-SSIM's smallest size
     _run("git", "init", "-q", cwd=tmp_path)
     _run("git", "add", "-A", cwd=tmp_path)
     _run("git", "commit", "-qm", "tiny", cwd=tmp_path)
@@ -46,17 +46,19 @@ def clone(tmp_path) -> Path:
 def test_repro_then_experiment_with_another_lr(clone):
     out = _run("dvc", "repro", cwd=clone)
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init", "train_pgan@4", "train_pgan@8",
-                  "export_pgan", "evaluate_pgan"):  # fmt: skip
+                  "train_pgan@16", "export_pgan", "evaluate_pgan"):  # fmt: skip
         assert f"Running stage '{stage}'" in out
     metrics = json.loads((clone / "metrics/pgan.json").read_text())
     assert metrics["swd"]["avg"] > 0 and 0 < metrics["ms_ssim"] <= 1
     assert "swd.avg" in _run("dvc", "metrics", "show", cwd=clone)
     assert "Data and pipelines are up to date" in _run("dvc", "status", cwd=clone)
+    plots = _run("dvc", "plots", "show", "--json", cwd=clone)
+    assert "data/pgan/8/loss.tsv" in plots and "data/eval/pgan/fakes.png" in plots
 
     _run("git", "add", "-A", cwd=clone)
     _run("git", "commit", "-qm", "baseline", cwd=clone)
     experiment = _run("dvc", "exp", "run", "-S", "lr=0.003", cwd=clone)
-    for stage in ("train_pgan@4", "train_pgan@8", "export_pgan", "evaluate_pgan"):
+    for stage in ("train_pgan@4", "train_pgan@8", "train_pgan@16", "export_pgan", "evaluate_pgan"):
         assert f"Running stage '{stage}'" in experiment
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init"):
         assert f"Running stage '{stage}'" not in experiment
