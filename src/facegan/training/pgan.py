@@ -227,8 +227,10 @@ def train_scale(
 
 
 def write_scale_outputs(state, config, run_fingerprint, pgan, paths: ScalePaths, trained: int) -> dict:
+    # No wall time or optimizer state in model.pt: its bytes depend only on the inputs,
+    # so DVC sees an identical file on any machine (the time is in loss.tsv).
     model = {key: value for key, value in snapshot(state, config, run_fingerprint).items()
-             if key in ("config", "fingerprint", "iteration", "seconds", "G", "D", "G_ema")}  # fmt: skip
+             if key in ("config", "fingerprint", "iteration", "G", "D", "G_ema")}  # fmt: skip
     save_checkpoint(paths.out_dir / "model.pt", model)
     shutil.copyfile(paths.work_log, paths.out_dir / "loss.tsv")
     fixed_z = torch.randn(pgan.train.sample_grid, pgan.model.latent_dim, generator=torch.Generator().manual_seed(0))
