@@ -4,7 +4,7 @@ from pathlib import Path
 import typer
 
 from facegan.data.sources import fetch_celeba
-from facegan.cliutil import command_app, run_cli
+from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
 
 app = command_app(__doc__)
@@ -12,7 +12,7 @@ app = command_app(__doc__)
 
 @app.command("celeba")
 def celeba(
-    params_file: Path = typer.Option(Path("params.yaml"), "--params"),
+    params_file: Path = PARAMS_OPTION,
     out: Path = typer.Option(Path("data/raw/celeba"), help="where the dataset goes"),
 ):
     """CelebA from data.celeba.source: the synthetic sample, a local folder or the official files."""

@@ -5,7 +5,7 @@ import typer
 
 from facegan.data.prepare import load_prepared
 from facegan.devices import pick_device
-from facegan.cliutil import command_app, run_cli
+from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.evaluation.pgan import evaluate_pgan
 from facegan.io import write_json
 from facegan.params import load_params
@@ -16,7 +16,7 @@ app = command_app(__doc__)
 
 @app.command("pgan")
 def pgan(
-    params_file: Path = typer.Option(Path("params.yaml"), "--params"),
+    params_file: Path = PARAMS_OPTION,
     data: Path = typer.Option(Path("data/prepared/celeba"), help="prepare stage output"),
     root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
     out: Path = typer.Option(Path("data/eval/pgan"), help="image grids go here"),

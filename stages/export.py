@@ -3,7 +3,7 @@ from pathlib import Path
 
 import typer
 
-from facegan.cliutil import command_app, run_cli
+from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.export import InputSpec, export_generator
 from facegan.params import fingerprint, load_params
 from facegan.training.pgan import load_averaged_generator
@@ -13,7 +13,7 @@ app = command_app(__doc__)
 
 @app.command("pgan")
 def pgan(
-    params_file: Path = typer.Option(Path("params.yaml"), "--params"),
+    params_file: Path = PARAMS_OPTION,
     root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
     out: Path = typer.Option(Path("data/export/pgan"), help="where the exported files go"),
 ):

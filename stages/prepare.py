@@ -4,7 +4,7 @@ from pathlib import Path
 import typer
 
 from facegan.data.prepare import prepare_celeba
-from facegan.cliutil import command_app, run_cli
+from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
 
 app = command_app(__doc__)
@@ -12,7 +12,7 @@ app = command_app(__doc__)
 
 @app.command("celeba")
 def celeba(
-    params_file: Path = typer.Option(Path("params.yaml"), "--params"),
+    params_file: Path = PARAMS_OPTION,
     raw: Path = typer.Option(Path("data/raw/celeba"), help="download stage output"),
     out: Path = typer.Option(Path("data/prepared/celeba"), help="where the packed arrays go"),
 ):

@@ -5,17 +5,16 @@ import typer
 
 from facegan.data.prepare import load_prepared
 from facegan.devices import pick_device
-from facegan.cliutil import command_app, run_cli
+from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
 from facegan.training.checkpoint import save_checkpoint
 from facegan.training.pgan import ScalePaths, init_networks, train_scale
 
 app = command_app(__doc__)
-PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file to read")
 
 
 @app.command("pgan-init")
-def pgan_init(params_file: Path = PARAMS, out: Path = Path("data/pgan/init/model.pt")):
+def pgan_init(params_file: Path = PARAMS_OPTION, out: Path = Path("data/pgan/init/model.pt")):
     """Write the seeded, untrained 4x4 PGAN networks (the first scale grows from them)."""
     save_checkpoint(out, init_networks(load_params(params_file).pgan))
 
@@ -23,7 +22,7 @@ def pgan_init(params_file: Path = PARAMS, out: Path = Path("data/pgan/init/model
 @app.command("pgan")
 def pgan(
     scale: str = typer.Argument(..., help="resolution key in pgan.scales, e.g. 8"),
-    params_file: Path = PARAMS,
+    params_file: Path = PARAMS_OPTION,
     data: Path = typer.Option(Path("data/prepared/celeba"), help="prepare stage output"),
     root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]"),

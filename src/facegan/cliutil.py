@@ -4,10 +4,15 @@ and clean failure on a UserError."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
 from facegan.errors import UserError
+
+
+# The one way every stage script takes its params file.
+PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="params file to read")
 
 
 def command_app(help: str) -> typer.Typer:
