@@ -1,4 +1,5 @@
-"""Download stage: bring a dataset into data/raw/<dataset>/ in its original on-disk format."""
+"""Download stage: bring a dataset into data/raw/<dataset>/ in its original on-disk format,
+and pretrained weights into data/weights/."""
 from pathlib import Path
 
 import typer
@@ -6,6 +7,7 @@ import typer
 from facegan.data.sources import fetch_celeba
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
+from facegan.weights import stage_weights, weights_dir
 
 app = command_app(__doc__)
 
@@ -19,6 +21,21 @@ def celeba(
     c = load_params(params_file).data.celeba
     fetch_celeba(c.source, out, count=c.sample_count, seed=c.sample_seed, local_dir=c.local_dir or None)
     typer.echo(f"CelebA ({c.source}) is in {out}")
+
+
+@app.command("weights")
+def weights(
+    params_file: Path = PARAMS_OPTION,
+    out: Path = typer.Option(Path("data/weights"), help="where the weights and their manifest go"),
+):
+    """Pretrained weights (Inception for FID) from the cache, downloaded first if weights.download.
+
+    Absent weights do not fail the stage: the manifest says why, and the metrics that
+    need them are recorded as missing."""
+    manifest = stage_weights(out, download=load_params(params_file).weights.download)
+    for name, entry in manifest.items():
+        typer.echo(f"{name}: " + ("present" if entry["present"] else f"MISSING: {entry['reason']}"))
+    typer.echo(f"cache: {weights_dir()}; manifest: {out / 'manifest.json'}")
 
 
 if __name__ == "__main__":

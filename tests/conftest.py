@@ -26,7 +26,9 @@ def tiny_params_dict(resolution: int = 8) -> dict:
         scales[key] = {"prev": prev, "iterations": 20, "fade_iterations": 10 if index else 0, "batch": 8, "lr": None}
         prev = key
     params["pgan"]["scales"] = scales
-    params["eval"]["pgan"].update(num_images=32, batch=16, ms_ssim_pairs=8, swd_patches=16, swd_directions=16)
+    params["eval"]["pgan"].update(num_images=32, batch=16, ms_ssim_pairs=8, swd_patches=16, swd_directions=16,
+                                  fid_images=16)
+    params["weights"]["download"] = False  # tests never reach for the network
     return params
 
 
@@ -37,6 +39,20 @@ def _depth(resolution: int) -> int:
 def write_params(path: Path, params: dict) -> Path:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def empty_weights_cache(tmp_path_factory):
+    """Every test (and every process it starts) sees its own empty weights cache, never
+    the user's ~/.cache: tests that want weights put them there."""
+    directory = tmp_path_factory.mktemp("weights-cache")
+    previous = os.environ.get("FACEGAN_WEIGHTS_DIR")
+    os.environ["FACEGAN_WEIGHTS_DIR"] = str(directory)
+    yield directory
+    if previous is None:
+        del os.environ["FACEGAN_WEIGHTS_DIR"]
+    else:
+        os.environ["FACEGAN_WEIGHTS_DIR"] = previous
 
 
 @pytest.fixture

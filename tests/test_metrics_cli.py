@@ -1,15 +1,18 @@
-"""`facegan metrics swd|ms-ssim` on folders: JSON on stdout, clear errors with exit code 2."""
+"""`facegan metrics ...` on folders: JSON on stdout, clear errors with exit code 2.
+(FID's command is tested in test_metrics_fid.py, beside its network.)"""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from facegan.imagefolder import ImageFolderError, iter_image_batches, list_images
+from facegan.imagefolder import ImageFolderError, iter_image_batches, list_images, paired_images, select_images
 from facegan.metrics import METRICS, compute, register_metric
 from facegan.metrics.cli import metrics_app
 from facegan.metrics.ms_ssim import ms_ssim
+from facegan.metrics.psnr_ssim import psnr_ssim
 from facegan.metrics.swd import sliced_wasserstein
 
 
@@ -39,14 +42,29 @@ def test_swd_prints_json_equal_to_the_library(tmp_path):
     assert set(expected) == {"32", "16", "avg"}
 
 
+def subset(array, limit, seed):
+    """The rows `select_images` picks, in order."""
+    indices = [int(p.stem) for p in select_images([Path(f"{i}") for i in range(len(array))], limit, seed)]
+    return array[indices]
+
+
+def test_select_images_is_a_seeded_sorted_subset():
+    paths = [Path(f"img{i:02d}.png") for i in range(20)]
+    picked = select_images(paths, 5, seed=1)
+    assert len(picked) == 5 and picked == sorted(picked) and picked == select_images(paths, 5, seed=1)
+    assert picked != select_images(paths, 5, seed=2) and picked != paths[:5]
+    assert select_images(paths, None, 0) == select_images(paths, 50, 0) == paths
+
+
 def test_swd_limit_and_unequal_counts(tmp_path):
     real, fake = images(5, 16, 1), images(3, 16, 2)
     real_dir, fake_dir = write_folder(tmp_path / "r", real), write_folder(tmp_path / "f", fake)
-    result = invoke("swd", real_dir, fake_dir, "--limit", 2)
-    assert json.loads(result.stdout)["swd"] == pytest.approx(sliced_wasserstein([real[:2]], [fake[:2]], seed=0))
+    result = invoke("swd", real_dir, fake_dir, "--limit", 2, "--seed", 4)
+    expected = sliced_wasserstein([subset(real, 2, 4)], [subset(fake, 2, 4)], seed=4)
+    assert json.loads(result.stdout)["swd"] == pytest.approx(expected)
     result = invoke("swd", real_dir, fake_dir)
-    assert "using the first 3 of each" in result.stderr
-    assert json.loads(result.stdout)["swd"] == pytest.approx(sliced_wasserstein([real[:3]], [fake], seed=0))
+    assert "using 3 of each, drawn with --seed" in result.stderr
+    assert json.loads(result.stdout)["swd"] == pytest.approx(sliced_wasserstein([subset(real, 3, 0)], [fake], seed=0))
 
 
 def test_ms_ssim_prints_json_equal_to_the_library(tmp_path):
@@ -54,6 +72,50 @@ def test_ms_ssim_prints_json_equal_to_the_library(tmp_path):
     result = invoke("ms-ssim", write_folder(tmp_path / "d", array), "--batch-size", 3)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"ms_ssim": pytest.approx(ms_ssim([array]), rel=1e-12)}
+
+
+def test_ms_ssim_limit_takes_a_seeded_subset(tmp_path):
+    array = images(8, 16, 5)
+    result = invoke("ms-ssim", write_folder(tmp_path / "d", array), "--limit", 4, "--seed", 3)
+    assert json.loads(result.stdout) == {"ms_ssim": pytest.approx(ms_ssim([subset(array, 4, 3)]), rel=1e-12)}
+
+
+def test_psnr_ssim_pairs_by_name_and_equals_the_library(tmp_path):
+    clean = images(5, 16, 1)
+    restored = np.clip(clean.astype(int) + np.random.default_rng(2).integers(-20, 21, clean.shape), 0, 255)
+    restored = restored.astype(np.uint8)
+    clean_dir = write_folder(tmp_path / "clean", clean)
+    restored_dir = write_folder(tmp_path / "restored", restored)
+    (restored_dir / "img004.png").rename(restored_dir / "img004.jpg.png")  # not a partner any more
+    result = invoke("psnr-ssim", restored_dir, clean_dir)
+    assert result.exit_code == 2
+    assert "have no partner" in result.stderr and "img004.jpg.png" in result.stderr
+    (restored_dir / "img004.jpg.png").unlink()
+    Image.fromarray(restored[4]).save(restored_dir / "img004.jpg", quality=100)  # pairs by name, any suffix
+    (clean_dir / "img004.png").unlink()
+    Image.fromarray(clean[4]).save(clean_dir / "img004.png")
+    result = invoke("psnr-ssim", restored_dir, clean_dir, "--batch-size", 2)
+    assert result.exit_code == 0, result.output
+    jpeg = np.asarray(Image.open(restored_dir / "img004.jpg"))
+    expected = psnr_ssim([(np.concatenate([restored[:4], jpeg[None]]), clean)])
+    assert json.loads(result.stdout) == pytest.approx(expected, rel=1e-12)
+    result = invoke("psnr-ssim", restored_dir, clean_dir, "--limit", 2, "--seed", 1)
+    assert json.loads(result.stdout)["pairs"] == 2
+
+
+def test_psnr_ssim_sizes_must_match(tmp_path):
+    result = invoke("psnr-ssim", write_folder(tmp_path / "r", images(2, 32, 1)),
+                    write_folder(tmp_path / "c", images(2, 16, 1)))
+    assert result.exit_code == 2
+    assert "restored images are 32x32 but clean images are 16x16" in result.stderr
+
+
+def test_paired_images_rejects_two_files_with_one_name(tmp_path):
+    folder = write_folder(tmp_path / "a", images(1, 8, 1))
+    Image.fromarray(images(1, 8, 2)[0]).save(folder / "img000.jpg")
+    with pytest.raises(ImageFolderError, match="img000.jpg and img000.png in .* share a name|"
+                                               "img000.png and img000.jpg in .* share a name"):
+        paired_images(folder, folder)
 
 
 def test_empty_folder_fails_clearly(tmp_path):
@@ -79,7 +141,8 @@ def test_mismatched_sizes_in_a_folder_name_the_file(tmp_path):
 
 
 def test_real_and_fake_sizes_must_match(tmp_path):
-    result = invoke("swd", write_folder(tmp_path / "r", images(2, 32, 1)), write_folder(tmp_path / "f", images(2, 16, 1)))
+    real, fake = write_folder(tmp_path / "r", images(2, 32, 1)), write_folder(tmp_path / "f", images(2, 16, 1))
+    result = invoke("swd", real, fake)
     assert result.exit_code == 2
     assert "real images are 32x32 but fake images are 16x16" in result.stderr
 
@@ -126,8 +189,8 @@ def test_registry_dispatches_by_name():
     array = images(4, 16, 1)
     assert compute("ms_ssim", batches=[array]) == {"ms_ssim": ms_ssim([array])}
     assert compute("swd", real_batches=[array], fake_batches=[array], seed=1)["swd"].keys() == {"16", "avg"}
-    with pytest.raises(ValueError, match="unknown metric 'fid'"):
-        compute("fid")
+    with pytest.raises(ValueError, match="unknown metric 'lpips'"):
+        compute("lpips")
     with pytest.raises(ValueError, match="already registered"):
         register_metric("swd")(lambda: {})
-    assert {"swd", "ms_ssim"} <= METRICS.keys()
+    assert METRICS.keys() == {"swd", "ms_ssim", "psnr_ssim", "fid"}

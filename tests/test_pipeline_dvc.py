@@ -48,10 +48,14 @@ def test_repro_then_experiment_with_another_lr(clone):
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init", "train_pgan@4", "train_pgan@8",
                   "train_pgan@16", "export_pgan", "evaluate_pgan"):  # fmt: skip
         assert f"Running stage '{stage}'" in out
+    assert "Running stage 'download_weights'" in out
     metrics = json.loads((clone / "metrics/pgan.json").read_text())
     assert metrics["swd"]["avg"] > 0 and 0 < metrics["ms_ssim"] <= 1
+    assert metrics["fid"] is None and "InceptionV3" in metrics["missing"]["fid"]  # no weights in the test cache
     assert "swd.avg" in _run("dvc", "metrics", "show", cwd=clone)
-    assert "Data and pipelines are up to date" in _run("dvc", "status", cwd=clone)
+    status = _run("dvc", "status", cwd=clone)
+    assert "download_weights" in status and "always changed" in status  # only it: looks for new weights each time
+    assert "train_pgan" not in status and "evaluate_pgan" not in status
     plots = _run("dvc", "plots", "show", "--json", cwd=clone)
     assert "data/pgan/8/loss.tsv" in plots and "data/eval/pgan/fakes.png" in plots
 

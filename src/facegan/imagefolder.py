@@ -1,7 +1,7 @@
 """Folders of PNG/JPEG images read as uint8 NHWC RGB batches, for the metrics CLI.
 
 Files are taken from the folder itself (not sub-folders), sorted by file name, so a
-`--limit N` and the MS-SSIM pairing are repeatable. Every error names the file.
+seeded subset and the MS-SSIM pairing are repeatable. Every error names the file.
 """
 from __future__ import annotations
 
@@ -31,6 +31,36 @@ def list_images(directory: Path) -> list[Path]:
     if not paths:
         raise ImageFolderError(f"no PNG or JPEG images in {directory}")
     return paths
+
+
+def select_images(paths: Sequence[Path], limit: int | None, seed: int) -> list[Path]:
+    """`limit` of `paths` drawn at random with `seed`, kept in their order; all when `limit`
+    is None or not smaller. A random subset, not the first N: file names often follow
+    an order (an identity, a training step) that would bias a metric."""
+    if limit is None or limit >= len(paths):
+        return list(paths)
+    chosen = np.random.default_rng(seed).choice(len(paths), size=limit, replace=False)
+    return [paths[index] for index in sorted(chosen)]
+
+
+def paired_images(first: Path, second: Path) -> list[tuple[Path, Path]]:
+    """Images of two folders paired by file name without its suffix (a.png with a.jpg),
+    sorted by name; raises naming the files that have no partner."""
+    named = []
+    for directory in (first, second):
+        by_stem: dict[str, Path] = {}
+        for path in list_images(directory):
+            if path.stem in by_stem:
+                raise ImageFolderError(f"{by_stem[path.stem].name} and {path.name} in {directory} share a name")
+            by_stem[path.stem] = path
+        named.append(by_stem)
+    for directory, names, other in ((first, named[0], named[1]), (second, named[1], named[0])):
+        unpaired = sorted(names.keys() - other.keys())
+        if unpaired:
+            shown = ", ".join(names[stem].name for stem in unpaired[:5]) + (" ..." if len(unpaired) > 5 else "")
+            raise ImageFolderError(f"{len(unpaired)} image(s) in {directory} have no partner of the same name "
+                                   f"in the other folder: {shown}")
+    return [(named[0][stem], named[1][stem]) for stem in sorted(named[0])]
 
 
 @contextmanager

@@ -128,6 +128,7 @@ class PGANEvalParams:
     swd_directions: int = _field(low=1)
     swd_repeats: int = _field(low=1)
     ms_ssim_pairs: int = _field(low=1)
+    fid_images: int = _field(low=2)
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,18 @@ class EvalParams:
 
 
 @dataclass(frozen=True)
+class WeightsParams:
+    """Pretrained weights the metrics need (`facegan.weights`): download the absent ones or not."""
+
+    download: bool = _field()
+
+
+@dataclass(frozen=True)
 class Params:
     lr: float = _field(low=0.0, high=1.0)
     data: DataParams = _field()
     pgan: PGANParams = _field()
+    weights: WeightsParams = _field()
     eval: EvalParams = _field()
 
 

@@ -100,7 +100,7 @@ def fetch_local(src: Path, dst: Path, required: Sequence[str], optional: Sequenc
     files = [path for name in entries for path in _walk_files(src / name)]
     with staged_dir(dst) as staging:
         for path in progress(files, total=len(files), desc=f"linking {src.name}"):
-            _link_or_copy(path, staging / path.relative_to(src))
+            link_or_copy(path, staging / path.relative_to(src))
 
 
 def _walk_files(path: Path) -> list[Path]:
@@ -109,7 +109,7 @@ def _walk_files(path: Path) -> list[Path]:
     return sorted(Path(root) / name for root, _, names in os.walk(path) for name in names)
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(src, dst)
@@ -117,8 +117,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def download_file(url: str, dst: Path, md5: str | None) -> Path:
-    """Download `url` (http(s), file://, or a Google Drive link) to `dst`, checking its md5.
+def download_file(url: str, dst: Path, checksum: str | None, algorithm: str = "md5") -> Path:
+    """Download `url` (http(s), file://, or a Google Drive link) to `dst`, checking its
+    `algorithm` (a hashlib name) hex digest against `checksum`.
 
     The bytes go to `dst.part` first and are renamed only once the checksum matches, so
     `dst` is either complete and verified or absent.
@@ -131,7 +132,7 @@ def download_file(url: str, dst: Path, md5: str | None) -> Path:
             _download_drive(url, part)
         else:
             _download_url(url, part)
-        verify_md5(part, md5, name=dst.name)
+        verify_checksum(part, checksum, algorithm, name=dst.name)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -165,17 +166,22 @@ def _download_drive(url: str, part: Path) -> None:
         raise DataSourceError(f"cannot download {url}: {error}") from error
 
 
-def verify_md5(path: Path, expected: str | None, name: str | None = None) -> None:
-    """Raise ChecksumError naming the file, the expected and the actual md5 when they differ."""
-    if expected is None:
-        return
-    digest = hashlib.md5()
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             digest.update(chunk)
-    if digest.hexdigest() != expected.lower():
+    return digest.hexdigest()
+
+
+def verify_checksum(path: Path, expected: str | None, algorithm: str = "md5", name: str | None = None) -> None:
+    """Raise ChecksumError naming the file, the expected and the actual digest when they differ."""
+    if expected is None:
+        return
+    actual = file_digest(path, algorithm)
+    if actual != expected.lower():
         raise ChecksumError(
-            f"{name or Path(path).name}: md5 {digest.hexdigest()} does not match the expected {expected}; "
+            f"{name or Path(path).name}: {algorithm} {actual} does not match the expected {expected}; "
             "the download was deleted, run the stage again (or place the verified file by hand)"
         )
 

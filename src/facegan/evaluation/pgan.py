@@ -2,8 +2,9 @@
 
 Fakes come from the averaged generator, streamed in batches and converted to uint8
 exactly as the paper does; reals are drawn from the packed training images. SWD is
-reported per pyramid level (x1e3) with the real-vs-real noise floor beside it, and
-MS-SSIM over consecutive pairs of generated images (real pairs given for scale).
+reported per pyramid level (x1e3) with the real-vs-real noise floor beside it,
+MS-SSIM over consecutive pairs of generated images (real pairs given for scale), and
+FID between generated and real images when the Inception weights are present.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from facegan.images import grid, save_png, to_uint8
+from facegan.metrics.fid import FIDInceptionV3, fid
 from facegan.metrics.ms_ssim import MIN_SIZE, ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
 from facegan.models.pgan import Generator
@@ -36,8 +38,10 @@ def array_batches(images: np.ndarray, indices: np.ndarray, batch: int) -> Iterat
         yield images[np.sort(indices[start : start + batch])]
 
 
-def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_dir: Path) -> dict:
-    """Measure SWD and MS-SSIM, save fake and real grids, return the metrics dict."""
+def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_dir: Path,
+                  fid_model: FIDInceptionV3 | None = None, fid_missing: str = "no FID network given") -> dict:
+    """Measure SWD, MS-SSIM and (with `fid_model`) FID, save fake and real grids, return
+    the metrics dict; what cannot be measured is None, with the reason under "missing"."""
     G = G.eval()
     permutation = np.random.default_rng(params.seed).permutation(len(reals))
     count = min(params.num_images, len(reals))
@@ -63,6 +67,13 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
     else:
         fake_ms_ssim = real_ms_ssim = None
         missing["ms_ssim"] = f"MS-SSIM's 5 scales need images of at least {MIN_SIZE} px, these are {G.resolution}"
+    fid_count = min(params.fid_images, len(reals))
+    if fid_model is not None:
+        fid_value = fid(array_batches(reals, permutation[:fid_count], params.batch),
+                        generated_batches(G, fid_count, params.batch, params.seed + 2), model=fid_model)["fid"]
+    else:
+        fid_value = None
+        missing["fid"] = fid_missing
 
     save_png(grid(next(generated_batches(G, 64, 64, params.seed))), out_dir / "fakes.png", min_side=512)
     save_png(grid(reals[np.sort(permutation[:64])]), out_dir / "reals.png", min_side=512)
@@ -71,9 +82,11 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
         "swd_real_floor": floor,
         "ms_ssim": fake_ms_ssim,
         "ms_ssim_real": real_ms_ssim,
+        "fid": fid_value,
         "images": {
             "swd_fake": count, "swd_real": count, "swd_floor_each": half,
             "ms_ssim_fake_pairs": params.ms_ssim_pairs, "ms_ssim_real_pairs": real_pairs,
+            "fid_each": fid_count if fid_model is not None else 0,
         },
         "resolution": G.resolution,
         "seed": params.seed,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Callable
 
+from facegan.metrics.fid import fid
 from facegan.metrics.ms_ssim import ms_ssim
+from facegan.metrics.psnr_ssim import psnr_ssim
 from facegan.metrics.swd import sliced_wasserstein
 
 MetricFn = Callable[..., dict]
@@ -42,3 +44,15 @@ def swd_metric(*, real_batches, fake_batches, seed: int, device="cpu", **options
 def ms_ssim_metric(*, batches, device="cpu") -> dict:
     """PGAN's MS-SSIM over consecutive pairs of uint8 NHWC batches."""
     return {"ms_ssim": ms_ssim(batches, device=device)}
+
+
+@register_metric("psnr_ssim")
+def psnr_ssim_metric(*, pairs, device="cpu") -> dict:
+    """HiFaceGAN's mean PSNR and SSIM over (restored, clean) uint8 NHWC batch pairs."""
+    return psnr_ssim(pairs, device=device)
+
+
+@register_metric("fid")
+def fid_metric(*, batches_a, batches_b, model) -> dict:
+    """FID between two streams of uint8 NHWC batches with the FID InceptionV3 `model`."""
+    return fid(batches_a, batches_b, model=model)

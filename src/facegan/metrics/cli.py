@@ -1,7 +1,8 @@
-"""`facegan metrics ...`: PGAN's SWD and MS-SSIM on folders of PNG/JPEG images.
+"""`facegan metrics ...`: the pipeline's metrics on folders of PNG/JPEG images.
 
 Each command prints one JSON object on stdout, progress on stderr, and exits with code 2
-and a one-line message for an empty folder, an unreadable file or mismatched sizes.
+and a one-line message for an empty folder, an unreadable file, mismatched sizes,
+unpaired names or absent weights.
 """
 from __future__ import annotations
 
@@ -14,16 +15,22 @@ import torch
 import typer
 
 from facegan.errors import UserError
-from facegan.imagefolder import image_size, iter_image_batches, list_images
+from facegan.imagefolder import image_size, iter_image_batches, list_images, paired_images, select_images
 from facegan.metrics import compute
+from facegan.metrics.fid import is_official, load_inception
 from facegan.progress import progress
+from facegan.weights import cached_path
 
-metrics_app = typer.Typer(help="Image-set metrics of the PGAN protocol (SWD, MS-SSIM).", no_args_is_help=True)
+metrics_app = typer.Typer(help="Image-set metrics: SWD, MS-SSIM, PSNR/SSIM, FID.", no_args_is_help=True)
 
 Folder = Annotated[Path, typer.Argument(exists=True, file_okay=False, dir_okay=True, show_default=False)]
-Limit = Annotated[Optional[int], typer.Option(min=1, help="Use only the first N images (by file name).")]
+Limit = Annotated[Optional[int], typer.Option(
+    min=1, help="Use N images (pairs for psnr-ssim) drawn at random with --seed, kept in file-name order.")]
+Seed = Annotated[int, typer.Option(min=0, help="Seeds the --limit subset (and SWD's patches and directions).")]
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ...")]
 BatchSize = Annotated[int, typer.Option(min=1, help="Images read and processed at a time.")]
+WeightsFile = Annotated[Optional[Path], typer.Option(
+    exists=True, dir_okay=False, help="InceptionV3 weights file (default: the verified pytorch-fid one in the cache).")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -41,13 +48,25 @@ def _device(name: str) -> torch.device:
     return device
 
 
-def _images(folder: Path, limit: Optional[int]) -> tuple[list[Path], tuple[int, int]]:
-    """The first `limit` images of `folder` and their common size, checked before any work."""
+def _checked(fn, *args):
+    """fn(*args), a UserError turned into exit code 2 with its message."""
     try:
-        paths = list_images(folder)[:limit]
-        return paths, image_size(paths)
+        return fn(*args)
     except UserError as error:
         raise _fail(str(error)) from error
+
+
+def _images(folder: Path, limit: Optional[int], seed: int) -> list[Path]:
+    """`limit` images of `folder` (all by default), checked to share one size before any work."""
+    paths = select_images(_checked(list_images, folder), limit, seed)
+    _checked(image_size, paths)
+    return paths
+
+
+def _same_size(names: tuple[str, str], first: list[Path], second: list[Path]) -> None:
+    (h0, w0), (h1, w1) = _checked(image_size, first), _checked(image_size, second)
+    if (h0, w0) != (h1, w1):
+        raise _fail(f"{names[0]} images are {h0}x{w0} but {names[1]} images are {h1}x{w1}")
 
 
 def _batches(paths: list[Path], batch_size: int, desc: str):
@@ -64,23 +83,49 @@ def _run(name: str, **kwargs) -> None:
 
 
 @metrics_app.command("swd")
-def swd_command(real_dir: Folder, fake_dir: Folder, limit: Limit = None,
-                seed: Annotated[int, typer.Option(min=0, help="Seeds patch positions and directions.")] = 0,
+def swd_command(real_dir: Folder, fake_dir: Folder, limit: Limit = None, seed: Seed = 0,
                 device: Device = "cpu", batch_size: BatchSize = 64) -> None:
     """Sliced Wasserstein distance x1e3 per Laplacian level (Karras et al. 2018) between two folders."""
-    (real, real_size), (fake, fake_size) = _images(real_dir, limit), _images(fake_dir, limit)
-    if real_size != fake_size:
-        raise _fail(f"real images are {real_size[0]}x{real_size[1]} but fake images are {fake_size[0]}x{fake_size[1]}")
-    count = min(len(real), len(fake))
+    real, fake = _checked(list_images, real_dir), _checked(list_images, fake_dir)
+    count = min(len(real), len(fake), limit or len(real))
     if len(real) != len(fake):
-        typer.echo(f"note: {len(real)} real and {len(fake)} fake images; using the first {count} of each", err=True)
-    _run("swd", real_batches=_batches(real[:count], batch_size, "swd real"),
-         fake_batches=_batches(fake[:count], batch_size, "swd fake"), seed=seed, device=_device(device))
+        typer.echo(f"note: {len(real)} real and {len(fake)} fake images; using {count} of each, "
+                   "drawn with --seed", err=True)
+    real, fake = select_images(real, count, seed), select_images(fake, count, seed)
+    _same_size(("real", "fake"), real, fake)
+    _run("swd", real_batches=_batches(real, batch_size, "swd real"),
+         fake_batches=_batches(fake, batch_size, "swd fake"), seed=seed, device=_device(device))
 
 
 @metrics_app.command("ms-ssim")
-def ms_ssim_command(image_dir: Folder, limit: Limit = None, device: Device = "cpu",
+def ms_ssim_command(image_dir: Folder, limit: Limit = None, seed: Seed = 0, device: Device = "cpu",
                     batch_size: BatchSize = 64) -> None:
     """Mean MS-SSIM over consecutive pairs (files sorted by name) of one folder: PGAN's diversity."""
-    paths, _ = _images(image_dir, limit)
+    paths = _images(image_dir, limit, seed)
     _run("ms_ssim", batches=_batches(paths, batch_size, "ms-ssim"), device=_device(device))
+
+
+@metrics_app.command("psnr-ssim")
+def psnr_ssim_command(restored_dir: Folder, clean_dir: Folder, limit: Limit = None, seed: Seed = 0,
+                      device: Device = "cpu", batch_size: BatchSize = 64) -> None:
+    """Mean PSNR (dB) and SSIM of restored vs clean images paired by file name (HiFaceGAN's protocol)."""
+    pairs = select_images(_checked(paired_images, restored_dir, clean_dir), limit, seed)
+    restored, clean = [a for a, _ in pairs], [b for _, b in pairs]
+    _same_size(("restored", "clean"), restored, clean)
+    batches = zip(_batches(restored, batch_size, "psnr-ssim"), iter_image_batches(clean, batch_size))
+    _run("psnr_ssim", pairs=batches, device=_device(device))
+
+
+@metrics_app.command("fid")
+def fid_command(dir_a: Folder, dir_b: Folder, weights: WeightsFile = None, limit: Limit = None, seed: Seed = 0,
+                device: Device = "cpu", batch_size: BatchSize = 64) -> None:
+    """Frechet Inception Distance between two folders (pytorch-fid's network and weights)."""
+    paths_a, paths_b = _images(dir_a, limit, seed), _images(dir_b, limit, seed)
+    if weights is None:
+        weights = _checked(cached_path, "inception")
+    elif not is_official(weights):
+        typer.echo(f"note: {weights} is not pytorch-fid's 2015-12-05 file: FIDs are not comparable "
+                   "with published ones", err=True)
+    model = _checked(load_inception, weights, _device(device))
+    _run("fid", batches_a=_batches(paths_a, batch_size, "fid a"), batches_b=_batches(paths_b, batch_size, "fid b"),
+         model=model)

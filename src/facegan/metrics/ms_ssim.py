@@ -53,14 +53,16 @@ def _filter(maps: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
     return (rows.transpose(-1, -2) @ band_h.T).transpose(-1, -2)
 
 
-def ssim_and_cs(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean SSIM and contrast-structure terms (N,) of float64 NCHW images at one scale."""
+def ssim_and_cs(a: torch.Tensor, b: torch.Tensor, max_value: float = MAX_VALUE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean SSIM and contrast-structure terms (N,) of float64 NCHW images at one scale.
+
+    Images smaller than the window shrink it (MS-SSIM's coarse scales)."""
     size = min(WINDOW, *a.shape[-2:])
     window = gaussian_window(size, size * SIGMA / WINDOW)
     moments = _filter(torch.cat([a, b, a * a, b * b, a * b], dim=1), window)
     mu_a, mu_b, aa, bb, ab = moments.chunk(5, dim=1)
     var_a, var_b, cov = aa - mu_a * mu_a, bb - mu_b * mu_b, ab - mu_a * mu_b
-    c1, c2 = (K1 * MAX_VALUE) ** 2, (K2 * MAX_VALUE) ** 2
+    c1, c2 = (K1 * max_value) ** 2, (K2 * max_value) ** 2
     cs_map = (2 * cov + c2) / (var_a + var_b + c2)
     ssim_map = (2 * mu_a * mu_b + c1) / (mu_a * mu_a + mu_b * mu_b + c1) * cs_map
     return ssim_map.mean((1, 2, 3)), cs_map.mean((1, 2, 3))
