@@ -1,4 +1,5 @@
-"""Evaluate stage: PGAN's SWD per pyramid level, MS-SSIM and FID into metrics/pgan.json."""
+"""Evaluate stages: PGAN (SWD per pyramid level, MS-SSIM, FID) into metrics/pgan.json,
+StarGAN (attribute accuracy of edits, cycle L1, FID) into metrics/stargan.json."""
 from pathlib import Path
 
 import typer
@@ -6,13 +7,19 @@ import typer
 from facegan.data.prepare import load_prepared
 from facegan.devices import pick_device
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
+from facegan.data.stargan import load_stargan
 from facegan.evaluation.pgan import evaluate_pgan
+from facegan.evaluation.stargan import evaluate_stargan
 from facegan.io import write_json
 from facegan.metrics.fid import staged_inception
 from facegan.params import load_params
+from facegan.training.classifier import load_classifier
 from facegan.training.pgan import load_averaged_generator
+from facegan.training.stargan import load_generator
 
 app = command_app(__doc__)
+WEIGHTS = typer.Option(Path("data/weights"), help="download_weights stage output (Inception for FID)")
+DEVICE = typer.Option("auto", help="auto, cpu or cuda[:N]")
 
 
 @app.command("pgan")
@@ -20,10 +27,10 @@ def pgan(
     params_file: Path = PARAMS_OPTION,
     data: Path = typer.Option(Path("data/prepared/celeba"), help="prepare stage output"),
     root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
-    weights: Path = typer.Option(Path("data/weights"), help="download_weights stage output (Inception for FID)"),
+    weights: Path = WEIGHTS,
     out: Path = typer.Option(Path("data/eval/pgan"), help="image grids go here"),
     metrics: Path = typer.Option(Path("metrics/pgan.json"), help="metrics file (tracked in git)"),
-    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]"),
+    device: str = DEVICE,
 ):
     """Compare the averaged generator's faces with the real ones."""
     params = load_params(params_file)
@@ -36,6 +43,34 @@ def pgan(
     result["iterations"] = checkpoint["iteration"]
     write_json(metrics, result)
     typer.echo(f"wrote {metrics}: SWD avg {result['swd']['avg']:.2f} (x1e3), MS-SSIM {result['ms_ssim']}, "
+               f"FID {result['fid']}")
+
+
+
+@app.command("stargan")
+def stargan(
+    params_file: Path = PARAMS_OPTION,
+    data: Path = typer.Option(Path("data/prepared/stargan"), help="prepare_stargan output"),
+    model: Path = typer.Option(Path("data/stargan/model.pt"), help="train_stargan output"),
+    classifier: Path = typer.Option(Path("data/stargan/classifier/model.pt"), help="the attribute classifier"),
+    weights: Path = WEIGHTS,
+    out: Path = typer.Option(Path("data/eval/stargan"), help="the grid of edits goes here"),
+    metrics: Path = typer.Option(Path("metrics/stargan.json"), help="metrics file (tracked in git)"),
+    device: str = DEVICE,
+):
+    """Judge StarGAN's edits of the test faces with the attribute classifier; cycle L1; FID."""
+    params, prepared = load_params(params_file), load_stargan(data)
+    device = pick_device(device)
+    G, checkpoint = load_generator(model)
+    judge, _ = load_classifier(classifier)
+    inception, fid_missing = staged_inception(weights, device)
+    test = prepared.indices("test")
+    result = evaluate_stargan(G.to(device), judge.to(device), prepared.images[test], prepared.labels[test],
+                              prepared.attribute_names, params.eval.stargan, out, inception, fid_missing)
+    result["iterations"] = checkpoint["iteration"]
+    write_json(metrics, result)
+    typer.echo(f"wrote {metrics}: edit accuracy {result['attr_accuracy']['mean']:.3f} (real images: "
+               f"{result['real_accuracy']['mean']:.3f}), cycle L1 {result['reconstruction_l1']:.4f}, "
                f"FID {result['fid']}")
 
 

@@ -1,4 +1,4 @@
-"""Export stage: the averaged PGAN generator of the last scale to TorchScript and ONNX."""
+"""Export stage: a generator to TorchScript and ONNX (PGAN: the averaged generator of the last scale)."""
 from pathlib import Path
 
 import typer
@@ -7,6 +7,7 @@ from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.export import InputSpec, export_generator
 from facegan.params import fingerprint, load_params
 from facegan.training.pgan import load_averaged_generator
+from facegan.training.stargan import load_generator
 
 app = command_app(__doc__)
 
@@ -26,6 +27,27 @@ def pgan(
                 "config": config, "params_fingerprint": fingerprint(params.lr, params.pgan),
                 "checkpoint_fingerprint": checkpoint["fingerprint"], "iterations": checkpoint["iteration"]}  # fmt: skip
     info = export_generator(G, [latent], out, "generator", metadata)
+    typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
+
+
+
+@app.command("stargan")
+def stargan(
+    params_file: Path = PARAMS_OPTION,
+    model: Path = typer.Option(Path("data/stargan/model.pt"), help="train_stargan output"),
+    out: Path = typer.Option(Path("data/export/stargan"), help="where the exported files go"),
+):
+    """Write generator.ts, generator.onnx and generator.json: inputs image and target labels."""
+    params = load_params(params_file)
+    G, checkpoint = load_generator(model)
+    config = checkpoint["config"]
+    size, attributes = config["image_size"], config["attributes"]
+    inputs = [InputSpec("image", (3, size, size), "RGB face in [-1, 1], centre-cropped and resized as in training"),
+              InputSpec("labels", (len(attributes),), f"target attributes, 0 or 1: {', '.join(attributes)}")]
+    metadata = {"model": "stargan", "attributes": attributes, "resolution": size, "config": config,
+                "params_fingerprint": fingerprint(params.stargan), "checkpoint_fingerprint": checkpoint["fingerprint"],
+                "iterations": checkpoint["iteration"]}  # fmt: skip
+    info = export_generator(G, inputs, out, "generator", metadata)
     typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
 
 

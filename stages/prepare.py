@@ -3,8 +3,9 @@ from pathlib import Path
 
 import typer
 
-from facegan.data.prepare import prepare_celeba
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
+from facegan.data.prepare import prepare_celeba
+from facegan.data.stargan import prepare_stargan
 from facegan.params import load_params
 
 app = command_app(__doc__)
@@ -24,6 +25,21 @@ def celeba(
         image_size=tuple(c.image_size), workers=c.workers,
     )  # fmt: skip
     typer.echo(f"packed {manifest['counts']} into {out}; skipped {len(manifest['skipped'])}")
+
+
+@app.command("stargan")
+def stargan(
+    params_file: Path = PARAMS_OPTION,
+    raw: Path = typer.Option(Path("data/raw/celeba"), help="download stage output"),
+    out: Path = typer.Option(Path("data/prepared/stargan"), help="where the packed arrays, labels and split go"),
+):
+    """StarGAN's view: centre crop, bilinear resize, selected attributes, seeded test split."""
+    params = load_params(params_file)
+    c = params.data.celeba
+    manifest = prepare_stargan(raw, out, params.stargan.data, max_bad_fraction=c.max_bad_fraction, workers=c.workers)
+    split = manifest["stargan"]["split_counts"]
+    typer.echo(f"packed {manifest['counts']['kept']} images ({split['train']} train, {split['test']} test) at "
+               f"{manifest['resolutions'][0]} px into {out}; skipped {len(manifest['skipped'])}")
 
 
 if __name__ == "__main__":

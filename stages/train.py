@@ -1,14 +1,19 @@
-"""Train stages: `pgan-init` writes the untrained 4x4 networks, `pgan SCALE` trains one scale."""
+"""Train stages: `pgan-init` writes the untrained 4x4 networks, `pgan SCALE` trains one scale,
+`stargan` trains StarGAN, `stargan-classifier` the attribute classifier that judges it."""
 from pathlib import Path
 
 import typer
 
 from facegan.data.prepare import load_prepared
+from facegan.data.stargan import load_stargan
 from facegan.devices import pick_device
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
 from facegan.training.checkpoint import save_checkpoint
+from facegan.training.classifier import train_classifier
+from facegan.training.loop import RunPaths
 from facegan.training.pgan import ScalePaths, init_networks, train_scale
+from facegan.training.stargan import train_stargan
 
 app = command_app(__doc__)
 
@@ -35,6 +40,30 @@ def pgan(
     paths = ScalePaths(previous=root / previous / "model.pt", out_dir=root / scale)
     summary = train_scale(params.pgan, params.lr, scale, images, paths, pick_device(device))
     typer.echo(f"scale {scale}: {summary}")
+
+
+STARGAN_DATA = typer.Option(Path("data/prepared/stargan"), help="prepare_stargan output")
+DEVICE = typer.Option("auto", help="auto, cpu or cuda[:N]")
+
+
+@app.command("stargan")
+def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
+            out: Path = typer.Option(Path("data/stargan"), help="model.pt, loss.tsv, samples.png, work/"),
+            device: str = DEVICE):
+    """Train StarGAN on the training split, resuming from its working checkpoint when there is one."""
+    params = load_params(params_file)
+    summary = train_stargan(params.stargan, load_stargan(data), RunPaths(out), pick_device(device))
+    typer.echo(f"stargan: {summary}")
+
+
+@app.command("stargan-classifier")
+def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
+                       out: Path = typer.Option(Path("data/stargan/classifier"), help="model.pt, loss.tsv, work/"),
+                       device: str = DEVICE):
+    """Train the attribute classifier on real training images (it judges StarGAN's edits)."""
+    params = load_params(params_file)
+    summary = train_classifier(params.stargan.classifier, load_stargan(data), RunPaths(out), pick_device(device))
+    typer.echo(f"attribute classifier: {summary}")
 
 
 if __name__ == "__main__":

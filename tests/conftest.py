@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,12 @@ def tiny_params_dict(resolution: int = 8) -> dict:
     params["pgan"]["scales"] = scales
     params["eval"]["pgan"].update(num_images=32, batch=16, ms_ssim_pairs=8, swd_patches=16, swd_directions=16,
                                   fid_images=16)
+    stargan = params["stargan"]
+    stargan["data"].update(image_size=16, test_count=16)
+    stargan["model"].update(g_conv_dim=8, d_conv_dim=8, g_repeat_num=2, d_repeat_num=3)
+    stargan["train"].update(iterations=20, batch=8, decay_start=10, checkpoint_every=10, log_every=5, sample_images=4)
+    stargan["classifier"].update(conv_dim=8, repeat_num=3, iterations=20, batch=8)
+    params["eval"]["stargan"].update(batch=16, fid_images=16)
     params["weights"]["download"] = False  # tests never reach for the network
     return params
 
@@ -58,6 +66,25 @@ def empty_weights_cache(tmp_path_factory):
 @pytest.fixture
 def tiny_params():
     return copy.deepcopy(tiny_params_dict())
+
+
+def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int) -> int:
+    """Start a stage, SIGKILL it once its working checkpoint `work` has passed `at_least`
+    iterations; the iteration the checkpoint holds afterwards."""
+    from facegan.training.checkpoint import load_checkpoint
+
+    process = subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *args[1:]], cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not work.exists() or load_checkpoint(work)["iteration"] < at_least:
+        assert process.poll() is None, "training ended before it could be killed"
+        assert time.monotonic() < deadline, "no working checkpoint appeared"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = load_checkpoint(work)["iteration"]
+    assert at_least <= killed_at < total
+    return killed_at
 
 
 def run_stage(*args: str, cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:

@@ -1,16 +1,11 @@
 """The PGAN stages as DVC runs them (separate processes), on tiny params."""
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
-from conftest import REPO, run_stage, tiny_params_dict, write_params
+from conftest import kill_mid_run, run_stage, tiny_params_dict, write_params
 from facegan.training.checkpoint import load_checkpoint
 from facegan.training.log import read_log
 
@@ -41,17 +36,7 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4):
     """SIGKILL mid-scale, run again: it resumes, and ends where an uninterrupted run ends."""
     killed = _copy(trained_to_4, tmp_path / "killed")
     work = killed / "data/pgan/8/work/checkpoint.pt"
-    command = [sys.executable, str(REPO / "stages/train.py"), "pgan", "8"]
-    process = subprocess.Popen(command, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not work.exists() or load_checkpoint(work)["iteration"] < 30:
-        assert process.poll() is None, "training ended before it could be killed"
-        assert time.monotonic() < deadline, "no working checkpoint appeared"
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    killed_at = load_checkpoint(work)["iteration"]
-    assert 30 <= killed_at < 120
+    killed_at = kill_mid_run("train.py", "pgan", "8", cwd=killed, work=work, at_least=30, total=120)
 
     resumed = run_stage("train.py", "pgan", "8", cwd=killed)
     assert f"resuming scale 8 from iteration {killed_at}" in resumed.stderr

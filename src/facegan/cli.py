@@ -1,15 +1,21 @@
 """The `facegan` command: user-facing work beside the pipeline (metrics on image folders,
-pretrained weights)."""
+pretrained weights, StarGAN edits)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from facegan.cliutil import command_app, run_cli
-from facegan.errors import UserError
-from facegan.metrics.cli import metrics_app
 from facegan import weights
+from facegan.cliutil import command_app, run_cli
+from facegan.devices import pick_device
+from facegan.edit import (apply_changes, apply_edit, estimate_labels, load_editor, load_judge, parse_changes,
+                          photo_paths, read_photos)
+from facegan.errors import UserError
+from facegan.images import save_png
+from facegan.metrics.cli import metrics_app
+from facegan.training.stargan import edit_grid
 
 app = command_app(__doc__)
 app.add_typer(metrics_app, name="metrics", help="Measure image folders with the pipeline's metric code.")
@@ -43,6 +49,42 @@ def list_command() -> None:
         except UserError as error:
             state = f"missing: {error}"
         typer.echo(f"{name} ({weight.purpose}): {state}")
+
+
+@app.command("edit")
+def edit_command(
+    source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
+    out: Annotated[Path, typer.Option(help="PNG file (one photo, or --all), else a folder of PNGs")],
+    attrs: Annotated[Optional[str], typer.Option(help="changes, e.g. Blond_Hair,Young or Male=0")] = None,
+    all_attrs: Annotated[bool, typer.Option(
+        "--all", help="a grid: one row per photo, one column per attribute")] = False,
+    model: Annotated[Path, typer.Option(help="train_stargan's model.pt or an exported generator.ts")] = Path(
+        "data/stargan/model.pt"),
+    classifier: Annotated[Path, typer.Option(help="estimates each photo's own attributes")] = Path(
+        "data/stargan/classifier/model.pt"),
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
+) -> None:
+    """Edit face attributes with StarGAN. Photos are centre-cropped to a square and resized to the
+    model's size, as training prepared CelebA; unreadable photos are reported and skipped."""
+    if (attrs is None) == (not all_attrs):
+        raise UserError("give exactly one of --attrs A,B=0 and --all")
+    torch_device = pick_device(device)
+    G, attributes, size = load_editor(model, torch_device)
+    changes = parse_changes(attrs, attributes) if attrs is not None else None
+    judge = load_judge(classifier, attributes, torch_device)
+    paths, images = read_photos(photo_paths(source), size, lambda message: typer.echo(message, err=True))
+    c_org = estimate_labels(judge, images)
+    if all_attrs:
+        save_png(edit_grid(G, images, c_org, attributes), out, min_side=256)
+        typer.echo(f"wrote {out}: {len(paths)} photo(s) x (input + {', '.join(attributes)})")
+        return
+    edited = apply_edit(G, images, apply_changes(c_org, changes, attributes), torch_device)
+    if Path(source).is_dir():
+        for path, image in zip(paths, edited):
+            save_png(image, out / f"{path.stem}.png")
+    else:
+        save_png(edited[0], out)
+    typer.echo(f"wrote {len(edited)} edited photo(s) to {out}")
 
 
 def main() -> None:

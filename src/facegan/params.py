@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import yaml
 
+from facegan.data.celeba_format import CELEBA_ATTRIBUTES
 from facegan.errors import UserError
 
 
@@ -117,6 +118,74 @@ class PGANParams:
         return list(self.scales).index(key) + 1
 
 
+# ---------------------------------------------------------------- StarGAN
+
+
+@dataclass(frozen=True)
+class StarGANData:
+    """StarGAN's CelebA view (REFERENCE 3): centre crop, resize, attributes, seeded test split."""
+
+    attributes: list[str] = _field()
+    crop_size: int = _field(low=1)
+    image_size: int = _field(low=8, high=1024, power_of_two=True)
+    test_count: int = _field(low=1)
+    split_seed: int = _field(low=0)
+
+
+@dataclass(frozen=True)
+class StarGANModel:
+    """Widths and depths of G and D (REFERENCE 3: 64, 64, 6 residual blocks, 6 strided convs at 128 px)."""
+
+    g_conv_dim: int = _field(low=1)
+    d_conv_dim: int = _field(low=1)
+    g_repeat_num: int = _field(low=0)
+    d_repeat_num: int = _field(low=1)
+
+
+@dataclass(frozen=True)
+class StarGANTrain:
+    """Losses, optimiser and schedule (REFERENCE 3); `iterations` counts critic steps."""
+
+    seed: int = _field(low=0)
+    iterations: int = _field(low=1)
+    batch: int = _field(low=2)
+    n_critic: int = _field(low=1)
+    g_lr: float = _field(low=0.0, high=1.0)
+    d_lr: float = _field(low=0.0, high=1.0)
+    betas: list[float] = _field()
+    decay_start: int = _field(low=0)
+    lambda_cls: float = _field(low=0.0)
+    lambda_rec: float = _field(low=0.0)
+    lambda_gp: float = _field(low=0.0)
+    mirror: bool = _field()
+    checkpoint_every: int = _field(low=1)
+    log_every: int = _field(low=1)
+    sample_images: int = _field(low=1, high=64)
+
+
+@dataclass(frozen=True)
+class AttributeClassifierParams:
+    """The separately trained attribute classifier that judges edited images (REFERENCE 3)."""
+
+    conv_dim: int = _field(low=1)
+    repeat_num: int = _field(low=1)
+    iterations: int = _field(low=1)
+    batch: int = _field(low=2)
+    lr: float = _field(low=0.0, high=1.0)
+    seed: int = _field(low=0)
+
+
+@dataclass(frozen=True)
+class StarGANParams:
+    data: StarGANData
+    model: StarGANModel
+    train: StarGANTrain
+    classifier: AttributeClassifierParams
+
+
+# ---------------------------------------------------------------- evaluation
+
+
 @dataclass(frozen=True)
 class PGANEvalParams:
     """How PGAN is evaluated (REFERENCE 2): image counts and seeds."""
@@ -132,8 +201,17 @@ class PGANEvalParams:
 
 
 @dataclass(frozen=True)
+class StarGANEvalParams:
+    """How StarGAN is evaluated: test images per batch, edited images for FID."""
+
+    batch: int = _field(low=1)
+    fid_images: int = _field(low=2)
+
+
+@dataclass(frozen=True)
 class EvalParams:
     pgan: PGANEvalParams
+    stargan: StarGANEvalParams
 
 
 @dataclass(frozen=True)
@@ -148,6 +226,7 @@ class Params:
     lr: float = _field(low=0.0, high=1.0)
     data: DataParams = _field()
     pgan: PGANParams = _field()
+    stargan: StarGANParams = _field()
     weights: WeightsParams = _field()
     eval: EvalParams = _field()
 
@@ -166,6 +245,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         raise ParamsError(f"{path} is not valid YAML: {error}") from error
     params = _build(Params, raw, "")
     _validate_pgan(params.pgan, params.data.celeba)
+    _validate_stargan(params.stargan)
     return params
 
 
@@ -273,6 +353,26 @@ def _validate_pgan(pgan: PGANParams, celeba: CelebAParams) -> None:
     for name in ("crop_center", "image_size"):
         if len(getattr(celeba, name)) != 2:
             raise ParamsError(f"data.celeba.{name} = {getattr(celeba, name)}: must be two numbers [x, y]")
+
+
+def _validate_stargan(stargan: StarGANParams) -> None:
+    data, model, train = stargan.data, stargan.model, stargan.train
+    unknown = [name for name in data.attributes if name not in CELEBA_ATTRIBUTES]
+    if unknown or not data.attributes or len(set(data.attributes)) != len(data.attributes):
+        known = f"; unknown: {', '.join(unknown)}; known: {', '.join(CELEBA_ATTRIBUTES)}" if unknown else ""
+        raise ParamsError(f"stargan.data.attributes = {data.attributes}: must be distinct CelebA attributes{known}")
+    for name, depth in (("stargan.model.d_repeat_num", model.d_repeat_num),
+                        ("stargan.classifier.repeat_num", stargan.classifier.repeat_num)):
+        if 2**depth > data.image_size:
+            raise ParamsError(f"{name} = {depth}: {depth} stride-2 convs need images of at least {2**depth} px, "
+                              f"stargan.data.image_size is {data.image_size}")
+    if data.image_size % 4:
+        raise ParamsError(f"stargan.data.image_size = {data.image_size}: G halves it twice, must divide by 4")
+    if len(train.betas) != 2 or not all(0.0 <= b < 1.0 for b in train.betas):
+        raise ParamsError(f"stargan.train.betas = {train.betas}: must be two numbers in [0, 1)")
+    if train.decay_start > train.iterations:
+        raise ParamsError(
+            f"stargan.train.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
 
 
 def _join(prefix: str, name: str) -> str:

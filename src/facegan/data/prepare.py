@@ -7,12 +7,22 @@ average in float32 and quantises each level once with `np.rint`, every level her
 exact mean of its block of crop pixels rounded half to even; integer block sums give
 bit-identical results without float error. The output is one memory-mappable uint8 NHWC
 `.npy` per resolution, the attributes, the partition and a manifest (DESIGN, "prepare").
+
+With `resize`, the same machinery serves StarGAN (REFERENCE 3, `facegan.data.stargan`):
+each crop is resized once with PIL's bilinear filter, as torchvision's `T.Resize` does on
+PIL images, and that single resolution is packed.
+
+Every image listed in `list_attr_celeba.txt` must exist: a missing file is a broken
+download, reported (with its line in the listing) before anything is decoded. A file that
+is present but unusable (truncated, not an image, wrong size) is skipped and recorded, up
+to `max_bad_fraction` of the listing.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
@@ -37,6 +47,14 @@ R = TypeVar("R")
 
 class BadImagesError(UserError):
     """More unusable source images than `max_bad_fraction` allows."""
+
+
+class MissingImagesError(UserError):
+    """Images listed in list_attr_celeba.txt that are not on disk; `missing` holds (line, file name)."""
+
+    def __init__(self, message: str, missing: list[tuple[int, str]]):
+        super().__init__(message)
+        self.missing = missing
 
 
 def crop_box(center_x: float, center_y: float, side: int) -> tuple[int, int, int, int]:
@@ -102,26 +120,38 @@ def prepare_celeba(
     *,
     crop_center: Sequence[float] = (89, 121),
     crop_size: int = 128,
-    resolution: int,
+    resolution: int | None = None,
+    resize: int | None = None,
     max_bad_fraction: float,
     image_size: tuple[int, int] = CELEBA_IMAGE_SIZE,
     workers: int = 1,
 ) -> dict:
     """Crop, reduce and pack CelebA from `raw_dir` (official layout) into `out_dir`; return the manifest.
 
-    Unreadable, truncated, non-image or wrong-size files are skipped and listed in the
-    manifest with the reason; more than `max_bad_fraction` of them is an error.
+    Give exactly one of `resolution` (PGAN: exact box reductions of the crop to 4, 8, ...,
+    `resolution`) and `resize` (StarGAN: the crop resized to `resize` x `resize` with PIL's
+    bilinear filter, the only packed resolution; the manifest's crop records it).
+
+    A listed image missing from img_align_celeba is a MissingImagesError naming its line,
+    raised before any decoding. Unreadable, truncated, non-image or wrong-size files are
+    skipped and listed in the manifest with the reason; more than `max_bad_fraction` of
+    them is a BadImagesError.
     """
+    if (resolution is None) == (resize is None):
+        raise ValueError("give exactly one of resolution (box-reduced pyramid) and resize (one bilinear level)")
     raw_dir = Path(raw_dir)
     names, files, values = read_attributes(raw_dir / CELEBA_ATTR)
     splits = _partition_codes(raw_dir / CELEBA_PARTITION, files)
-    resolutions = prepared_resolutions(crop_size, resolution)
+    if resize is not None and resize < 1:
+        raise UserError(f"resize = {resize}: must be at least 1 pixel")
+    resolutions = [resize] if resize is not None else prepared_resolutions(crop_size, resolution)
     box = crop_box(*crop_center, crop_size)
     if box[0] < 0 or box[1] < 0 or box[2] > image_size[0] or box[3] > image_size[1]:
         raise UserError(f"crop box {box} (data.celeba.crop_center/crop_size) does not fit {image_size} images")
+    _check_listed_images_exist(raw_dir, files)
     with staged_dir(out_dir) as staging:
         packer = _Packer(staging, len(files), resolutions, max_bad_fraction)
-        loader = _CropLoader(raw_dir / CELEBA_IMAGES, box, tuple(image_size))
+        loader = _CropLoader(raw_dir / CELEBA_IMAGES, box, tuple(image_size), resize)
         chunks = [files[start : start + CHUNK] for start in range(0, len(files), CHUNK)]
         results = _ordered_map(loader.load_chunk, chunks, workers)
         for chunk in progress(results, total=len(chunks), desc=f"prepare CelebA ({CHUNK} images/step)"):
@@ -129,9 +159,12 @@ def prepare_celeba(
         kept = packer.close()
         np.save(staging / "attributes.npy", values[kept])
         np.save(staging / "partition.npy", splits[kept])
+        crop = {"center": list(crop_center), "size": crop_size, "box": list(box), "image_size": list(image_size)}
+        if resize is not None:  # absent for PGAN, whose manifest stays as it was
+            crop["resize"] = {"size": resize, "filter": "bilinear (PIL)"}
         manifest = {
             "dataset": "celeba",
-            "crop": {"center": list(crop_center), "size": crop_size, "box": list(box), "image_size": list(image_size)},
+            "crop": crop,
             "resolutions": resolutions,
             "attributes": names,
             **packer.summary(files, splits[kept]),
@@ -144,6 +177,25 @@ def prepare_celeba(
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_listed_images_exist(raw_dir: Path, files: list[str], shown: int = 5) -> None:
+    """Raise MissingImagesError, naming lines and files, when listed images are absent from disk."""
+    folder = raw_dir / CELEBA_IMAGES
+    if not folder.is_dir():
+        raise UserError(f"{folder} is missing: re-run the download stage (dvc repro download_celeba)")
+    present = set(os.listdir(folder))  # one directory read rather than a stat per image
+    # Row k (from 0) of list_attr_celeba.txt is line k + 3, after the count and names lines.
+    missing = [(index + 3, name) for index, name in enumerate(files) if name not in present]
+    if missing:
+        first = ", ".join(f"line {line} ({name})" for line, name in missing[:shown])
+        more = f" and {len(missing) - shown} more" if len(missing) > shown else ""
+        raise MissingImagesError(
+            f"{raw_dir / CELEBA_ATTR} lists {len(missing)} of {len(files)} images that are not in {folder}: "
+            f"{first}{more}. Re-download the images (re-run the download stage), or remove their rows "
+            f"from {CELEBA_ATTR} and lower the count on its first line.",
+            missing,
+        )
 
 
 def _partition_codes(path: Path, files: list[str]) -> np.ndarray:
@@ -170,6 +222,7 @@ class _CropLoader:
     folder: Path
     box: tuple[int, int, int, int]
     size: tuple[int, int]
+    resize: int | None = None  # side of the bilinear resize of each crop; None keeps the crop
 
     def load_chunk(self, files: list[str]) -> _LoadedChunk:
         crops, kept, bad, digests = [], [], [], []
@@ -181,7 +234,7 @@ class _CropLoader:
             else:
                 crops.append(crop)
                 kept.append(position)
-        side = self.box[2] - self.box[0]
+        side = self.resize or self.box[2] - self.box[0]
         return _LoadedChunk(files, np.array(crops, np.uint8).reshape(-1, side, side, 3), kept, bad, digests)
 
     def load(self, name: str) -> tuple[np.ndarray | None, str, bytes]:
@@ -189,14 +242,17 @@ class _CropLoader:
         try:
             data = (self.folder / name).read_bytes()
         except OSError as error:
-            return None, f"missing or unreadable file ({error.strerror})", b""
+            return None, f"unreadable file ({error.strerror})", b""  # missing ones were caught up front
         digest = hashlib.sha256(data).digest()
         try:
             with Image.open(BytesIO(data)) as image:
                 if image.size != self.size:
                     return None, f"size {image.width}x{image.height}, expected {self.size[0]}x{self.size[1]}", digest
                 image.load()  # decodes fully: a truncated JPEG raises here
-                return np.asarray(image.crop(self.box).convert("RGB")), "", digest
+                crop = image.crop(self.box).convert("RGB")
+                if self.resize is not None:
+                    crop = crop.resize((self.resize, self.resize), Image.Resampling.BILINEAR)
+                return np.asarray(crop), "", digest
         except UnidentifiedImageError:
             return None, "not an image", digest
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
@@ -218,7 +274,7 @@ def _ordered_map(function: Callable[[T], R], items: Sequence[T], workers: int) -
 
 
 class _Packer:
-    """Writes kept crops, reduced to every resolution, into preallocated `images_{res}.npy` memmaps."""
+    """Writes kept crops, reduced to every resolution (resized ones as they are), into `images_{res}.npy` memmaps."""
 
     def __init__(self, folder: Path, capacity: int, resolutions: list[int], max_bad_fraction: float):
         self.paths = {res: folder / f"images_{res}.npy" for res in resolutions}

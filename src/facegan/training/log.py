@@ -19,7 +19,7 @@ class LossLog:
             handle.write("\t".join(self.columns) + "\n")
             handle.writelines(kept)
         self._sums: dict[str, float] = defaultdict(float)
-        self._count = 0
+        self._counts: dict[str, int] = defaultdict(int)
 
     def _rows_up_to(self, iteration: int) -> list[str]:
         if not self.path.exists():
@@ -28,19 +28,20 @@ class LossLog:
         return [line for line in lines if line.strip() and int(line.split("\t")[0]) <= iteration]
 
     def add(self, values: dict[str, float]) -> None:
-        """Accumulate one step's values; `write` logs their mean."""
+        """Accumulate one step's values; `write` logs each one's mean over the steps that had it
+        (StarGAN's generator losses come every n_critic steps)."""
         for key, value in values.items():
             self._sums[key] += value
-        self._count += 1
+            self._counts[key] += 1
 
     def write(self, iteration: int, extra: dict[str, float] | None = None) -> dict[str, float]:
-        means = {key: total / max(self._count, 1) for key, total in self._sums.items()}
+        means = {key: total / self._counts[key] for key, total in self._sums.items()}
         means.update(extra or {})
         row = [str(iteration)] + [f"{means.get(c, float('nan')):.6g}" for c in self.columns[1:]]
         with self.path.open("a", newline="") as handle:
             handle.write("\t".join(row) + "\n")
         self._sums.clear()
-        self._count = 0
+        self._counts.clear()
         return means
 
 

@@ -1,0 +1,170 @@
+"""StarGAN's CelebA (REFERENCE 3): centre crop, bilinear resize, selected attributes, seeded test split.
+
+The official loader (yunjey/stargan, `data_loader.py`) reads the rows of
+`list_attr_celeba.txt` in file order, runs `random.seed(1234); random.shuffle(lines)` and
+puts shuffled position i in test when i + 1 < 2000 (the first 1,999 rows), the rest in
+train. Labels are the selected attributes as 0/1 floats ("1" -> 1). Images go through
+`CenterCrop(178)` and `Resize(128)`, which on PIL images is PIL's bilinear resize.
+
+`prepare_stargan` reproduces that: the crop and resize through `prepare_celeba(resize=...)`
+(the PGAN crop-and-pack, same strictness and skipping of bad files), then `labels.npy`
+and `split.npy` for the kept images, all inside one atomic output folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from facegan.data.celeba_format import CELEBA_ATTRIBUTES, read_attributes
+from facegan.data.prepare import CELEBA_IMAGE_SIZE, prepare_celeba
+from facegan.data.sources import CELEBA_ATTR
+from facegan.data.staging import staged_dir
+from facegan.errors import UserError
+from facegan.io import write_json
+from facegan.params import StarGANData
+
+STARGAN_SPLITS: tuple[str, ...] = ("train", "test")  # split codes 0, 1
+
+
+def stargan_split(count: int, test_count: int, seed: int) -> np.ndarray:
+    """(count,) uint8 split codes (0 train, 1 test) of the rows of list_attr_celeba.txt, in file order.
+
+    The official `random.seed(seed); random.shuffle(rows)` with the first `test_count`
+    shuffled rows in test (official: seed 1234, 1,999). The permutation depends only on
+    the length, so shuffling row numbers gives the rows' permutation; a private
+    `random.Random(seed)` draws the same sequence as `random.seed(seed)` and leaves the
+    global generator alone.
+    """
+    order = list(range(count))
+    random.Random(seed).shuffle(order)
+    split = np.zeros(count, np.uint8)
+    split[order[:test_count]] = STARGAN_SPLITS.index("test")
+    return split
+
+
+def attribute_columns(attributes: Sequence[str]) -> list[int]:
+    """Columns of `attributes` among the 40 CelebA ones; an unknown or repeated name is a UserError."""
+    unknown = [name for name in attributes if name not in CELEBA_ATTRIBUTES]
+    if unknown:
+        raise UserError(
+            f"stargan.data.attributes: {', '.join(map(repr, unknown))} not CelebA attribute(s); "
+            f"the known ones are {', '.join(CELEBA_ATTRIBUTES)}"
+        )
+    repeated = sorted({name for name in attributes if list(attributes).count(name) > 1})
+    if repeated or not attributes:
+        raise UserError(f"stargan.data.attributes must list distinct attributes, got {list(attributes)}")
+    return [CELEBA_ATTRIBUTES.index(name) for name in attributes]
+
+
+def attribute_labels(values: np.ndarray, attributes: Sequence[str]) -> np.ndarray:
+    """(N, c) float32 0/1 labels of `attributes`, in that order, from read_attributes' (N, 40) +1/-1."""
+    return (np.asarray(values)[:, attribute_columns(attributes)] == 1).astype(np.float32)
+
+
+def center_crop_center(image_size: tuple[int, int], side: int) -> tuple[float, float]:
+    """The `crop_center` whose `crop_box` is torchvision's CenterCrop(side) box on (width, height) images.
+
+    torchvision takes left = round((width - side) / 2), top likewise, with Python's round
+    (half to even); crop_box(left + side / 2, ...) gives back exactly that left and top.
+    """
+    left, top = (round((extent - side) / 2) for extent in image_size)
+    return left + side / 2, top + side / 2
+
+
+def prepare_stargan(
+    raw_dir: Path, out_dir: Path, data: StarGANData, *, max_bad_fraction: float, workers: int = 1
+) -> dict:
+    """Centre-crop, resize and pack CelebA for StarGAN into `out_dir`, with labels and split; return the manifest.
+
+    Besides `prepare_celeba`'s files (one `images_{image_size}.npy`, all 40 attributes, the
+    official partition): `labels.npy` ((N, c) float32 0/1, columns in `data.attributes`
+    order) and `split.npy` ((N,) uint8, 0 train, 1 test), both for the kept images. The
+    split is drawn over all listed rows, as the official code does, then restricted to the
+    kept ones, so a skipped file never moves another image between train and test.
+    """
+    raw_dir = Path(raw_dir)
+    attribute_columns(data.attributes)  # fails before any decoding
+    width, height = CELEBA_IMAGE_SIZE
+    if data.crop_size > min(width, height):
+        raise UserError(f"stargan.data.crop_size = {data.crop_size} does not fit the {width}x{height} aligned images")
+    _, files, values = read_attributes(raw_dir / CELEBA_ATTR)
+    if data.test_count >= len(files):
+        raise UserError(
+            f"stargan.data.test_count = {data.test_count} leaves none of the {len(files)} listed images for training"
+        )
+    split = stargan_split(len(files), data.test_count, data.split_seed)
+    labels = attribute_labels(values, data.attributes)
+    # Nested staging: prepare_celeba's finished folder replaces our empty staging folder,
+    # the labels and split join it, and only the whole then replaces out_dir.
+    with staged_dir(out_dir) as staging:
+        manifest = prepare_celeba(
+            raw_dir, staging, crop_center=center_crop_center(CELEBA_IMAGE_SIZE, data.crop_size),
+            crop_size=data.crop_size, resize=data.image_size, max_bad_fraction=max_bad_fraction,
+            image_size=CELEBA_IMAGE_SIZE, workers=workers,
+        )  # fmt: skip
+        row = {name: index for index, name in enumerate(files)}
+        kept = np.array([row[name] for name in manifest["files"]], np.int64)
+        np.save(staging / "labels.npy", labels[kept])
+        np.save(staging / "split.npy", split[kept])
+        manifest["stargan"] = {
+            "attributes": list(data.attributes),
+            "split_seed": data.split_seed,
+            "test_count": data.test_count,
+            "split_counts": {name: int((split[kept] == code).sum()) for code, name in enumerate(STARGAN_SPLITS)},
+        }
+        write_json(staging / "manifest.json", manifest)
+    return manifest
+
+
+@dataclass(frozen=True)
+class PreparedStarGAN:
+    """A folder written by `prepare_stargan`: memory-mapped images, labels, split and manifest."""
+
+    root: Path
+    manifest: dict
+    images: np.ndarray  # (N, S, S, 3) uint8 memmap
+    labels: np.ndarray  # (N, c) float32 0/1, columns as attribute_names
+    split: np.ndarray  # (N,) uint8: 0 train, 1 test
+
+    @property
+    def attribute_names(self) -> list[str]:
+        return self.manifest["stargan"]["attributes"]
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the manifest, which names the sources' hashes, the transform, the kept files and the split."""
+        return hashlib.sha256(json.dumps(self.manifest, sort_keys=True).encode()).hexdigest()
+
+    def indices(self, split: str) -> np.ndarray:
+        """Row numbers of `split` ('train' or 'test')."""
+        if split not in STARGAN_SPLITS:
+            raise ValueError(f"split must be one of {STARGAN_SPLITS}, got {split!r}")
+        return np.flatnonzero(self.split == STARGAN_SPLITS.index(split))
+
+
+def load_stargan(out_dir: Path) -> PreparedStarGAN:
+    """Open a folder written by `prepare_stargan` (images memory-mapped)."""
+    root = Path(out_dir)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.exists():
+        raise UserError(f"{manifest_path} is missing: run the prepare stage (dvc repro) first")
+    manifest = json.loads(manifest_path.read_text())
+    if "stargan" not in manifest:
+        raise UserError(f"{root} was not prepared for StarGAN: run the prepare stage (dvc repro) first")
+    paths = [root / f"images_{manifest['resolutions'][0]}.npy", root / "labels.npy", root / "split.npy"]
+    missing = [path.name for path in paths if not path.exists()]
+    if missing:
+        raise UserError(f"{root} lacks {', '.join(missing)}: run the prepare stage (dvc repro) first")
+    images, labels, split = np.load(paths[0], mmap_mode="r"), np.load(paths[1]), np.load(paths[2])
+    if not len(images) == len(labels) == len(split) or labels.shape[1:] != (len(manifest["stargan"]["attributes"]),):
+        raise UserError(
+            f"{root}: images {images.shape}, labels {labels.shape} and split {split.shape} disagree: "
+            "run the prepare stage (dvc repro) again"
+        )
+    return PreparedStarGAN(root=root, manifest=manifest, images=images, labels=labels, split=split)

@@ -1,0 +1,65 @@
+"""The attribute classifier that judges StarGAN's edits (Choi et al. 2018, section 5.2:
+"classification error of a facial attribute classifier on the synthesized images").
+
+Trained on real training images only, with the same binary cross-entropy StarGAN's
+critic uses for its class head, and resumable like every train stage (`loop.py`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from facegan.data.stargan import PreparedStarGAN
+from facegan.models.stargan import AttributeClassifier
+from facegan.params import AttributeClassifierParams, fingerprint
+from facegan.training.checkpoint import load_checkpoint
+from facegan.training.log import LossLog
+from facegan.training.loop import LoopState, RunPaths, resume, run_loop, sample_batch, write_model
+from facegan.training.losses import classification_loss
+
+LOG_COLUMNS = ["loss", "accuracy", "seconds"]
+
+
+def build_classifier(config: dict) -> AttributeClassifier:
+    return AttributeClassifier(config["image_size"], len(config["attributes"]), config["conv_dim"],
+                               config["repeat_num"])
+
+
+def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, paths: RunPaths,
+                     device: torch.device) -> dict:
+    """Train on the real training images (random flips), then write model.pt."""
+    config = {"attributes": data.attribute_names, "image_size": data.images.shape[1], "conv_dim": params.conv_dim,
+              "repeat_num": params.repeat_num}
+    torch.manual_seed(params.seed)
+    classifier = build_classifier(config).to(device)
+    state = LoopState(
+        parts={"C": classifier, "opt": torch.optim.Adam(classifier.parameters(), lr=params.lr)},
+        rng=torch.Generator().manual_seed(params.seed),
+        meta={"config": config, "fingerprint": fingerprint(params, data.fingerprint)},
+    )
+    resume(state, paths.work, "the attribute classifier")
+    log = LossLog(paths.work_log, LOG_COLUMNS, resume_iteration=state.iteration)
+    labels, train_rows = torch.from_numpy(data.labels), data.indices("train")
+
+    def step() -> dict[str, float]:
+        reals, rows = sample_batch(data.images, params.batch, state.rng, mirror=True, rows=train_rows)
+        target = labels[rows].to(device)
+        logits = classifier(reals.to(device))
+        loss = classification_loss(logits, target)
+        state.parts["opt"].zero_grad(set_to_none=True)
+        loss.backward()
+        state.parts["opt"].step()
+        return {"loss": loss.item(), "accuracy": ((logits > 0) == (target > 0.5)).float().mean().item()}
+
+    trained = run_loop(state, params.iterations, step, log=log, log_every=max(1, params.iterations // 50),
+                       checkpoint_every=max(1, params.iterations // 5), work=paths.work, desc="attribute classifier")
+    write_model(state, paths, keep=("C",))
+    return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
+
+
+def load_classifier(path: Path) -> tuple[AttributeClassifier, dict]:
+    checkpoint = load_checkpoint(path)
+    classifier = build_classifier(checkpoint["config"])
+    classifier.load_state_dict(checkpoint["C"])
+    return classifier.eval(), checkpoint

@@ -1,0 +1,115 @@
+"""What every training stage shares: paths, batches, snapshots, resume and the loop.
+
+A stage's state is its networks and optimizers (by name), one torch.Generator that every
+random draw comes from, the iteration and the training time so far. A working
+checkpoint holds all of it; a run that finds one made from the same inputs (its
+fingerprint) resumes exactly where it stopped, and one made from other inputs is
+ignored with a message.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from facegan.images import to_float
+from facegan.progress import progress
+from facegan.training.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from facegan.training.log import LossLog
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a train stage writes: model.pt, loss.tsv, samples.png; work/ holds the resumable state."""
+
+    out_dir: Path
+
+    @property
+    def work(self) -> Path:
+        return self.out_dir / "work" / "checkpoint.pt"
+
+    @property
+    def work_log(self) -> Path:
+        return self.out_dir / "work" / "loss.tsv"
+
+
+@dataclass
+class LoopState:
+    parts: dict[str, torch.nn.Module | torch.optim.Optimizer]  # saved and restored by name
+    rng: torch.Generator
+    iteration: int = 0
+    seconds: float = 0.0  # training time before this process, for the log
+    meta: dict = field(default_factory=dict)  # config and fingerprint, saved beside the weights
+
+    def snapshot(self) -> dict:
+        """Everything needed to continue exactly where the loop is."""
+        return {**self.meta, "iteration": self.iteration, "seconds": self.seconds,
+                **{name: part.state_dict() for name, part in self.parts.items()}, "rng": rng_states(self.rng)}
+
+    def restore(self, checkpoint: dict) -> None:
+        for name, part in self.parts.items():
+            part.load_state_dict(checkpoint[name])
+        restore_rng_states(checkpoint["rng"], self.rng)
+        self.iteration, self.seconds = checkpoint["iteration"], checkpoint["seconds"]
+
+
+def resume(state: LoopState, path: Path, what: str) -> None:
+    """Continue from the working checkpoint at `path` if it was made from the same inputs."""
+    if not path.exists():
+        return
+    working = load_checkpoint(path)
+    if working.get("fingerprint") != state.meta["fingerprint"]:
+        print(f"ignoring {path}: made from other params or inputs; starting afresh", file=sys.stderr)
+        return
+    state.restore(working)
+    print(f"resuming {what} from iteration {state.iteration} ({path})", file=sys.stderr)
+
+
+def sample_batch(images: np.ndarray, batch: int, rng: torch.Generator, mirror: bool,
+                 rows: np.ndarray | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    """A random batch from a packed uint8 NHWC array as [-1, 1] NCHW, mirrored at random,
+    and the rows it came from; drawn from `rows` only when given (a split, without
+    copying it out of the memory map)."""
+    indices = torch.randint(len(images) if rows is None else len(rows), (batch,), generator=rng).numpy()
+    indices = indices if rows is None else rows[indices]
+    order = np.argsort(indices)  # sorted reads are kinder to a memory-mapped file
+    reals = np.empty((batch, *images.shape[1:]), np.uint8)
+    reals[order] = images[indices[order]]
+    reals = to_float(reals)
+    if mirror:
+        flip = torch.rand(batch, generator=rng) < 0.5
+        reals[flip] = reals[flip].flip(3)
+    return reals, indices
+
+
+def run_loop(state: LoopState, total: int, step: Callable[[], dict[str, float]], *, log: LossLog, log_every: int,
+             checkpoint_every: int, work: Path, desc: str, log_extra: Callable[[], dict] = dict) -> int:
+    """Call `step` until iteration `total`, logging every `log_every` and writing the working
+    checkpoint every `checkpoint_every` iterations and at the end; returns the steps run."""
+    start, seconds_before, started_at = state.iteration, state.seconds, time.monotonic()
+    for _ in progress(range(start, total), total=total, initial=start, desc=desc):
+        log.add(step())
+        state.iteration += 1
+        state.seconds = seconds_before + time.monotonic() - started_at
+        done = state.iteration == total
+        if state.iteration % log_every == 0 or done:
+            log.write(state.iteration, {**log_extra(), "seconds": state.seconds})
+        if state.iteration % checkpoint_every == 0 or done:
+            save_checkpoint(work, state.snapshot())
+    return state.iteration - start
+
+
+def write_model(state: LoopState, paths: RunPaths, keep: tuple[str, ...]) -> None:
+    """model.pt with the `keep` parts, config, fingerprint and iteration, and loss.tsv beside it.
+
+    No wall time or optimizer state in model.pt: its bytes depend only on the inputs, so
+    DVC sees an identical file on any machine (the time is in loss.tsv)."""
+    model = {key: value for key, value in state.snapshot().items() if key in (*state.meta, "iteration", *keep)}
+    save_checkpoint(paths.out_dir / "model.pt", model)
+    shutil.copyfile(paths.work_log, paths.out_dir / "loss.tsv")

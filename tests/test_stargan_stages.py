@@ -1,0 +1,120 @@
+"""The StarGAN stages as DVC runs them (separate processes), on tiny params, and `facegan edit`."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import FIXTURES, kill_mid_run, run_stage, tiny_params_dict, write_params
+from facegan.cli import app
+from facegan.training.checkpoint import load_checkpoint
+from facegan.training.log import read_log
+from facegan.training.stargan import LOG_COLUMNS, lr_at
+
+PHOTO = FIXTURES / "celeba_aligned_32" / "img_align_celeba" / "000001.jpg"
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A work folder with tiny params and the sample prepared for StarGAN (made once)."""
+    workdir = tmp_path_factory.mktemp("stargan")
+    params = tiny_params_dict()
+    params["stargan"]["train"].update(iterations=200, decay_start=100, checkpoint_every=10)
+    write_params(workdir / "params.yaml", params)
+    run_stage("download.py", "celeba", cwd=workdir)
+    run_stage("prepare.py", "stargan", cwd=workdir)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def trained(prepared, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("trained") / "work"
+    shutil.copytree(prepared, workdir)
+    run_stage("train.py", "stargan", cwd=workdir)
+    run_stage("train.py", "stargan-classifier", cwd=workdir)
+    return workdir
+
+
+def test_training_writes_model_log_and_grid(trained):
+    model = load_checkpoint(trained / "data/stargan/model.pt")
+    assert model["iteration"] == 200 and set(model) == {"config", "fingerprint", "iteration", "G", "D"}
+    assert model["config"]["attributes"] == ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
+    log = read_log(trained / "data/stargan/loss.tsv")
+    assert [row["iteration"] for row in log] == list(range(5, 201, 5))
+    assert list(log[0]) == ["iteration", *LOG_COLUMNS]
+    # G trains every 5th critic step: each 5-step row holds one generator step, never a NaN.
+    assert all(np.isfinite(row["loss_g"]) and np.isfinite(row["g_rec"]) for row in log)
+    assert log[-1]["lr"] < log[0]["lr"]  # decays over the second half
+    grid = Image.open(trained / "data/stargan/samples.png")
+    assert grid.width > grid.height  # 4 faces x (input + 5 edits)
+    assert load_checkpoint(trained / "data/stargan/classifier/model.pt")["iteration"] == 20
+
+
+def test_learning_rate_decays_linearly_to_zero_over_the_second_half():
+    assert [lr_at(i, 1e-4, 100, 50) for i in (0, 49, 50, 75, 99)] == pytest.approx([1e-4, 1e-4, 1e-4, 5e-5, 2e-6])
+
+
+def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(prepared, trained, tmp_path):
+    killed = tmp_path / "killed"
+    shutil.copytree(prepared, killed)
+    work = killed / "data/stargan/work/checkpoint.pt"
+    killed_at = kill_mid_run("train.py", "stargan", cwd=killed, work=work, at_least=20, total=200)
+    resumed = run_stage("train.py", "stargan", cwd=killed)
+    assert f"resuming StarGAN from iteration {killed_at}" in resumed.stderr
+    a = load_checkpoint(killed / "data/stargan/model.pt")
+    b = load_checkpoint(trained / "data/stargan/model.pt")
+    for key in b["G"]:
+        torch.testing.assert_close(a["G"][key], b["G"][key], rtol=1e-5, atol=1e-6)
+
+
+def test_export_and_evaluate(trained):
+    exported = run_stage("export.py", "stargan", cwd=trained)
+    assert "ONNX max |difference|" in exported.stdout
+    info = json.loads((trained / "data/export/stargan/generator.json").read_text())
+    assert [spec["name"] for spec in info["inputs"]] == ["image", "labels"] and info["resolution"] == 16
+    ts = torch.jit.load(str(trained / "data/export/stargan/generator.ts"))
+    assert ts(torch.zeros(3, 3, 16, 16), torch.ones(3, 5)).shape == (3, 3, 16, 16)
+
+    run_stage("download.py", "weights", cwd=trained)
+    run_stage("evaluate.py", "stargan", cwd=trained)
+    metrics = json.loads((trained / "metrics/stargan.json").read_text())
+    names = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
+    assert list(metrics["attr_accuracy"]) == [*names, "mean"] and list(metrics["real_accuracy"]) == [*names, "mean"]
+    assert all(0 <= value <= 1 for value in metrics["attr_accuracy"].values())
+    assert metrics["reconstruction_l1"] > 0 and metrics["images"] == {"test": 16, "edits": 80}
+    assert metrics["fid"] is None and "pt_inception-2015-12-05-6726825d.pth" in metrics["missing"]["fid"]
+    assert (trained / "data/eval/stargan/edits.png").exists()
+
+
+def _edit(trained, *args):
+    model, judge = trained / "data/stargan/model.pt", trained / "data/stargan/classifier/model.pt"
+    return CliRunner().invoke(app, ["edit", *map(str, args), "--model", str(model), "--classifier", str(judge),
+                                    "--device", "cpu"], env={"COLUMNS": "1000"})
+
+
+@pytest.mark.skipif(not PHOTO.exists(), reason=f"fixtures not present at {PHOTO.parent}")
+def test_edit_a_photo_and_a_folder_with_a_corrupt_file(trained, tmp_path):
+    result = _edit(trained, PHOTO, "--attrs", "Blond_Hair,Male=0", "--out", tmp_path / "edited.png")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "edited.png").size == (16, 16)  # centre square of 178x218, resized
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(PHOTO, folder / "a.jpg")
+    Image.new("RGB", (300, 200), (90, 60, 40)).save(folder / "b.png")  # odd size: centre-cropped
+    (folder / "c.jpg").write_bytes(b"not a jpeg")
+    result = _edit(trained, folder, "--all", "--out", tmp_path / "grid.png")
+    assert result.exit_code == 0, result.output
+    assert "skipped: cannot read image" in result.stderr and "c.jpg" in result.stderr
+    assert Image.open(tmp_path / "grid.png").width > Image.open(tmp_path / "grid.png").height
+
+
+def test_edit_rejects_unknown_attributes_by_name(trained, tmp_path):
+    Image.new("RGB", (178, 218), (90, 60, 40)).save(tmp_path / "face.png")
+    result = _edit(trained, tmp_path / "face.png", "--attrs", "Blonde_Hair", "--out", tmp_path / "x.png")
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "unknown attribute 'Blonde_Hair'" in message and "Black_Hair, Blond_Hair, Brown_Hair, Male, Young" in message
