@@ -57,10 +57,10 @@ def evaluate_stargan(G: Generator, classifier: AttributeClassifier, images: np.n
             fid_edits.append(to_uint8(edited[: params.fid_images - kept]))
             kept += len(fid_edits[-1])
     count = len(images)
-    accuracy = {name: edit_hits[i] / count for i, name in enumerate(attributes)}
+    accuracy = {name: float(edit_hits[i] / count) for i, name in enumerate(attributes)}
     result = {
         "attr_accuracy": {**accuracy, "mean": float(np.mean(list(accuracy.values())))},
-        "real_accuracy": {**{name: real_hits[i] / count for i, name in enumerate(attributes)},
+        "real_accuracy": {**{name: float(real_hits[i] / count) for i, name in enumerate(attributes)},
                           "mean": float(real_hits.mean() / count)},
         "reconstruction_l1": l1_sum / (count * len(attributes)),
         "fid": None,
