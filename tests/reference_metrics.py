@@ -176,7 +176,10 @@ def separable_blur(maps, window):
     convolving; ndimage centres a window of size s at s // 2, where the 'valid' part starts."""
     factor = window.sum(axis=1)
     start = len(factor) // 2
-    valid = lambda length: slice(start, start + length - len(factor) + 1)
+
+    def valid(length):
+        return slice(start, start + length - len(factor) + 1)
+
     maps = ndimage.correlate1d(maps, factor, axis=1)[:, valid(maps.shape[1])]
     return ndimage.correlate1d(maps, factor, axis=2)[:, :, valid(maps.shape[2])]
 

@@ -39,6 +39,7 @@ def test_discriminator_loss_is_the_wgan_gp_formula():
 def test_penalty_gradient_reaches_the_critic_parameters():
     """The double backward must flow: the penalty alone moves the critic's weights."""
     critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
-    penalty = gradient_penalty(lambda x: critic(x).squeeze(1), torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2), torch.rand(4))
+    reals, fakes = torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)
+    penalty = gradient_penalty(lambda x: critic(x).squeeze(1), reals, fakes, torch.rand(4))
     penalty.mean().backward()
     assert critic[1].weight.grad is not None and critic[1].weight.grad.abs().sum() > 0
