@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from facegan.data.ffhq import fetch_ffhq, folder_range_ids
 from facegan.data.sources import fetch_celeba
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
@@ -21,6 +22,19 @@ def celeba(
     c = load_params(params_file).data.celeba
     fetch_celeba(c.source, out, count=c.sample_count, seed=c.sample_seed, local_dir=c.local_dir or None)
     typer.echo(f"CelebA ({c.source}) is in {out}")
+
+
+@app.command("ffhq")
+def ffhq(
+    params_file: Path = PARAMS_OPTION,
+    out: Path = typer.Option(Path("data/raw/ffhq"), help="where the dataset goes"),
+):
+    """The FFHQ images of the train and test folder ranges from data.ffhq.source, as NNNNN/NNNNN.png."""
+    f = load_params(params_file).data.ffhq
+    ids = [i for folders in f.ranges.values() for i in folder_range_ids(folders)]
+    fetch_ffhq(f.source, out, ids, per_folder=f.sample_per_folder, sample_size=f.sample_size,
+               seed=f.sample_seed, local_dir=f.local_dir or None)
+    typer.echo(f"FFHQ ({f.source}) is in {out}")
 
 
 @app.command("weights")

@@ -1,9 +1,12 @@
-"""Prepare stage: crop and pack a raw dataset into memory-mappable uint8 arrays + a manifest."""
+"""Prepare stage: crop (CelebA) or degrade (FFHQ) and pack a raw dataset into
+memory-mappable uint8 arrays + a manifest."""
 from pathlib import Path
 
 import typer
 
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
+from facegan.data.degrade import Degrader, degrade_ffhq
+from facegan.data.ffhq import select_splits
 from facegan.data.prepare import prepare_celeba
 from facegan.data.stargan import prepare_stargan
 from facegan.params import load_params
@@ -40,6 +43,21 @@ def stargan(
     split = manifest["stargan"]["split_counts"]
     typer.echo(f"packed {manifest['counts']['kept']} images ({split['train']} train, {split['test']} test) at "
                f"{manifest['resolutions'][0]} px into {out}; skipped {len(manifest['skipped'])}")
+
+
+@app.command("ffhq")
+def ffhq(
+    params_file: Path = PARAMS_OPTION,
+    raw: Path = typer.Option(Path("data/raw/ffhq"), help="download stage output"),
+    out: Path = typer.Option(Path("data/prepared/ffhq"), help="where the packed (degraded, clean) pairs go"),
+):
+    """HiFaceGAN's pairs: each train/test image resized, degraded with imgaug (seeded per image), packed."""
+    params = load_params(params_file)
+    d = params.hifacegan.data
+    manifest = degrade_ffhq(select_splits(raw, params.data.ffhq.ranges), out,
+                            Degrader(d.degradation, d.image_size, d.seed),
+                            max_bad_fraction=d.max_bad_fraction, workers=d.workers)
+    typer.echo(f"packed {manifest['counts']} '{d.degradation}' pairs at {d.image_size} px into {out}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ def clone(tmp_path) -> Path:
 def test_repro_then_experiment_with_another_lr(clone):
     out = _run("dvc", "repro", cwd=clone)
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init", "train_pgan@4", "train_pgan@8",
-                  "train_pgan@16", "export_pgan", "evaluate_pgan"):  # fmt: skip
+                  "train_pgan@16", "export_pgan", "evaluate_pgan", "prepare_stargan", "train_stargan",
+                  "train_stargan_classifier", "export_stargan", "evaluate_stargan", "download_ffhq", "degrade_ffhq"):
         assert f"Running stage '{stage}'" in out
     assert "Running stage 'download_weights'" in out
     metrics = json.loads((clone / "metrics/pgan.json").read_text())

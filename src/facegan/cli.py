@@ -10,9 +10,11 @@ import typer
 from facegan import weights
 from facegan.cliutil import command_app, run_cli
 from facegan.devices import pick_device
+from facegan.data.degrade import DEGRADATIONS, Degrader, degrade_files
 from facegan.edit import (apply_changes, apply_edit, estimate_labels, load_editor, load_judge, parse_changes,
-                          photo_paths, read_photos)
+                          read_photos)
 from facegan.errors import UserError
+from facegan.imagefolder import image_paths
 from facegan.images import save_png
 from facegan.metrics.cli import metrics_app
 from facegan.training.stargan import edit_grid
@@ -72,7 +74,7 @@ def edit_command(
     G, attributes, size = load_editor(model, torch_device)
     changes = parse_changes(attrs, attributes) if attrs is not None else None
     judge = load_judge(classifier, attributes, torch_device)
-    paths, images = read_photos(photo_paths(source), size, lambda message: typer.echo(message, err=True))
+    paths, images = read_photos(image_paths(source), size, lambda message: typer.echo(message, err=True))
     c_org = estimate_labels(judge, images)
     if all_attrs:
         save_png(edit_grid(G, images, c_org, attributes), out, min_side=256)
@@ -85,6 +87,39 @@ def edit_command(
     else:
         save_png(edited[0], out)
     typer.echo(f"wrote {len(edited)} edited photo(s) to {out}")
+
+
+@app.command("degrade")
+def degrade_command(
+    source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
+    out: Annotated[Path, typer.Argument(help="a folder for the degraded PNGs (a PNG file for one photo)")],
+    kind: Annotated[str, typer.Option("--type", help=f"one of {', '.join(DEGRADATIONS)}")] = "full",
+    seed: Annotated[int, typer.Option(help="with each file's name, seeds its degradation")] = 0,
+    size: Annotated[int, typer.Option(help="side the photos are resized to first (the training size)")] = 512,
+    clean: Annotated[Optional[Path], typer.Option(help="also write the resized clean photos here")] = None,
+    workers: Annotated[int, typer.Option(help="processes")] = 2,
+) -> None:
+    """Degrade face photos as the degrade stage makes HiFaceGAN's training pairs: the centred
+    square resized to --size (Lanczos), then the imgaug degradation seeded by --seed and the
+    file name, so a file gives the same bytes as its pair in the stage. Unreadable photos
+    are reported and skipped."""
+    if kind not in DEGRADATIONS:
+        raise UserError(f"--type {kind!r}: must be one of {', '.join(DEGRADATIONS)}")
+    if size < 8:
+        raise UserError(f"--size {size}: must be at least 8 pixels")
+    one_file = not Path(source).is_dir()
+    written = 0
+    for path, pair, reason in degrade_files(image_paths(source), Degrader(kind, size, seed), workers):
+        if pair is None:
+            typer.echo(f"skipped {path}: {reason}", err=True)
+            continue
+        save_png(pair[0], out if one_file else out / f"{path.stem}.png")
+        if clean is not None:
+            save_png(pair[1], clean / f"{path.stem}.png")
+        written += 1
+    if not written:
+        raise UserError(f"no readable photo in {source}")
+    typer.echo(f"wrote {written} '{kind}' degraded photo(s) at {size} px to {out}")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from facegan.errors import UserError
 from facegan.images import to_float, to_uint8
-from facegan.imagefolder import ImageFolderError, list_images, read_image
+from facegan.imagefolder import ImageFolderError, read_image, square_resized
 from facegan.models.stargan import HAIR_COLORS
 from facegan.training.classifier import load_classifier
 from facegan.training.stargan import load_generator
@@ -29,12 +29,7 @@ GeneratorFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def load_photo(path: Path, size: int) -> np.ndarray:
     """uint8 HWC: the centred square of the photo, resized to `size` (as training's crop)."""
-    image = read_image(path)
-    height, width = image.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = Image.fromarray(image[top : top + side, left : left + side])
-    return np.asarray(square.resize((size, size), Image.BILINEAR))
+    return square_resized(read_image(path), size, Image.Resampling.BILINEAR)
 
 
 def parse_changes(spec: str, attributes: list[str]) -> dict[str, float]:
@@ -103,10 +98,6 @@ def read_photos(paths: list[Path], size: int, warn: Callable[[str], None]) -> tu
     if not images:
         raise UserError("no readable photo to edit")
     return kept, np.stack(images)
-
-
-def photo_paths(source: Path) -> list[Path]:
-    return list_images(source) if Path(source).is_dir() else [Path(source)]
 
 
 @torch.no_grad()

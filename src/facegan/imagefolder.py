@@ -33,6 +33,11 @@ def list_images(directory: Path) -> list[Path]:
     return paths
 
 
+def image_paths(source: Path) -> list[Path]:
+    """A folder's images (as `list_images`), or [source] for one file."""
+    return list_images(source) if Path(source).is_dir() else [Path(source)]
+
+
 def select_images(paths: Sequence[Path], limit: int | None, seed: int) -> list[Path]:
     """`limit` of `paths` drawn at random with `seed`, kept in their order; all when `limit`
     is None or not smaller. A random subset, not the first N: file names often follow
@@ -95,6 +100,15 @@ def read_image(path: Path) -> np.ndarray:
     """One image as uint8 HWC RGB (grey and RGBA converted)."""
     with _opened(path) as image:
         return np.asarray(image.convert("RGB"))
+
+
+def square_resized(image: np.ndarray, size: int, resample: Image.Resampling) -> np.ndarray:
+    """uint8 HWC: the centred square of side min(height, width), resized to `size` x `size`."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = Image.fromarray(image[top : top + side, left : left + side])
+    return np.asarray(square.resize((size, size), resample))
 
 
 def iter_image_batches(paths: Sequence[Path], batch_size: int) -> Iterator[np.ndarray]:

@@ -57,8 +57,26 @@ class CelebAParams:
 
 
 @dataclass(frozen=True)
+class FFHQParams:
+    """Where FFHQ comes from and which of its folders of 1000 images are train and test (REFERENCE 4)."""
+
+    source: str = _field(choices=("sample", "local", "official"))
+    sample_per_folder: int = _field(low=1, high=1000)
+    sample_size: int = _field(low=16, high=1024)
+    sample_seed: int = _field(low=0)
+    local_dir: str = _field()
+    train_folders: list[int] = _field(low=0, high=69000)
+    test_folders: list[int] = _field(low=0, high=69000)
+
+    @property
+    def ranges(self) -> dict[str, list[int]]:
+        return {"train": self.train_folders, "test": self.test_folders}
+
+
+@dataclass(frozen=True)
 class DataParams:
     celeba: CelebAParams
+    ffhq: FFHQParams
 
 
 # ---------------------------------------------------------------- PGAN
@@ -183,6 +201,25 @@ class StarGANParams:
     classifier: AttributeClassifierParams
 
 
+# ---------------------------------------------------------------- HiFaceGAN
+
+
+@dataclass(frozen=True)
+class HiFaceGANData:
+    """The degraded pairs (REFERENCE 4): training size, degradation type, seed."""
+
+    image_size: int = _field(low=32, high=1024, power_of_two=True)
+    degradation: str = _field(choices=("down", "noise", "blur", "jpeg", "full"))
+    seed: int = _field(low=0)
+    workers: int = _field(low=1, high=64)
+    max_bad_fraction: float = _field(low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class HiFaceGANParams:
+    data: HiFaceGANData
+
+
 # ---------------------------------------------------------------- evaluation
 
 
@@ -227,6 +264,7 @@ class Params:
     data: DataParams = _field()
     pgan: PGANParams = _field()
     stargan: StarGANParams = _field()
+    hifacegan: HiFaceGANParams = _field()
     weights: WeightsParams = _field()
     eval: EvalParams = _field()
 
@@ -246,6 +284,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     params = _build(Params, raw, "")
     _validate_pgan(params.pgan, params.data.celeba)
     _validate_stargan(params.stargan)
+    _validate_ffhq(params.data.ffhq)
     return params
 
 
@@ -387,3 +426,15 @@ def fingerprint(*parts: Any) -> str:
 
     text = json.dumps([plain(p) for p in parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _validate_ffhq(ffhq: FFHQParams) -> None:
+    """Folder ranges: [first, last] folders (multiples of 1000), train and test apart."""
+    for split, folders in ffhq.ranges.items():
+        key = f"data.ffhq.{split}_folders"
+        if len(folders) != 2 or folders[0] > folders[1] or any(folder % 1000 for folder in folders):
+            raise ParamsError(f"{key} = {folders}: must be [first, last] folders, multiples of 1000, first <= last")
+    (a0, a1), (b0, b1) = ffhq.train_folders, ffhq.test_folders
+    if a0 <= b1 and b0 <= a1:
+        raise ParamsError(f"data.ffhq.train_folders {ffhq.train_folders} and test_folders {ffhq.test_folders} "
+                          "overlap: an image must not be in both")

@@ -23,11 +23,10 @@ import hashlib
 import json
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -37,12 +36,11 @@ from facegan.data.sources import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION
 from facegan.data.staging import staged_dir
 from facegan.errors import UserError
 from facegan.io import write_json
+from facegan.parallel import ordered_map
 from facegan.progress import progress
 
 CELEBA_IMAGE_SIZE = (178, 218)  # width, height of img_align_celeba
 CHUNK = 256  # images decoded and reduced together
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class BadImagesError(UserError):
@@ -153,7 +151,7 @@ def prepare_celeba(
         packer = _Packer(staging, len(files), resolutions, max_bad_fraction)
         loader = _CropLoader(raw_dir / CELEBA_IMAGES, box, tuple(image_size), resize)
         chunks = [files[start : start + CHUNK] for start in range(0, len(files), CHUNK)]
-        results = _ordered_map(loader.load_chunk, chunks, workers)
+        results = ordered_map(loader.load_chunk, chunks, workers)
         for chunk in progress(results, total=len(chunks), desc=f"prepare CelebA ({CHUNK} images/step)"):
             packer.add(chunk)
         kept = packer.close()
@@ -259,20 +257,6 @@ class _CropLoader:
             return None, f"corrupt or truncated image ({error})", digest
 
 
-def _ordered_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
-    """map() on `workers` threads (Pillow decodes without the GIL), in order, a bounded window ahead."""
-    if workers <= 1:
-        yield from map(function, items)
-        return
-    with ThreadPoolExecutor(workers) as pool:
-        pending = [pool.submit(function, item) for item in items[: 2 * workers]]
-        for index in range(len(items)):
-            result = pending.pop(0).result()
-            if index + 2 * workers < len(items):
-                pending.append(pool.submit(function, items[index + 2 * workers]))
-            yield result
-
-
 class _Packer:
     """Writes kept crops, reduced to every resolution (resized ones as they are), into `images_{res}.npy` memmaps."""
 
@@ -315,7 +299,7 @@ class _Packer:
             array.flush()
         self.arrays.clear()  # drops the last references: the maps close before the files shrink
         for path in self.paths.values():
-            _truncate_npy(path, len(self.kept))
+            truncate_npy(path, len(self.kept))
         return np.array(self.kept, np.int64)
 
     def summary(self, files: list[str], kept_splits: np.ndarray) -> dict:
@@ -324,7 +308,7 @@ class _Packer:
         return {"counts": counts, "files": [files[index] for index in self.kept], "skipped": self.skipped}
 
 
-def _truncate_npy(path: Path, count: int) -> None:
+def truncate_npy(path: Path, count: int) -> None:
     """Shrink a .npy file's first axis to `count` in place.
 
     NumPy pads every header with room for a 21-digit first axis so that the shape can

@@ -1,0 +1,213 @@
+"""HiFaceGAN's degradations with imgaug, and the packed (degraded, clean) pairs (REFERENCE 4).
+
+Five types, with the reference's parameter ranges (in pixels of the training size):
+
+- `down`: resize by one factor in [0.125, 0.25], then back to the training size (cubic);
+- `noise`: one of Gaussian (scale 20-40), Laplace (scale 20-40), Poisson (lambda 15-30),
+  each drawn per channel;
+- `blur`: one of motion blur (kernel 10-20) and Gaussian blur (sigma 3-8);
+- `jpeg`: JPEG compression 50-85 (imgaug's scale: quality 17-51);
+- `full`: blur, noise, jpeg and down, all four, in random order.
+
+Every image is first resized to the training size (the centred square, Lanczos), then
+degraded by an augmenter seeded from the run's seed and the image's name alone
+(`image_entropy`). So the same params give byte-identical pairs on any machine, with any
+number of workers, and `facegan degrade` on a file reproduces the stage's pair for it.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from facegan.data.prepare import truncate_npy
+from facegan.data.staging import staged_dir
+from facegan.errors import UserError
+from facegan.imagefolder import square_resized
+from facegan.io import write_json
+from facegan.parallel import ordered_map
+from facegan.progress import progress
+
+DEGRADATIONS = ("down", "noise", "blur", "jpeg", "full")
+FFHQ_SPLITS = ("train", "test")
+CHUNK = 16  # images per worker task: large enough to amortise the pickling, small for a smooth bar
+
+
+def build_degradation(kind: str, size: int):
+    """The imgaug augmenter of one degradation type for `size` x `size` images (unseeded)."""
+    import imgaug.augmenters as iaa  # imported here: only the degradation needs it (and it is slow)
+
+    def down():
+        return iaa.Sequential([iaa.Resize((0.125, 0.25)), iaa.Resize({"height": size, "width": size})])
+
+    def noise():
+        return iaa.OneOf([
+            iaa.AdditiveGaussianNoise(scale=(20, 40), per_channel=True),
+            iaa.AdditiveLaplaceNoise(scale=(20, 40), per_channel=True),
+            iaa.AdditivePoissonNoise(lam=(15, 30), per_channel=True),
+        ])  # fmt: skip
+
+    def blur():
+        return iaa.OneOf([iaa.MotionBlur(k=(10, 20)), iaa.GaussianBlur(sigma=(3.0, 8.0))])
+
+    def jpeg():
+        return iaa.JpegCompression(compression=(50, 85))
+
+    if kind == "full":
+        return iaa.Sequential([blur(), noise(), jpeg(), down()], random_order=True)
+    makers = {"down": down, "noise": noise, "blur": blur, "jpeg": jpeg}
+    if kind not in makers:
+        raise UserError(f"degradation {kind!r}: must be one of {', '.join(DEGRADATIONS)}")
+    return makers[kind]()
+
+
+@functools.lru_cache(maxsize=4)
+def _augmenter(kind: str, size: int):
+    return build_degradation(kind, size)  # one per process: building it costs more than using it
+
+
+def image_entropy(seed: int, name: str) -> int:
+    """The seed of one image's degradation, from the run's seed and the image's name."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{name}".encode()).digest()[:8], "little")
+
+
+@dataclass(frozen=True)
+class Degrader:
+    """Resize to the training size, then degrade: `pair(name, image)` -> (degraded, clean)."""
+
+    kind: str
+    size: int
+    seed: int
+
+    def pair(self, name: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        clean = square_resized(image, self.size, Image.Resampling.LANCZOS)
+        augmenter = _augmenter(self.kind, self.size)
+        augmenter.seed_(image_entropy(self.seed, name))
+        return augmenter(image=clean), clean
+
+    def load_pairs(self, items: Sequence[tuple[str, Path]]) -> list[tuple[np.ndarray | None, str, bytes]]:
+        """(pair stacked (2, S, S, 3) or None, why it is unusable, sha256 of the file) per (name, path)."""
+        results = []
+        for name, path in items:
+            try:
+                data = Path(path).read_bytes()
+            except OSError as error:
+                results.append((None, f"unreadable file ({error.strerror})", b""))
+                continue
+            digest = hashlib.sha256(data).digest()
+            try:
+                with Image.open(BytesIO(data)) as opened:
+                    image = np.asarray(opened.convert("RGB"))
+            except UnidentifiedImageError:
+                results.append((None, "not an image", digest))
+                continue
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+                results.append((None, f"corrupt or truncated image ({error})", digest))
+                continue
+            results.append((np.stack(self.pair(name, image)), "", digest))
+        return results
+
+
+def degrade_files(paths: Sequence[Path], degrader: Degrader,
+                  workers: int) -> Iterator[tuple[Path, np.ndarray | None, str]]:
+    """(path, (2, S, S, 3) degraded and clean or None, why unusable) for each file, in order;
+    each file's degradation is seeded by its name without the suffix."""
+    chunks = [list(paths[start : start + CHUNK]) for start in range(0, len(paths), CHUNK)]
+    loaded = ordered_map(degrader.load_pairs, [[(p.stem, p) for p in chunk] for chunk in chunks], workers, True)
+    for chunk, results in progress(zip(chunks, loaded), total=len(chunks), desc=f"degrade ({CHUNK} images/step)"):
+        for path, (pair, reason, _) in zip(chunk, results):
+            yield path, pair, reason
+
+
+def degrade_ffhq(images: dict[str, dict[str, Path]], out_dir: Path, degrader: Degrader, *,
+                 max_bad_fraction: float, workers: int, sources_sha256: dict[str, str] | None = None) -> dict:
+    """Pack the pairs of `images` ({split: {name: path}}, names in order) into `out_dir`:
+    `<split>.npy` of shape (N, 2, S, S, 3) uint8 ([:, 0] degraded, [:, 1] clean) and a
+    manifest. Unusable files are skipped and listed; more than `max_bad_fraction` of
+    them stops the stage."""
+    total = sum(len(named) for named in images.values())
+    skipped: list[dict[str, str]] = []
+    kept: dict[str, list[str]] = {}
+    images_sha256 = hashlib.sha256()
+    with staged_dir(out_dir) as staging:
+        for split, named in images.items():
+            items = list(named.items())
+            path = staging / f"{split}.npy"
+            packed = np.lib.format.open_memmap(path, "w+", np.uint8, (len(items), 2, degrader.size, degrader.size, 3))
+            chunks = [items[start : start + CHUNK] for start in range(0, len(items), CHUNK)]
+            kept[split] = []
+            results = ordered_map(degrader.load_pairs, chunks, workers, processes=True)
+            for chunk, loaded in progress(zip(chunks, results), total=len(chunks),
+                                          desc=f"degrade FFHQ {split} ({CHUNK} images/step)"):
+                for (name, _), (pair, reason, digest) in zip(chunk, loaded):
+                    images_sha256.update(digest)
+                    if pair is None:
+                        skipped.append({"file": name, "reason": reason})
+                    else:
+                        packed[len(kept[split])] = pair
+                        kept[split].append(name)
+                if len(skipped) > max_bad_fraction * total:
+                    raise UserError(_too_many_bad(skipped, total, max_bad_fraction))
+            packed.flush()
+            del packed
+            truncate_npy(path, len(kept[split]))
+        manifest = {
+            "dataset": "ffhq",
+            "degradation": {"type": degrader.kind, "seed": degrader.seed, "library": _imgaug_version(),
+                            "per_image_seed": "sha256(f'{seed}/{name}')[:8], little-endian"},
+            "image_size": degrader.size,
+            "resize": "centred square, Lanczos (PIL)",
+            "layout": "<split>.npy: (N, 2, S, S, 3) uint8, [:, 0] degraded, [:, 1] clean",
+            "counts": {split: len(names) for split, names in kept.items()} | {"skipped": len(skipped)},
+            "files": kept,
+            "skipped": skipped,
+            "sha256": {"images": images_sha256.hexdigest(), **(sources_sha256 or {})},
+        }
+        write_json(staging / "manifest.json", manifest)
+    return manifest
+
+
+def _too_many_bad(skipped: list[dict[str, str]], total: int, max_bad_fraction: float) -> str:
+    first = "; ".join(f"{entry['file']} ({entry['reason']})" for entry in skipped[:5])
+    return (f"{len(skipped)} of {total} FFHQ images are unusable, more than hifacegan.data.max_bad_fraction = "
+            f"{max_bad_fraction} allows. First: {first}. Fix or re-download the raw data, or raise the fraction.")
+
+
+def _imgaug_version() -> str:
+    import imgaug
+
+    return f"imgaug {imgaug.__version__}"
+
+
+@dataclass(frozen=True)
+class PreparedFFHQ:
+    """A folder written by `degrade_ffhq`: memory-mapped pairs per split and the manifest."""
+
+    root: Path
+    manifest: dict
+    pairs: dict[str, np.ndarray]  # split -> (N, 2, S, S, 3) uint8 memmap
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.manifest, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def image_size(self) -> int:
+        return self.manifest["image_size"]
+
+
+def load_ffhq_pairs(out_dir: Path) -> PreparedFFHQ:
+    root = Path(out_dir)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.exists():
+        raise UserError(f"{manifest_path} is missing: run the degrade stage (dvc repro degrade_ffhq) first")
+    manifest = json.loads(manifest_path.read_text())
+    pairs = {split: np.load(root / f"{split}.npy", mmap_mode="r") for split in manifest["files"]}
+    return PreparedFFHQ(root, manifest, pairs)
