@@ -1,13 +1,16 @@
 """Evaluate stages: PGAN (SWD per pyramid level, MS-SSIM, FID) into metrics/pgan.json,
-StarGAN (attribute accuracy of edits, cycle L1, FID) into metrics/stargan.json."""
+StarGAN (attribute accuracy of edits, cycle L1, FID) into metrics/stargan.json,
+HiFaceGAN (PSNR/SSIM against the degraded baseline, FID) into metrics/hifacegan.json."""
 from pathlib import Path
 
 import typer
 
+from facegan.data.degrade import load_ffhq_pairs
 from facegan.data.prepare import load_prepared
 from facegan.devices import pick_device
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.data.stargan import load_stargan
+from facegan.evaluation.hifacegan import evaluate_hifacegan
 from facegan.evaluation.pgan import evaluate_pgan
 from facegan.evaluation.stargan import evaluate_stargan
 from facegan.io import write_json
@@ -15,6 +18,7 @@ from facegan.metrics.fid import staged_inception
 from facegan.params import load_params
 from facegan.training.classifier import load_classifier
 from facegan.training.pgan import load_averaged_generator
+from facegan.training import hifacegan as hifacegan_training
 from facegan.training.stargan import load_generator
 
 app = command_app(__doc__)
@@ -72,6 +76,33 @@ def stargan(
     typer.echo(f"wrote {metrics}: edit accuracy {result['attr_accuracy']['mean']:.3f} (real images: "
                f"{result['real_accuracy']['mean']:.3f}), cycle L1 {result['reconstruction_l1']:.4f}, "
                f"FID {result['fid']}")
+
+
+@app.command("hifacegan")
+def hifacegan(
+    params_file: Path = PARAMS_OPTION,
+    data: Path = typer.Option(Path("data/prepared/ffhq"), help="degrade_ffhq output"),
+    model: Path = typer.Option(Path("data/hifacegan/model.pt"), help="train_hifacegan output"),
+    weights: Path = WEIGHTS,
+    out: Path = typer.Option(Path("data/eval/hifacegan"), help="the grid of restorations goes here"),
+    metrics: Path = typer.Option(Path("metrics/hifacegan.json"), help="metrics file (tracked in git)"),
+    device: str = DEVICE,
+):
+    """Restore the degraded test faces; PSNR/SSIM against the clean ones, beside the degraded baseline; FID."""
+    params = load_params(params_file)
+    device = pick_device(device)
+    G, checkpoint = hifacegan_training.load_generator(model)
+    inception, fid_missing = staged_inception(weights, device)
+    result = evaluate_hifacegan(G.to(device), load_ffhq_pairs(data).pairs["test"], params.eval.hifacegan, out,
+                                inception, fid_missing)
+    result["iterations"] = checkpoint["iteration"]
+    result["degradation"] = params.hifacegan.data.degradation
+    result["perceptual_loss"] = (f"on (lambda_vgg {params.hifacegan.train.lambda_vgg})"
+                                 if params.hifacegan.train.lambda_vgg > 0 else
+                                 "off: hifacegan.train.lambda_vgg is 0 (runs without the VGG19 weights)")
+    write_json(metrics, result)
+    typer.echo(f"wrote {metrics}: PSNR {result['psnr']} (degraded {result['degraded']['psnr']}), "
+               f"SSIM {result['ssim']:.4f} (degraded {result['degraded']['ssim']:.4f}), FID {result['fid']}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.export import InputSpec, export_generator
 from facegan.params import fingerprint, load_params
 from facegan.training.pgan import load_averaged_generator
+from facegan.models.hifacegan import baked
+from facegan.training import hifacegan as hifacegan_training
 from facegan.training.stargan import load_generator
 
 app = command_app(__doc__)
@@ -48,6 +50,26 @@ def stargan(
                 "params_fingerprint": fingerprint(params.stargan), "checkpoint_fingerprint": checkpoint["fingerprint"],
                 "iterations": checkpoint["iteration"]}  # fmt: skip
     info = export_generator(G, inputs, out, "generator", metadata)
+    typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
+
+
+@app.command("hifacegan")
+def hifacegan(
+    params_file: Path = PARAMS_OPTION,
+    model: Path = typer.Option(Path("data/hifacegan/model.pt"), help="train_hifacegan output"),
+    out: Path = typer.Option(Path("data/export/hifacegan"), help="where the exported files go"),
+):
+    """Write generator.ts, generator.onnx and generator.json: input a degraded face, output the restoration."""
+    params = load_params(params_file)
+    G, checkpoint = hifacegan_training.load_generator(model)
+    config = checkpoint["config"]
+    size = config["image_size"]
+    inputs = [InputSpec("image", (3, size, size), "degraded RGB face in [-1, 1], resized to the model's size")]
+    metadata = {"model": "hifacegan", "resolution": size, "config": config,
+                "normalisation": "per-image statistics (instance norm), as in training",
+                "params_fingerprint": fingerprint(params.hifacegan),
+                "checkpoint_fingerprint": checkpoint["fingerprint"], "iterations": checkpoint["iteration"]}  # fmt: skip
+    info = export_generator(baked(G), inputs, out, "generator", metadata)
     typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
 
 

@@ -1,9 +1,11 @@
 """Train stages: `pgan-init` writes the untrained 4x4 networks, `pgan SCALE` trains one scale,
-`stargan` trains StarGAN, `stargan-classifier` the attribute classifier that judges it."""
+`stargan` trains StarGAN, `stargan-classifier` the attribute classifier that judges it,
+`hifacegan` trains HiFaceGAN."""
 from pathlib import Path
 
 import typer
 
+from facegan.data.degrade import load_ffhq_pairs
 from facegan.data.prepare import load_prepared
 from facegan.data.stargan import load_stargan
 from facegan.devices import pick_device
@@ -13,7 +15,10 @@ from facegan.training.checkpoint import save_checkpoint
 from facegan.training.classifier import train_classifier
 from facegan.training.loop import RunPaths
 from facegan.training.pgan import ScalePaths, init_networks, train_scale
+from facegan.training.hifacegan import train_hifacegan
 from facegan.training.stargan import train_stargan
+from facegan.models.vgg import load_vgg19
+from facegan.weights import staged_path
 
 app = command_app(__doc__)
 
@@ -64,6 +69,21 @@ def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_D
     params = load_params(params_file)
     summary = train_classifier(params.stargan.classifier, load_stargan(data), RunPaths(out), pick_device(device))
     typer.echo(f"attribute classifier: {summary}")
+
+
+@app.command("hifacegan")
+def hifacegan(params_file: Path = PARAMS_OPTION,
+              data: Path = typer.Option(Path("data/prepared/ffhq"), help="degrade_ffhq output"),
+              weights: Path = typer.Option(Path("data/weights"), help="download_weights output (VGG19)"),
+              out: Path = typer.Option(Path("data/hifacegan"), help="model.pt, loss.tsv, samples.png, work/"),
+              device: str = DEVICE):
+    """Train HiFaceGAN on the degraded pairs, resuming from its working checkpoint when there is one.
+    With hifacegan.train.lambda_vgg > 0 it needs VGG19's weights and stops at once without them."""
+    params = load_params(params_file)
+    torch_device = pick_device(device)
+    vgg = load_vgg19(staged_path("vgg19", weights), torch_device) if params.hifacegan.train.lambda_vgg > 0 else None
+    summary = train_hifacegan(params.hifacegan, load_ffhq_pairs(data), RunPaths(out), torch_device, vgg)
+    typer.echo(f"hifacegan: {summary}")
 
 
 if __name__ == "__main__":

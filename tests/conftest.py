@@ -37,7 +37,11 @@ def tiny_params_dict(resolution: int = 8) -> dict:
     stargan["classifier"].update(conv_dim=8, repeat_num=3, iterations=20, batch=8)
     params["eval"]["stargan"].update(batch=16, fid_images=16)
     params["data"]["ffhq"].update(sample_per_folder=2, sample_size=64)  # 20 train and 10 test faces
-    params["hifacegan"]["data"].update(image_size=32, workers=1)
+    params["hifacegan"]["data"].update(image_size=64, workers=1)
+    params["hifacegan"]["model"].update(ngf=4, ndf=4, spade_hidden=8)
+    params["hifacegan"]["train"].update(iterations=20, batch=2, decay_start=10, checkpoint_every=5, log_every=5,
+                                        sample_images=4)
+    params["eval"]["hifacegan"].update(batch=8, fid_images=8)
     params["weights"]["download"] = False  # tests never reach for the network
     return params
 

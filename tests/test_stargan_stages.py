@@ -12,7 +12,8 @@ from conftest import FIXTURES, kill_mid_run, run_stage, tiny_params_dict, write_
 from facegan.cli import app
 from facegan.training.checkpoint import load_checkpoint
 from facegan.training.log import read_log
-from facegan.training.stargan import LOG_COLUMNS, lr_at
+from facegan.training.loop import lr_at
+from facegan.training.stargan import LOG_COLUMNS
 
 PHOTO = FIXTURES / "celeba_aligned_32" / "img_align_celeba" / "000001.jpg"
 

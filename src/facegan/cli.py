@@ -14,9 +14,10 @@ from facegan.data.degrade import DEGRADATIONS, Degrader, degrade_files
 from facegan.edit import (apply_changes, apply_edit, estimate_labels, load_editor, load_judge, parse_changes,
                           read_photos)
 from facegan.errors import UserError
-from facegan.imagefolder import image_paths
+from facegan.imagefolder import ImageFolderError, image_paths, read_image
 from facegan.images import save_png
 from facegan.metrics.cli import metrics_app
+from facegan.restore import load_restorer, restore_photo
 from facegan.training.stargan import edit_grid
 
 app = command_app(__doc__)
@@ -120,6 +121,33 @@ def degrade_command(
     if not written:
         raise UserError(f"no readable photo in {source}")
     typer.echo(f"wrote {written} '{kind}' degraded photo(s) at {size} px to {out}")
+
+
+@app.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
+    out: Annotated[Path, typer.Option(help="PNG file (one photo), else a folder of PNGs")],
+    model: Annotated[Path, typer.Option(help="train_hifacegan's model.pt or an exported generator.ts")] = Path(
+        "data/hifacegan/model.pt"),
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
+) -> None:
+    """Restore degraded face photos with HiFaceGAN. Each photo is resized to the model's size,
+    restored and resized back to its own size (no tiling); unreadable photos are reported and
+    skipped, the others restored."""
+    G, size = load_restorer(model, pick_device(device))
+    one_file = not Path(source).is_dir()
+    written = 0
+    for path in image_paths(source):
+        try:
+            image = read_image(path)
+        except ImageFolderError as error:
+            typer.echo(f"skipped: {error}", err=True)
+            continue
+        save_png(restore_photo(G, image, size), out if one_file else out / f"{path.stem}.png")
+        written += 1
+    if not written:
+        raise UserError(f"no readable photo in {source}")
+    typer.echo(f"restored {written} photo(s) at {size} px into {out}")
 
 
 def main() -> None:

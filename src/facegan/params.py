@@ -208,7 +208,7 @@ class StarGANParams:
 class HiFaceGANData:
     """The degraded pairs (REFERENCE 4): training size, degradation type, seed."""
 
-    image_size: int = _field(low=32, high=1024, power_of_two=True)
+    image_size: int = _field(low=64, high=1024, power_of_two=True)  # G starts at S/32: 2x2 at least
     degradation: str = _field(choices=("down", "noise", "blur", "jpeg", "full"))
     seed: int = _field(low=0)
     workers: int = _field(low=1, high=64)
@@ -216,8 +216,40 @@ class HiFaceGANData:
 
 
 @dataclass(frozen=True)
+class HiFaceGANModel:
+    """Widths (REFERENCE 4: ngf 64, or 48 on small GPUs; ndf 64; 2 scales of 4 layers; SPADE hidden 128)."""
+
+    ngf: int = _field(low=1)
+    ndf: int = _field(low=1)
+    num_d: int = _field(low=1, high=4)
+    n_layers_d: int = _field(low=1, high=6)
+    spade_hidden: int = _field(low=1)
+
+
+@dataclass(frozen=True)
+class HiFaceGANTrain:
+    """Losses, TTUR Adam and schedule (REFERENCE 4): one G step and one D step per iteration."""
+
+    seed: int = _field(low=0)
+    iterations: int = _field(low=1)
+    batch: int = _field(low=1)
+    g_lr: float = _field(low=0.0, high=1.0)
+    d_lr: float = _field(low=0.0, high=1.0)
+    betas: list[float] = _field()
+    decay_start: int = _field(low=0)
+    lambda_feat: float = _field(low=0.0)
+    lambda_vgg: float = _field(low=0.0)
+    mirror: bool = _field()
+    checkpoint_every: int = _field(low=1)
+    log_every: int = _field(low=1)
+    sample_images: int = _field(low=1, high=64)
+
+
+@dataclass(frozen=True)
 class HiFaceGANParams:
     data: HiFaceGANData
+    model: HiFaceGANModel
+    train: HiFaceGANTrain
 
 
 # ---------------------------------------------------------------- evaluation
@@ -246,9 +278,18 @@ class StarGANEvalParams:
 
 
 @dataclass(frozen=True)
+class HiFaceGANEvalParams:
+    """How HiFaceGAN is evaluated: test pairs per batch, restored images for FID."""
+
+    batch: int = _field(low=1)
+    fid_images: int = _field(low=2)
+
+
+@dataclass(frozen=True)
 class EvalParams:
     pgan: PGANEvalParams
     stargan: StarGANEvalParams
+    hifacegan: HiFaceGANEvalParams
 
 
 @dataclass(frozen=True)
@@ -285,6 +326,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     _validate_pgan(params.pgan, params.data.celeba)
     _validate_stargan(params.stargan)
     _validate_ffhq(params.data.ffhq)
+    _validate_hifacegan(params.hifacegan.train)
     return params
 
 
@@ -412,6 +454,14 @@ def _validate_stargan(stargan: StarGANParams) -> None:
     if train.decay_start > train.iterations:
         raise ParamsError(
             f"stargan.train.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
+
+
+def _validate_hifacegan(train: HiFaceGANTrain) -> None:
+    if len(train.betas) != 2 or not all(0.0 <= b < 1.0 for b in train.betas):
+        raise ParamsError(f"hifacegan.train.betas = {train.betas}: must be two numbers in [0, 1)")
+    if train.decay_start > train.iterations:
+        raise ParamsError(
+            f"hifacegan.train.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
 
 
 def _join(prefix: str, name: str) -> str:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from facegan.data.sources import DataSourceError, download_file, file_digest, link_or_copy
+from facegan.data.sources import DataSourceError, digest_matches, download_file, file_digest, link_or_copy
 from facegan.data.staging import staged_dir
 from facegan.errors import UserError
 from facegan.io import write_json
@@ -27,7 +27,7 @@ class WeightFile:
     name: str  # the short name commands take
     filename: str
     url: str
-    sha256: str
+    sha256: str  # the whole digest, or the prefix the publisher gives (torchvision: 8 hex digits)
     purpose: str
 
 
@@ -40,6 +40,11 @@ WEIGHTS = {
             "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
             "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
             "FID (InceptionV3 pool3 features, as pytorch-fid)",
+        ),
+        # torchvision's ImageNet VGG19 (IMAGENET1K_V1), whose name carries its sha256 prefix.
+        WeightFile(
+            "vgg19", "vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", "dcbb9e9d",
+            "HiFaceGAN's perceptual loss (VGG19 relu1_1..relu5_1)",
         ),
     )
 }  # fmt: skip
@@ -78,7 +83,7 @@ def cached_path(name: str, directory: Path | None = None) -> Path:
         raise MissingWeightsError(f"{weight.filename} ({weight.purpose}) is not in {_shown(directory)}: "
                                   + _how_to_get(weight, directory))
     actual = file_digest(path, "sha256")
-    if actual != weight.sha256:
+    if not digest_matches(actual, weight.sha256):
         raise MissingWeightsError(f"{path} has sha256 {actual}, not the official {weight.sha256} "
                                   "(a partial or different file): delete it, then " + _how_to_get(weight, directory))
     return path

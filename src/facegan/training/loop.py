@@ -59,6 +59,30 @@ class LoopState:
         self.iteration, self.seconds = checkpoint["iteration"], checkpoint["seconds"]
 
 
+class GANState(LoopState):
+    """parts: G, D, opt_G, opt_D."""
+
+    G = property(lambda self: self.parts["G"])
+    D = property(lambda self: self.parts["D"])
+    opt_G = property(lambda self: self.parts["opt_G"])
+    opt_D = property(lambda self: self.parts["opt_D"])
+
+
+def seeded_gan(build: Callable[[], tuple[torch.nn.Module, torch.nn.Module]], *, seed: int, g_lr: float,
+               d_lr: float, betas: list[float], device: torch.device, meta: dict) -> GANState:
+    """G and D from `build()` after seeding torch with `seed`, each with its own Adam, and
+    the state's random generator seeded with `seed` too."""
+    torch.manual_seed(seed)
+    G, D = (network.to(device) for network in build())
+    adam_betas = tuple(float(b) for b in betas)
+    return GANState(
+        parts={"G": G, "D": D,
+               "opt_G": torch.optim.Adam(G.parameters(), lr=g_lr, betas=adam_betas),
+               "opt_D": torch.optim.Adam(D.parameters(), lr=d_lr, betas=adam_betas)},
+        rng=torch.Generator().manual_seed(seed), meta=meta,
+    )  # fmt: skip
+
+
 def resume(state: LoopState, path: Path, what: str) -> None:
     """Continue from the working checkpoint at `path` if it was made from the same inputs."""
     if not path.exists():
@@ -73,19 +97,27 @@ def resume(state: LoopState, path: Path, what: str) -> None:
 
 def sample_batch(images: np.ndarray, batch: int, rng: torch.Generator, mirror: bool,
                  rows: np.ndarray | None = None) -> tuple[torch.Tensor, np.ndarray]:
-    """A random batch from a packed uint8 NHWC array as [-1, 1] NCHW, mirrored at random,
-    and the rows it came from; drawn from `rows` only when given (a split, without
-    copying it out of the memory map)."""
+    """A random batch from a packed uint8 (N, ..., H, W, C) array as [-1, 1] (B, ..., C, H, W),
+    mirrored at random (every image of an item alike: HiFaceGAN's pairs), and the rows it came
+    from; drawn from `rows` only when given (a split, without copying it out of the memory map)."""
     indices = torch.randint(len(images) if rows is None else len(rows), (batch,), generator=rng).numpy()
     indices = indices if rows is None else rows[indices]
     order = np.argsort(indices)  # sorted reads are kinder to a memory-mapped file
-    reals = np.empty((batch, *images.shape[1:]), np.uint8)
-    reals[order] = images[indices[order]]
-    reals = to_float(reals)
+    items = np.empty((batch, *images.shape[1:]), np.uint8)
+    items[order] = images[indices[order]]
+    *lead, height, width, channels = items.shape
+    reals = to_float(items.reshape(-1, height, width, channels)).reshape(*lead, channels, height, width)
     if mirror:
         flip = torch.rand(batch, generator=rng) < 0.5
-        reals[flip] = reals[flip].flip(3)
+        reals[flip] = reals[flip].flip(-1)
     return reals, indices
+
+
+def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> float:
+    """`base` until `decay_start`, then falling linearly to 0 at `iterations`."""
+    if iteration < decay_start:
+        return base
+    return base * (iterations - iteration) / max(iterations - decay_start, 1)
 
 
 def run_loop(state: LoopState, total: int, step: Callable[[], dict[str, float]], *, log: LossLog, log_every: int,

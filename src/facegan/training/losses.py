@@ -1,4 +1,5 @@
-"""GAN losses: PGAN's WGAN-GP with epsilon drift and StarGAN's WGAN-GP with attribute terms.
+"""GAN losses: PGAN's WGAN-GP with epsilon drift, StarGAN's WGAN-GP with attribute terms,
+HiFaceGAN's least squares with feature matching and a VGG19 perceptual term.
 
 PGAN (Gulrajani et al. 2017; Karras et al. 2018, appendix A.1):
 D: D(fake) - D(real) + gp_weight * (||grad D(x_hat)|| - 1)^2 + drift * D(real)^2,
@@ -8,6 +9,10 @@ StarGAN (Choi et al., CVPR 2018, eq. 2-5 and 8), D returning (patch map, logits)
 D: -mean D_src(x) + mean D_src(G(x, c)) + lambda_cls * BCE(D_cls(x), c') + lambda_gp * GP;
 G: -mean D_src(G(x, c)) + lambda_cls * BCE(D_cls(G(x, c)), c) + lambda_rec * |x - G(G(x, c), c')|_1,
 with c' the original labels, c the target labels and BCE summed over attributes.
+
+HiFaceGAN (Yang et al. 2020; REFERENCE 4), D on (degraded, image) at several scales:
+D: mean_s (D_s(y) - 1)^2 + mean_s D_s(G(x))^2;
+G: mean_s (D_s(G(x)) - 1)^2 + lambda_feat * FM + lambda_vgg * VGG, no pixel loss.
 """
 from __future__ import annotations
 
@@ -110,3 +115,29 @@ def stargan_generator_loss(
     }
     loss = terms["g_fake"] + lambda_cls * terms["g_cls"] + lambda_rec * terms["g_rec"]
     return loss, {name: term.item() for name, term in terms.items()}
+
+
+# HiFaceGAN (REFERENCE 4; SPADE's pix2pix losses): D returns, per scale, every layer's output.
+VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)  # relu1_1 .. relu5_1
+
+
+def lsgan_loss(predictions: list[list[torch.Tensor]], real: bool) -> torch.Tensor:
+    """Least squares: mean over D's scales of mean (D_last - target)^2, target 1 (real) or 0."""
+    target = 1.0 if real else 0.0
+    return torch.stack([(scale[-1] - target).pow(2).mean() for scale in predictions]).mean()
+
+
+def feature_matching_loss(fake: list[list[torch.Tensor]], real: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Mean over scales of the summed L1 distances between D's intermediate outputs (all but
+    the last) on fake and on real inputs; the real side is a fixed target."""
+    per_scale = [sum(F.l1_loss(f, r.detach()) for f, r in zip(fake_scale[:-1], real_scale[:-1]))
+                 for fake_scale, real_scale in zip(fake, real)]
+    return torch.stack(per_scale).mean()
+
+
+def perceptual_loss(features: Callable[[torch.Tensor], list[torch.Tensor]], fake: torch.Tensor,
+                    real: torch.Tensor) -> torch.Tensor:
+    """sum_i w_i * L1(VGG_i(fake), VGG_i(real)) over relu1_1 .. relu5_1, w = 1/32 .. 1."""
+    with torch.no_grad():
+        targets = features(real)
+    return sum(w * F.l1_loss(f, t) for w, f, t in zip(VGG_LAYER_WEIGHTS, features(fake), targets))

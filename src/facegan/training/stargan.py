@@ -22,19 +22,10 @@ from facegan.models.stargan import Discriminator, Generator, edit_targets
 from facegan.params import StarGANParams, fingerprint
 from facegan.training.checkpoint import load_checkpoint
 from facegan.training.log import LossLog
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, sample_batch, write_model
+from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, sample_batch, seeded_gan, write_model
 from facegan.training.losses import stargan_discriminator_loss, stargan_generator_loss
 
 LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "lr", "seconds"]
-
-
-class TrainState(LoopState):
-    """parts: G, D, opt_G, opt_D."""
-
-    G = property(lambda self: self.parts["G"])
-    D = property(lambda self: self.parts["D"])
-    opt_G = property(lambda self: self.parts["opt_G"])
-    opt_D = property(lambda self: self.parts["opt_D"])
 
 
 def network_config(stargan: StarGANParams) -> dict:
@@ -52,14 +43,7 @@ def build_discriminator(config: dict) -> Discriminator:
     return Discriminator(config["image_size"], len(config["attributes"]), config["d_conv_dim"], config["d_repeat_num"])
 
 
-def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> float:
-    """`base` until `decay_start`, then falling linearly to 0 at `iterations`."""
-    if iteration < decay_start:
-        return base
-    return base * (iterations - iteration) / max(iterations - decay_start, 1)
-
-
-def train_step(state: TrainState, reals: torch.Tensor, c_org: torch.Tensor, stargan: StarGANParams) -> dict[str, float]:
+def train_step(state: GANState, reals: torch.Tensor, c_org: torch.Tensor, stargan: StarGANParams) -> dict[str, float]:
     """One critic step; a generator step as well on every n_critic-th iteration."""
     train = stargan.train
     for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
@@ -89,19 +73,13 @@ def train_step(state: TrainState, reals: torch.Tensor, c_org: torch.Tensor, star
     return {**parts, "loss_g": loss_g.item(), **g_parts}
 
 
-def setup(stargan: StarGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device) -> TrainState:
+def setup(stargan: StarGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device) -> GANState:
     """Seeded networks and optimizers, resumed from a matching working checkpoint."""
     train, config = stargan.train, network_config(stargan)
-    torch.manual_seed(train.seed)
-    G, D = build_generator(config).to(device), build_discriminator(config).to(device)
-    betas = tuple(float(b) for b in train.betas)
-    state = TrainState(
-        parts={"G": G, "D": D,
-               "opt_G": torch.optim.Adam(G.parameters(), lr=train.g_lr, betas=betas),
-               "opt_D": torch.optim.Adam(D.parameters(), lr=train.d_lr, betas=betas)},
-        rng=torch.Generator().manual_seed(train.seed),
-        meta={"config": config, "fingerprint": fingerprint(stargan.data, stargan.model, train, data_fingerprint)},
-    )  # fmt: skip
+    run = fingerprint(stargan.data, stargan.model, train, data_fingerprint)
+    state = seeded_gan(lambda: (build_generator(config), build_discriminator(config)), seed=train.seed,
+                       g_lr=train.g_lr, d_lr=train.d_lr, betas=train.betas, device=device,
+                       meta={"config": config, "fingerprint": run})
     resume(state, paths.work, "StarGAN")
     return state
 

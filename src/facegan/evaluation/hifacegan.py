@@ -1,0 +1,55 @@
+"""HiFaceGAN evaluation on the test pairs (REFERENCE 4, "Evaluation").
+
+- `psnr`, `ssim`: restored against clean test faces, as HiFaceGAN reports them (RGB in
+  [0, 1], per image, then the mean; `facegan.metrics.psnr_ssim`);
+- `degraded`: the same for the degraded inputs against the clean faces: the baseline
+  that restoration must beat; `gain`: restored minus degraded;
+- `fid`: restored against clean test faces, when the Inception weights are present;
+- `lpips`: not computed (no LPIPS network in this release), recorded under `missing`.
+Each number is `null` with the reason under `missing` when it cannot be computed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facegan.images import save_png
+from facegan.metrics.fid import FIDInceptionV3, fid
+from facegan.metrics.psnr_ssim import psnr_ssim
+from facegan.models.hifacegan import Generator
+from facegan.params import HiFaceGANEvalParams
+from facegan.training.hifacegan import restoration_grid, restore
+
+
+def evaluate_hifacegan(G: Generator, pairs: np.ndarray, params: HiFaceGANEvalParams, out_dir: Path,
+                       fid_model: FIDInceptionV3 | None = None, fid_missing: str = "no FID network given") -> dict:
+    """Measure the restorations of (N, 2, S, S, 3) uint8 test `pairs`; save a grid of them."""
+    degraded, clean = pairs[:, 0], pairs[:, 1]
+    restored = restore(G, degraded, params.batch)
+    batches = range(0, len(pairs), params.batch)
+    ours = psnr_ssim((restored[i : i + params.batch], clean[i : i + params.batch]) for i in batches)
+    baseline = psnr_ssim((degraded[i : i + params.batch], clean[i : i + params.batch]) for i in batches)
+    result = {
+        "psnr": ours["psnr"], "ssim": ours["ssim"],
+        "degraded": {"psnr": baseline["psnr"], "ssim": baseline["ssim"]},
+        "gain": {"psnr": _difference(ours["psnr"], baseline["psnr"]), "ssim": ours["ssim"] - baseline["ssim"]},
+        "fid": None, "lpips": None,
+        "images": {"test": len(pairs)},
+        "missing": {"lpips": "not computed: this release has no LPIPS network"},
+    }  # fmt: skip
+    for name, scores in (("psnr", ours), ("degraded.psnr", baseline)):
+        if "psnr" in scores.get("missing", {}):
+            result["missing"][name] = scores["missing"]["psnr"]
+    if fid_model is not None:
+        count = min(params.fid_images, len(pairs))
+        result["fid"] = fid([restored[:count]], [clean[:count]], model=fid_model)["fid"]
+        result["images"]["fid"] = count
+    else:
+        result["missing"]["fid"] = fid_missing
+    save_png(restoration_grid(G, pairs[:8]), out_dir / "restorations.png", min_side=512)
+    return result
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b

@@ -1,0 +1,138 @@
+"""HiFaceGAN training (REFERENCE 4): LSGAN + feature matching + VGG19 perceptual loss, TTUR Adam.
+
+Each iteration is one generator step, then one discriminator step on a freshly generated
+(detached) restoration, as the reference's trainer does. Learning rates are constant
+until `decay_start`, then fall linearly to 0. The perceptual loss needs torchvision's
+VGG19 weights; with `lambda_vgg: 0` (the sample default) it is off and nothing is loaded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facegan.data.degrade import PreparedFFHQ
+from facegan.images import grid, save_png, to_float, to_uint8
+from facegan.models.hifacegan import Generator, MultiscaleDiscriminator
+from facegan.models.vgg import VGG19Features
+from facegan.params import HiFaceGANParams, fingerprint
+from facegan.training.checkpoint import load_checkpoint
+from facegan.training.log import LossLog
+from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, sample_batch, seeded_gan, write_model
+from facegan.training.losses import feature_matching_loss, lsgan_loss, perceptual_loss
+
+LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "loss_d", "d_real", "d_fake", "lr", "seconds"]
+
+
+def network_config(hifacegan: HiFaceGANParams) -> dict:
+    model = hifacegan.model
+    return {"image_size": hifacegan.data.image_size, "ngf": model.ngf, "spade_hidden": model.spade_hidden,
+            "ndf": model.ndf, "num_d": model.num_d, "n_layers_d": model.n_layers_d}
+
+
+def build_generator(config: dict) -> Generator:
+    return Generator(config["ngf"], config["spade_hidden"])
+
+
+def build_discriminator(config: dict) -> MultiscaleDiscriminator:
+    return MultiscaleDiscriminator(config["ndf"], config["n_layers_d"], config["num_d"])
+
+
+def train_step(state: GANState, degraded: torch.Tensor, clean: torch.Tensor, hifacegan: HiFaceGANParams,
+               vgg: VGG19Features | None) -> dict[str, float]:
+    train = hifacegan.train
+    for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(state.iteration, base, train.iterations, train.decay_start)
+
+    state.D.requires_grad_(False)  # G's step needs no critic gradients
+    restored = state.G(degraded)
+    on_fake = state.D(degraded, restored)
+    with torch.no_grad():
+        on_real = state.D(degraded, clean)
+    g_gan = lsgan_loss(on_fake, real=True)
+    g_feat = train.lambda_feat * feature_matching_loss(on_fake, on_real)
+    g_vgg = train.lambda_vgg * perceptual_loss(vgg, restored, clean) if vgg is not None else torch.zeros(())
+    loss_g = g_gan + g_feat + g_vgg
+    state.opt_G.zero_grad(set_to_none=True)
+    loss_g.backward()
+    state.opt_G.step()
+    state.D.requires_grad_(True)
+
+    with torch.no_grad():
+        restored = state.G(degraded)
+    d_fake = lsgan_loss(state.D(degraded, restored), real=False)
+    d_real = lsgan_loss(state.D(degraded, clean), real=True)
+    loss_d = d_fake + d_real
+    state.opt_D.zero_grad(set_to_none=True)
+    loss_d.backward()
+    state.opt_D.step()
+    return {"loss_g": loss_g.item(), "g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_vgg": g_vgg.item(),
+            "loss_d": loss_d.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
+            "lr": state.opt_G.param_groups[0]["lr"]}
+
+
+def setup(hifacegan: HiFaceGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device) -> GANState:
+    """Seeded networks and optimizers, resumed from a matching working checkpoint."""
+    train, config = hifacegan.train, network_config(hifacegan)
+    run = fingerprint(hifacegan.data, hifacegan.model, train, data_fingerprint)
+    state = seeded_gan(lambda: (build_generator(config), build_discriminator(config)), seed=train.seed,
+                       g_lr=train.g_lr, d_lr=train.d_lr, betas=train.betas, device=device,
+                       meta={"config": config, "fingerprint": run})
+    resume(state, paths.work, "HiFaceGAN")
+    return state
+
+
+def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPaths, device: torch.device,
+                    vgg: VGG19Features | None = None) -> dict:
+    """Train on the training pairs to the end (or resume), then write model.pt, loss.tsv and
+    samples.png (degraded | restored | clean test faces). `vgg` is required when
+    hifacegan.train.lambda_vgg > 0."""
+    train = hifacegan.train
+    if train.lambda_vgg > 0 and vgg is None:
+        raise ValueError("hifacegan.train.lambda_vgg > 0 needs the VGG19 features")
+    if data.image_size != hifacegan.data.image_size:
+        raise ValueError(f"the pairs are {data.image_size} px, params say {hifacegan.data.image_size}")
+    state = setup(hifacegan, data.fingerprint, paths, device)
+    log = LossLog(paths.work_log, LOG_COLUMNS, resume_iteration=state.iteration)
+    vgg = vgg.to(device) if train.lambda_vgg > 0 else None
+
+    def step() -> dict[str, float]:
+        pairs, _ = sample_batch(data.pairs["train"], train.batch, state.rng, train.mirror)
+        pairs = pairs.to(device)
+        return train_step(state, pairs[:, 0], pairs[:, 1], hifacegan, vgg)
+
+    trained = run_loop(state, train.iterations, step, log=log, log_every=train.log_every,
+                       checkpoint_every=train.checkpoint_every, work=paths.work, desc="hifacegan")
+    write_model(state, paths, keep=("G",))
+    save_png(restoration_grid(state.G, data.pairs["test"][: train.sample_images]), paths.out_dir / "samples.png",
+             min_side=256)
+    return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
+
+
+@torch.no_grad()
+def restore(G, degraded: np.ndarray, batch: int = 16) -> np.ndarray:
+    """uint8 NHWC restorations of uint8 NHWC `degraded` faces (G in inference mode)."""
+    was_training = getattr(G, "training", False)
+    G.eval()
+    device = next(G.parameters()).device
+    out = [to_uint8(G(to_float(degraded[start : start + batch]).to(device)))
+           for start in range(0, len(degraded), batch)]
+    G.train(was_training)
+    return np.concatenate(out)
+
+
+def restoration_grid(G, pairs: np.ndarray) -> np.ndarray:
+    """One row per test face: degraded | restored | clean."""
+    degraded, clean = pairs[:, 0], pairs[:, 1]
+    rows = np.stack([degraded, restore(G, degraded), clean], axis=1)
+    return grid(rows.reshape(-1, *rows.shape[2:]), columns=3)
+
+
+def load_generator(path: Path) -> tuple[Generator, dict]:
+    """HiFaceGAN's generator from a model.pt (inference mode), and the checkpoint."""
+    checkpoint = load_checkpoint(path)
+    G = build_generator(checkpoint["config"])
+    G.load_state_dict(checkpoint["G"])
+    return G.eval(), checkpoint

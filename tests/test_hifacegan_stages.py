@@ -1,0 +1,115 @@
+"""The HiFaceGAN stages as DVC runs them (separate processes), on tiny params, and `facegan restore`."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import kill_mid_run, run_stage, tiny_params_dict, write_params
+from facegan.cli import app
+from facegan.training.checkpoint import load_checkpoint
+from facegan.training.hifacegan import LOG_COLUMNS
+from facegan.training.log import read_log
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A work folder with tiny params and the sample's degraded pairs (made once)."""
+    workdir = tmp_path_factory.mktemp("hifacegan")
+    write_params(workdir / "params.yaml", tiny_params_dict())
+    run_stage("download.py", "ffhq", cwd=workdir)
+    run_stage("prepare.py", "ffhq", cwd=workdir)
+    run_stage("download.py", "weights", cwd=workdir)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def trained(prepared, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("trained") / "work"
+    shutil.copytree(prepared, workdir)
+    run_stage("train.py", "hifacegan", cwd=workdir)
+    return workdir
+
+
+def test_the_degrade_stage_packs_train_and_test_pairs(prepared):
+    manifest = json.loads((prepared / "data/prepared/ffhq/manifest.json").read_text())
+    assert manifest["counts"] == {"train": 20, "test": 10, "skipped": 0}
+    assert manifest["files"]["test"][0] == "65000" and manifest["degradation"]["type"] == "full"
+    assert np.load(prepared / "data/prepared/ffhq/train.npy", mmap_mode="r").shape == (20, 2, 64, 64, 3)
+
+
+def test_training_writes_model_log_and_grid(trained):
+    model = load_checkpoint(trained / "data/hifacegan/model.pt")
+    assert model["iteration"] == 20 and set(model) == {"config", "fingerprint", "iteration", "G"}
+    log = read_log(trained / "data/hifacegan/loss.tsv")
+    assert [row["iteration"] for row in log] == [5, 10, 15, 20] and list(log[0]) == ["iteration", *LOG_COLUMNS]
+    assert all(np.isfinite(row["loss_g"]) and np.isfinite(row["loss_d"]) for row in log)
+    assert all(row["g_vgg"] == 0 for row in log)  # the sample default trains without VGG19
+    grid = Image.open(trained / "data/hifacegan/samples.png")
+    assert grid.height > grid.width  # 4 faces x (degraded | restored | clean)
+
+
+def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(prepared, trained, tmp_path):
+    killed = tmp_path / "killed"
+    shutil.copytree(prepared, killed)
+    work = killed / "data/hifacegan/work/checkpoint.pt"
+    killed_at = kill_mid_run("train.py", "hifacegan", cwd=killed, work=work, at_least=5, total=20)
+    resumed = run_stage("train.py", "hifacegan", cwd=killed)
+    assert f"resuming HiFaceGAN from iteration {killed_at}" in resumed.stderr
+    a, b = (load_checkpoint(root / "data/hifacegan/model.pt")["G"] for root in (killed, trained))
+    for key in b:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_perceptual_loss_without_the_vgg19_weights_stops_at_once(prepared, tmp_path):
+    workdir = tmp_path / "vgg"
+    shutil.copytree(prepared, workdir)
+    params = tiny_params_dict()
+    params["hifacegan"]["train"]["lambda_vgg"] = 10.0
+    write_params(workdir / "params.yaml", params)
+    result = run_stage("train.py", "hifacegan", cwd=workdir, check=False)
+    assert result.returncode == 2
+    assert "vgg19-dcbb9e9d.pth" in result.stderr and "facegan weights fetch vgg19" in result.stderr
+    assert not (workdir / "data/hifacegan/work").exists()  # nothing started
+
+
+def test_export_and_evaluate(trained):
+    exported = run_stage("export.py", "hifacegan", cwd=trained)
+    assert "ONNX max |difference|" in exported.stdout
+    info = json.loads((trained / "data/export/hifacegan/generator.json").read_text())
+    assert [spec["name"] for spec in info["inputs"]] == ["image"] and info["resolution"] == 64
+    ts = torch.jit.load(str(trained / "data/export/hifacegan/generator.ts"))
+    assert ts(torch.zeros(2, 3, 64, 64)).shape == (2, 3, 64, 64)
+
+    run_stage("evaluate.py", "hifacegan", cwd=trained)
+    metrics = json.loads((trained / "metrics/hifacegan.json").read_text())
+    assert 0 < metrics["psnr"] < 60 and 0 < metrics["degraded"]["psnr"] < 60
+    assert metrics["gain"]["psnr"] == pytest.approx(metrics["psnr"] - metrics["degraded"]["psnr"])
+    assert -1 <= metrics["ssim"] <= 1 and metrics["images"] == {"test": 10}
+    assert metrics["fid"] is None and "pt_inception" in metrics["missing"]["fid"]
+    assert metrics["lpips"] is None and "lpips" in metrics["missing"]
+    assert metrics["perceptual_loss"].startswith("off") and metrics["degradation"] == "full"
+    assert (trained / "data/eval/hifacegan/restorations.png").exists()
+
+
+def test_restore_a_folder_with_a_corrupt_file_and_odd_sizes(trained, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (48, 80, 3), np.uint8)).save(folder / "wide.png")
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save(folder / "square.jpg")
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    for model in ("data/hifacegan/model.pt", "data/export/hifacegan/generator.ts"):
+        if not (trained / model).exists():
+            continue  # the export test makes the .ts
+        out = tmp_path / f"out-{model.rsplit('.', 1)[-1]}"
+        result = CliRunner().invoke(app, ["restore", str(folder), "--out", str(out), "--model", str(trained / model),
+                                          "--device", "cpu"])
+        assert result.exit_code == 0, result.output
+        assert "skipped" in result.stderr and "broken.png" in result.stderr
+        assert Image.open(out / "wide.png").size == (80, 48)  # back at the photo's own size
+        assert Image.open(out / "square.png").size == (64, 64)
+        assert not (out / "broken.png").exists()
