@@ -160,7 +160,7 @@ def degrade_ffhq(images: dict[str, dict[str, Path]], out_dir: Path, degrader: De
             truncate_npy(path, len(kept[split]))
         manifest = {
             "dataset": "ffhq",
-            "degradation": {"type": degrader.kind, "seed": degrader.seed, "library": _imgaug_version(),
+            "degradation": {"type": degrader.kind, "seed": degrader.seed, "library": imgaug_version(),
                             "per_image_seed": "sha256(f'{seed}/{name}')[:8], little-endian"},
             "image_size": degrader.size,
             "resize": "centred square, Lanczos (PIL)",
@@ -180,7 +180,7 @@ def _too_many_bad(skipped: list[dict[str, str]], total: int, max_bad_fraction: f
             f"{max_bad_fraction} allows. First: {first}. Fix or re-download the raw data, or raise the fraction.")
 
 
-def _imgaug_version() -> str:
+def imgaug_version() -> str:
     import imgaug
 
     return f"imgaug {imgaug.__version__}"
