@@ -104,3 +104,16 @@ def test_bad_ffhq_params_are_rejected_by_key(tmp_path, change, message):
     params["data"]["ffhq"].update(change)
     with pytest.raises(ParamsError, match=message):
         load_params(write_params(tmp_path / "params.yaml", params))
+
+
+def test_a_checksum_may_be_the_published_prefix_of_at_least_8_digits(tmp_path):
+    from facegan.data.sources import verify_checksum
+
+    path = tmp_path / "weights.pth"
+    path.write_bytes(b"some weights")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    verify_checksum(path, digest, "sha256")
+    verify_checksum(path, digest[:8].upper(), "sha256")  # torchvision's file-name convention
+    for wrong in ("0" * 8, digest[:7]):  # another prefix; too short to mean anything
+        with pytest.raises(ChecksumError):
+            verify_checksum(path, wrong, "sha256")
