@@ -10,7 +10,7 @@ from facegan.data.prepare import load_prepared
 from facegan.devices import pick_device
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.data.stargan import load_stargan
-from facegan.evaluation.hifacegan import evaluate_hifacegan
+from facegan.evaluation.hifacegan import evaluate_hifacegan, training_conditions
 from facegan.evaluation.pgan import evaluate_pgan
 from facegan.evaluation.stargan import evaluate_stargan
 from facegan.io import write_json
@@ -96,10 +96,7 @@ def hifacegan(
     result = evaluate_hifacegan(G.to(device), load_ffhq_pairs(data).pairs["test"], params.eval.hifacegan, out,
                                 inception, fid_missing)
     result["iterations"] = checkpoint["iteration"]
-    result["degradation"] = params.hifacegan.data.degradation
-    result["perceptual_loss"] = (f"on (lambda_vgg {params.hifacegan.train.lambda_vgg})"
-                                 if params.hifacegan.train.lambda_vgg > 0 else
-                                 "off: hifacegan.train.lambda_vgg is 0 (runs without the VGG19 weights)")
+    result |= training_conditions(params.hifacegan)
     write_json(metrics, result)
     typer.echo(f"wrote {metrics}: PSNR {result['psnr']} (degraded {result['degraded']['psnr']}), "
                f"SSIM {result['ssim']:.4f} (degraded {result['degraded']['ssim']:.4f}), FID {result['fid']}")

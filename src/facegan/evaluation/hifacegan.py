@@ -18,7 +18,7 @@ from facegan.images import save_png
 from facegan.metrics.fid import FIDInceptionV3, fid
 from facegan.metrics.psnr_ssim import psnr_ssim
 from facegan.models.hifacegan import Generator
-from facegan.params import HiFaceGANEvalParams
+from facegan.params import HiFaceGANEvalParams, HiFaceGANParams
 from facegan.training.hifacegan import restoration_grid, restore
 
 
@@ -49,6 +49,15 @@ def evaluate_hifacegan(G: Generator, pairs: np.ndarray, params: HiFaceGANEvalPar
         result["missing"]["fid"] = fid_missing
     save_png(restoration_grid(G, pairs[:8]), out_dir / "restorations.png", min_side=512)
     return result
+
+
+def training_conditions(hifacegan: HiFaceGANParams) -> dict:
+    """What the numbers were made under that a reader must know: the degradation, and
+    whether the perceptual loss was on."""
+    weight = hifacegan.train.lambda_vgg
+    return {"degradation": hifacegan.data.degradation,
+            "perceptual_loss": f"on (lambda_vgg {weight})" if weight > 0 else
+            "off: hifacegan.train.lambda_vgg is 0 (runs without the VGG19 weights)"}
 
 
 def _difference(a: float | None, b: float | None) -> float | None:
