@@ -3,11 +3,15 @@
 A stage's state is its networks and optimizers (by name), one torch.Generator that every
 random draw comes from, the iteration and the training time so far. A working
 checkpoint holds all of it; a run that finds one made from the same inputs (its
-fingerprint) resumes exactly where it stopped, and one made from other inputs is
-ignored with a message.
+fingerprint) and the same training code resumes exactly where it stopped, and one made
+from other inputs or code is ignored with a message. (The code matters because DVC
+re-runs a train stage when its code changes, and the persisted finished checkpoint
+would otherwise be "resumed" at its last iteration with the old weights.)
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import shutil
 import sys
 import time
@@ -49,7 +53,7 @@ class LoopState:
 
     def snapshot(self) -> dict:
         """Everything needed to continue exactly where the loop is."""
-        return {**self.meta, "iteration": self.iteration, "seconds": self.seconds,
+        return {**self.meta, "code": code_fingerprint(), "iteration": self.iteration, "seconds": self.seconds,
                 **{name: part.state_dict() for name, part in self.parts.items()}, "rng": rng_states(self.rng)}
 
     def restore(self, checkpoint: dict) -> None:
@@ -83,13 +87,26 @@ def seeded_gan(build: Callable[[], tuple[torch.nn.Module, torch.nn.Module]], *, 
     )  # fmt: skip
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 of the model and training code (facegan/models, facegan/training)."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted([*package.glob("models/*.py"), *package.glob("training/*.py")]):
+        digest.update(f"{path.relative_to(package).as_posix()}\n".encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def resume(state: LoopState, path: Path, what: str) -> None:
-    """Continue from the working checkpoint at `path` if it was made from the same inputs."""
+    """Continue from the working checkpoint at `path` if it was made from the same inputs and code."""
     if not path.exists():
         return
     working = load_checkpoint(path)
     if working.get("fingerprint") != state.meta["fingerprint"]:
         print(f"ignoring {path}: made from other params or inputs; starting afresh", file=sys.stderr)
+        return
+    if working.get("code") != code_fingerprint():
+        print(f"ignoring {path}: made by other model or training code; starting afresh", file=sys.stderr)
         return
     state.restore(working)
     print(f"resuming {what} from iteration {state.iteration} ({path})", file=sys.stderr)
