@@ -326,7 +326,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     _validate_pgan(params.pgan, params.data.celeba)
     _validate_stargan(params.stargan)
     _validate_ffhq(params.data.ffhq)
-    _validate_hifacegan(params.hifacegan.train)
+    _validate_adam_schedule("hifacegan.train", params.hifacegan.train)
     return params
 
 
@@ -449,19 +449,15 @@ def _validate_stargan(stargan: StarGANParams) -> None:
                               f"stargan.data.image_size is {data.image_size}")
     if data.image_size % 4:
         raise ParamsError(f"stargan.data.image_size = {data.image_size}: G halves it twice, must divide by 4")
-    if len(train.betas) != 2 or not all(0.0 <= b < 1.0 for b in train.betas):
-        raise ParamsError(f"stargan.train.betas = {train.betas}: must be two numbers in [0, 1)")
-    if train.decay_start > train.iterations:
-        raise ParamsError(
-            f"stargan.train.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
+    _validate_adam_schedule("stargan.train", train)
 
 
-def _validate_hifacegan(train: HiFaceGANTrain) -> None:
+def _validate_adam_schedule(prefix: str, train: StarGANTrain | HiFaceGANTrain) -> None:
+    """Adam's two betas in [0, 1), and a linear decay that starts within the run."""
     if len(train.betas) != 2 or not all(0.0 <= b < 1.0 for b in train.betas):
-        raise ParamsError(f"hifacegan.train.betas = {train.betas}: must be two numbers in [0, 1)")
+        raise ParamsError(f"{prefix}.betas = {train.betas}: must be two numbers in [0, 1)")
     if train.decay_start > train.iterations:
-        raise ParamsError(
-            f"hifacegan.train.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
+        raise ParamsError(f"{prefix}.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
 
 
 def _join(prefix: str, name: str) -> str:
