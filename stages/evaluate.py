@@ -1,6 +1,6 @@
 """Evaluate stages: PGAN (SWD per pyramid level, MS-SSIM, FID) into metrics/pgan.json,
 StarGAN (attribute accuracy of edits, cycle L1, FID) into metrics/stargan.json,
-HiFaceGAN (PSNR/SSIM against the degraded baseline, FID) into metrics/hifacegan.json."""
+HiFaceGAN (PSNR/SSIM against the degraded baseline, FID, LPIPS) into metrics/hifacegan.json."""
 from pathlib import Path
 
 import typer
@@ -15,6 +15,7 @@ from facegan.evaluation.pgan import evaluate_pgan
 from facegan.evaluation.stargan import evaluate_stargan
 from facegan.io import write_json
 from facegan.metrics.fid import staged_inception
+from facegan.metrics.lpips import staged_lpips
 from facegan.params import load_params
 from facegan.training.classifier import load_classifier
 from facegan.training.pgan import load_averaged_generator
@@ -22,7 +23,7 @@ from facegan.training import hifacegan as hifacegan_training
 from facegan.training.stargan import load_generator
 
 app = command_app(__doc__)
-WEIGHTS = typer.Option(Path("data/weights"), help="download_weights stage output (Inception for FID)")
+WEIGHTS = typer.Option(Path("data/weights"), help="download_weights stage output (Inception, AlexNet, LPIPS lin)")
 DEVICE = typer.Option("auto", help="auto, cpu or cuda[:N]")
 
 
@@ -88,18 +89,20 @@ def hifacegan(
     metrics: Path = typer.Option(Path("metrics/hifacegan.json"), help="metrics file (tracked in git)"),
     device: str = DEVICE,
 ):
-    """Restore the degraded test faces; PSNR/SSIM against the clean ones, beside the degraded baseline; FID."""
+    """Restore the degraded test faces; PSNR/SSIM against the clean ones, beside the degraded baseline; FID, LPIPS."""
     params = load_params(params_file)
     device = pick_device(device)
     G, checkpoint = hifacegan_training.load_generator(model)
     inception, fid_missing = staged_inception(weights, device)
+    lpips_model, lpips_missing = staged_lpips(weights, device)
     result = evaluate_hifacegan(G.to(device), load_ffhq_pairs(data).pairs["test"], params.eval.hifacegan, out,
-                                inception, fid_missing)
+                                inception, fid_missing, lpips_model, lpips_missing)
     result["iterations"] = checkpoint["iteration"]
     result |= training_conditions(params.hifacegan)
     write_json(metrics, result)
     typer.echo(f"wrote {metrics}: PSNR {result['psnr']} (degraded {result['degraded']['psnr']}), "
-               f"SSIM {result['ssim']:.4f} (degraded {result['degraded']['ssim']:.4f}), FID {result['fid']}")
+               f"SSIM {result['ssim']:.4f} (degraded {result['degraded']['ssim']:.4f}), FID {result['fid']}, "
+               f"LPIPS {result['lpips']}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from facegan.training.loop import RunPaths
 from facegan.training.pgan import ScalePaths, init_networks, train_scale
 from facegan.training.hifacegan import train_hifacegan
 from facegan.training.stargan import train_stargan
-from facegan.models.vgg import load_vgg19
+from facegan.models.pretrained import load_vgg19
 from facegan.weights import staged_path
 
 app = command_app(__doc__)

@@ -7,7 +7,7 @@ from torchvision.models import vgg19
 
 from facegan.models.hifacegan import (LIP, SPADE, Generator, MultiscaleDiscriminator, SuppressionEncoder, baked,
                                       lip2d)
-from facegan.models.vgg import VGG19Features, load_vgg19
+from facegan.models.pretrained import VGG19Features, load_vgg19
 from facegan.training.losses import VGG_LAYER_WEIGHTS, feature_matching_loss, lsgan_loss, perceptual_loss
 
 

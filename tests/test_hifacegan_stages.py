@@ -90,7 +90,7 @@ def test_export_and_evaluate(trained):
     assert metrics["gain"]["psnr"] == pytest.approx(metrics["psnr"] - metrics["degraded"]["psnr"])
     assert -1 <= metrics["ssim"] <= 1 and metrics["images"] == {"test": 10}
     assert metrics["fid"] is None and "pt_inception" in metrics["missing"]["fid"]
-    assert metrics["lpips"] is None and "lpips" in metrics["missing"]
+    assert metrics["lpips"] is None and "alexnet-owt-7be5be79.pth" in metrics["missing"]["lpips"]
     assert metrics["perceptual_loss"].startswith("off") and metrics["degradation"] == "full"
     assert (trained / "data/eval/hifacegan/restorations.png").exists()
 

@@ -46,6 +46,18 @@ WEIGHTS = {
             "vgg19", "vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", "dcbb9e9d",
             "HiFaceGAN's perceptual loss (VGG19 relu1_1..relu5_1)",
         ),
+        # torchvision's ImageNet AlexNet, LPIPS's feature network.
+        WeightFile(
+            "alexnet", "alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+            "7be5be79", "LPIPS (AlexNet relu1..relu5)",
+        ),
+        # LPIPS v0.1's linear layers for AlexNet; the digest is that of the same file in the
+        # `lpips` 0.1.4 package (lpips/weights/v0.1/alex.pth), which `--from` can take.
+        WeightFile(
+            "lpips_alex", "lpips-v0.1-alex.pth",
+            "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
+            "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", "LPIPS (v0.1 lin weights for AlexNet)",
+        ),
     )
 }  # fmt: skip
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from facegan.metrics.fid import fid
+from facegan.metrics.lpips import lpips
 from facegan.metrics.ms_ssim import ms_ssim
 from facegan.metrics.psnr_ssim import psnr_ssim
 from facegan.metrics.swd import sliced_wasserstein
@@ -56,3 +57,9 @@ def psnr_ssim_metric(*, pairs, device="cpu") -> dict:
 def fid_metric(*, batches_a, batches_b, model) -> dict:
     """FID between two streams of uint8 NHWC batches with the FID InceptionV3 `model`."""
     return fid(batches_a, batches_b, model=model)
+
+
+@register_metric("lpips")
+def lpips_metric(*, pairs, model) -> dict:
+    """Mean LPIPS (AlexNet, v0.1) over (a, b) uint8 NHWC batch pairs with the LPIPS `model`."""
+    return lpips(pairs, model=model)

@@ -18,10 +18,11 @@ from facegan.errors import UserError
 from facegan.imagefolder import image_size, iter_image_batches, list_images, paired_images, select_images
 from facegan.metrics import compute
 from facegan.metrics.fid import is_official, load_inception
+from facegan.metrics.lpips import load_lpips
 from facegan.progress import progress
 from facegan.weights import cached_path
 
-metrics_app = typer.Typer(help="Image-set metrics: SWD, MS-SSIM, PSNR/SSIM, FID.", no_args_is_help=True)
+metrics_app = typer.Typer(help="Image-set metrics: SWD, MS-SSIM, PSNR/SSIM, FID, LPIPS.", no_args_is_help=True)
 
 Folder = Annotated[Path, typer.Argument(exists=True, file_okay=False, dir_okay=True, show_default=False)]
 Limit = Annotated[Optional[int], typer.Option(
@@ -29,8 +30,11 @@ Limit = Annotated[Optional[int], typer.Option(
 Seed = Annotated[int, typer.Option(min=0, help="Seeds the --limit subset (and SWD's patches and directions).")]
 Device = Annotated[str, typer.Option(help="torch device: cpu, cuda, cuda:1, ...")]
 BatchSize = Annotated[int, typer.Option(min=1, help="Images read and processed at a time.")]
-WeightsFile = Annotated[Optional[Path], typer.Option(
-    exists=True, dir_okay=False, help="InceptionV3 weights file (default: the verified pytorch-fid one in the cache).")]
+
+
+def weights_option(what: str, name: str):
+    return typer.Option(None, exists=True, dir_okay=False,
+                        help=f"{what} weights file (default: the verified `{name}` one in the weights cache).")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -109,16 +113,32 @@ def ms_ssim_command(image_dir: Folder, limit: Limit = None, seed: Seed = 0, devi
 def psnr_ssim_command(restored_dir: Folder, clean_dir: Folder, limit: Limit = None, seed: Seed = 0,
                       device: Device = "cpu", batch_size: BatchSize = 64) -> None:
     """Mean PSNR (dB) and SSIM of restored vs clean images paired by file name (HiFaceGAN's protocol)."""
+    _run("psnr_ssim", pairs=_pair_batches(restored_dir, clean_dir, limit, seed, batch_size, "psnr-ssim"),
+         device=_device(device))
+
+
+@metrics_app.command("lpips")
+def lpips_command(restored_dir: Folder, clean_dir: Folder,
+                  alexnet: Optional[Path] = weights_option("AlexNet", "alexnet"),
+                  lins: Optional[Path] = weights_option("LPIPS v0.1 AlexNet lin", "lpips_alex"),
+                  limit: Limit = None, seed: Seed = 0, device: Device = "cpu", batch_size: BatchSize = 64) -> None:
+    """Mean LPIPS (v0.1, AlexNet; lower is closer) of image pairs matched by file name."""
+    alexnet, lins = alexnet or _checked(cached_path, "alexnet"), lins or _checked(cached_path, "lpips_alex")
+    model = _checked(load_lpips, alexnet, lins, _device(device))
+    _run("lpips", pairs=_pair_batches(restored_dir, clean_dir, limit, seed, batch_size, "lpips"), model=model)
+
+
+def _pair_batches(restored_dir: Path, clean_dir: Path, limit: Optional[int], seed: int, batch_size: int, desc: str):
+    """Batches of (restored, clean) images paired by file name, checked to share one size."""
     pairs = select_images(_checked(paired_images, restored_dir, clean_dir), limit, seed)
     restored, clean = [a for a, _ in pairs], [b for _, b in pairs]
     _same_size(("restored", "clean"), restored, clean)
-    batches = zip(_batches(restored, batch_size, "psnr-ssim"), iter_image_batches(clean, batch_size))
-    _run("psnr_ssim", pairs=batches, device=_device(device))
+    return zip(_batches(restored, batch_size, desc), iter_image_batches(clean, batch_size))
 
 
 @metrics_app.command("fid")
-def fid_command(dir_a: Folder, dir_b: Folder, weights: WeightsFile = None, limit: Limit = None, seed: Seed = 0,
-                device: Device = "cpu", batch_size: BatchSize = 64) -> None:
+def fid_command(dir_a: Folder, dir_b: Folder, weights: Optional[Path] = weights_option("InceptionV3", "inception"),
+                limit: Limit = None, seed: Seed = 0, device: Device = "cpu", batch_size: BatchSize = 64) -> None:
     """Frechet Inception Distance between two folders (pytorch-fid's network and weights)."""
     paths_a, paths_b = _images(dir_a, limit, seed), _images(dir_b, limit, seed)
     if weights is None:

@@ -15,7 +15,7 @@ import torch
 from facegan.data.degrade import PreparedFFHQ
 from facegan.images import grid, save_png, to_float, to_uint8
 from facegan.models.hifacegan import Generator, MultiscaleDiscriminator
-from facegan.models.vgg import VGG19Features
+from facegan.models.pretrained import VGG19Features
 from facegan.params import HiFaceGANParams, fingerprint
 from facegan.training.checkpoint import load_checkpoint
 from facegan.training.log import LossLog
