@@ -34,18 +34,25 @@ def test_lip_logits_are_gated_into_0_12():
     assert lip(torch.randn(2, 3, 8, 8)).shape == (2, 3, 4, 4)
 
 
-def test_spade_modulates_each_images_own_normalised_features():
+def test_spade_batch_norm_in_training_running_averages_at_inference():
     torch.manual_seed(0)
     spade = SPADE(channels=3, guide_channels=2, hidden=4).double()
     x, guide = torch.randn(2, 3, 6, 6, dtype=torch.float64), torch.randn(2, 2, 6, 6, dtype=torch.float64)
-    mean, var = x.mean((2, 3), keepdim=True), x.var((2, 3), unbiased=False, keepdim=True)
     hidden = F.relu(F.conv2d(guide, spade.shared[0].weight, spade.shared[0].bias, padding=1))
     gamma = F.conv2d(hidden, spade.gamma.weight, spade.gamma.bias, padding=1)
     beta = F.conv2d(hidden, spade.beta.weight, spade.beta.bias, padding=1)
+    # Training: each channel normalised over the batch and both spatial axes.
+    mean, var = x.mean((0, 2, 3), keepdim=True), x.var((0, 2, 3), unbiased=False, keepdim=True)
     expected = (x - mean) / torch.sqrt(var + 1e-5) * (1 + gamma) + beta
     torch.testing.assert_close(spade(x, guide), expected, rtol=1e-10, atol=1e-10)
-    # Per image: an image's output does not depend on its batch, in training or inference.
-    torch.testing.assert_close(spade(x[:1], guide[:1]), expected[:1], rtol=1e-10, atol=1e-10)
+    # One step of the running averages (momentum 0.1; the variance unbiased), used at inference.
+    running_mean = 0.1 * mean
+    running_var = 0.9 + 0.1 * x.var((0, 2, 3), unbiased=True, keepdim=True)
+    inferred = (x - running_mean) / torch.sqrt(running_var + 1e-5) * (1 + gamma) + beta
+    spade.eval()
+    torch.testing.assert_close(spade(x, guide), inferred, rtol=1e-10, atol=1e-10)
+    # At inference an image's output does not depend on its batch.
+    torch.testing.assert_close(spade(x[:1], guide[:1]), inferred[:1], rtol=1e-10, atol=1e-10)
 
 
 def test_encoder_pyramid_sizes_and_widths():
