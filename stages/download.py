@@ -8,7 +8,7 @@ from facegan.data.ffhq import fetch_ffhq, folder_range_ids
 from facegan.data.sources import fetch_celeba
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
-from facegan.weights import stage_weights, weights_dir
+from facegan.weights import stage_weights, used_weights, weights_dir
 
 app = command_app(__doc__)
 
@@ -42,11 +42,14 @@ def weights(
     params_file: Path = PARAMS_OPTION,
     out: Path = typer.Option(Path("data/weights"), help="where the weights and their manifest go"),
 ):
-    """Pretrained weights (Inception for FID) from the cache, downloaded first if weights.download.
+    """Pretrained weights from the cache, those the params use downloaded first if weights.download.
 
     Absent weights do not fail the stage: the manifest says why, and the metrics that
-    need them are recorded as missing."""
-    manifest = stage_weights(out, download=load_params(params_file).weights.download)
+    need them are recorded as missing. VGG19 (548 MB) is fetched only when
+    hifacegan.train.lambda_vgg turns the perceptual loss on."""
+    params = load_params(params_file)
+    used = used_weights(perceptual_loss=params.hifacegan.train.lambda_vgg > 0)
+    manifest = stage_weights(out, download=used if params.weights.download else ())
     for name, entry in manifest.items():
         typer.echo(f"{name}: " + ("present" if entry["present"] else f"MISSING: {entry['reason']}"))
     typer.echo(f"cache: {weights_dir()}; manifest: {out / 'manifest.json'}")

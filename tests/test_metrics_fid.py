@@ -22,7 +22,8 @@ from facegan.metrics.fid import FeatureStats, fid, frechet_distance, inception_s
 from facegan.metrics.inception import FIDInceptionA, FIDInceptionE, FIDInceptionV3
 from facegan.models.pgan import Generator
 from facegan.params import load_params
-from facegan.weights import MissingWeightsError, WeightFile, cached_path, fetch, stage_weights, staged_path
+from facegan.weights import (MissingWeightsError, WeightFile, cached_path, fetch, stage_weights, staged_path,
+                             used_weights)
 from test_metrics_cli import images, invoke, write_folder
 
 
@@ -218,15 +219,20 @@ def test_fetch_refuses_a_wrong_file_and_never_overwrites_an_altered_one(fake_off
 
 def test_stage_weights_records_present_and_missing(fake_official, tmp_path):
     entry, source = fake_official
-    manifest = stage_weights(tmp_path / "staged", download=False)
+    manifest = stage_weights(tmp_path / "staged", download=[])
     assert manifest["inception"]["present"] is False and "fetch inception" in manifest["inception"]["reason"]
     with pytest.raises(MissingWeightsError, match="is not in"):
         staged_path("inception", tmp_path / "staged")
     model, reason = staged_inception(tmp_path / "staged")
     assert model is None and reason.startswith("FID needs the InceptionV3 weights: ")
-    manifest = stage_weights(tmp_path / "staged", download=True)
+    manifest = stage_weights(tmp_path / "staged", download=["inception"])
     assert manifest["inception"] == {"file": entry.filename, "present": True, "sha256": entry.sha256}
     assert staged_path("inception", tmp_path / "staged").read_bytes() == source.read_bytes()
+
+
+def test_vgg19_is_used_only_with_the_perceptual_loss():
+    assert used_weights(perceptual_loss=False) == ["inception", "alexnet", "lpips_alex"]
+    assert used_weights(perceptual_loss=True) == ["inception", "vgg19", "alexnet", "lpips_alex"]
 
 
 def test_weights_commands(fake_official, tmp_path):

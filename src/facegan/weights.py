@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 from facegan.data.sources import DataSourceError, digest_matches, download_file, file_digest, link_or_copy
 from facegan.data.staging import staged_dir
@@ -119,15 +120,21 @@ def fetch(name: str, source: str | Path | None = None, directory: Path | None = 
         raise MissingWeightsError(f"{error}. Instead: {_how_to_get(weight, directory)}") from error
 
 
-def stage_weights(out: Path, *, download: bool, directory: Path | None = None) -> dict:
+def used_weights(perceptual_loss: bool) -> list[str]:
+    """The weights the pipeline uses: all but VGG19 (548 MB), which only HiFaceGAN's
+    perceptual loss needs."""
+    return [name for name in WEIGHTS if name != "vgg19" or perceptual_loss]
+
+
+def stage_weights(out: Path, *, download: Collection[str], directory: Path | None = None) -> dict:
     """Link every known weights file into `out` with a manifest of what is present and,
-    for what is not, why; downloads the absent ones when `download`. Never fails for
-    an absent file: the stages that need it record it as missing."""
+    for what is not, why; downloads the absent ones among the names in `download` first.
+    Never fails for an absent file: the stages that need it record it as missing."""
     manifest = {}
     with staged_dir(out) as staging:
         for name, weight in WEIGHTS.items():
             try:
-                path = fetch(name, directory=directory) if download else cached_path(name, directory)
+                path = fetch(name, directory=directory) if name in download else cached_path(name, directory)
             except MissingWeightsError as error:
                 manifest[name] = {"file": weight.filename, "present": False, "reason": str(error)}
                 continue
