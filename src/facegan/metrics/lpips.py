@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from facegan.errors import UserError
+from facegan.images import to_float
 from facegan.models.pretrained import AlexNetFeatures, load_alexnet
 from facegan.weights import MissingWeightsError, staged_path
 
@@ -86,8 +87,7 @@ def lpips(pairs: Iterable[tuple[np.ndarray, np.ndarray]], *, model: LPIPSAlex) -
             raise ValueError(f"LPIPS expects pairs of equal uint8 NHWC RGB batches of at least {MIN_SIZE}x{MIN_SIZE} "
                              f"px, got {batch_a.dtype} {batch_a.shape} and {batch_b.dtype} {batch_b.shape}")
         for start in range(0, len(batch_a), BATCH):
-            a, b = (torch.from_numpy(np.ascontiguousarray(x[start : start + BATCH])).to(device)
-                    .permute(0, 3, 1, 2).float() / 127.5 - 1 for x in (batch_a, batch_b))
+            a, b = (to_float(x[start : start + BATCH]).to(device) for x in (batch_a, batch_b))
             total += model(a, b).double().sum().item()
             count += len(a)
     if count == 0:
