@@ -1,6 +1,8 @@
 """Train stages: `pgan-init` writes the untrained 4x4 networks, `pgan SCALE` trains one scale,
 `stargan` trains StarGAN, `stargan-classifier` the attribute classifier that judges it,
-`hifacegan` trains HiFaceGAN."""
+`hifacegan` trains HiFaceGAN. With train.nproc > 1 in params each one relaunches itself
+under torchrun with that many processes (batches in params are global)."""
+import sys
 from pathlib import Path
 
 import typer
@@ -8,11 +10,11 @@ import typer
 from facegan.data.degrade import load_ffhq_pairs
 from facegan.data.prepare import load_prepared
 from facegan.data.stargan import load_stargan
-from facegan.devices import pick_device
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
-from facegan.params import load_params
+from facegan.params import Params, load_params
 from facegan.training.checkpoint import save_checkpoint
 from facegan.training.classifier import train_classifier
+from facegan.training.compute import computing, relaunch_under_torchrun
 from facegan.training.loop import RunPaths
 from facegan.training.pgan import ScalePaths, init_networks, train_scale
 from facegan.training.hifacegan import train_hifacegan
@@ -21,6 +23,15 @@ from facegan.models.pretrained import load_vgg19
 from facegan.weights import staged_path
 
 app = command_app(__doc__)
+
+
+def load_params_or_relaunch(params_file: Path) -> Params:
+    """The params, unless this run is to go on under torchrun: then relaunch, wait, and exit with its code."""
+    params = load_params(params_file)
+    exit_code = relaunch_under_torchrun(params.train.nproc, sys.argv)
+    if exit_code is not None:
+        raise typer.Exit(exit_code)
+    return params
 
 
 @app.command("pgan-init")
@@ -38,13 +49,15 @@ def pgan(
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]"),
 ):
     """Train PGAN at one scale, resuming from its working checkpoint when there is one."""
-    params = load_params(params_file)
+    params = load_params_or_relaunch(params_file)
     params.pgan.depth_of(scale)  # fails with the list of scales when SCALE is unknown
     previous = params.pgan.scales[scale].prev
     images = load_prepared(data).images(int(scale))
     paths = ScalePaths(previous=root / previous / "model.pt", out_dir=root / scale)
-    summary = train_scale(params.pgan, params.lr, scale, images, paths, pick_device(device))
-    typer.echo(f"scale {scale}: {summary}")
+    with computing(params.train, device) as compute:
+        summary = train_scale(params.pgan, params.lr, scale, images, paths, compute)
+    if compute.main:
+        typer.echo(f"scale {scale}: {summary}")
 
 
 STARGAN_DATA = typer.Option(Path("data/prepared/stargan"), help="prepare_stargan output")
@@ -56,9 +69,11 @@ def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
             out: Path = typer.Option(Path("data/stargan"), help="model.pt, loss.tsv, samples.png, work/"),
             device: str = DEVICE):
     """Train StarGAN on the training split, resuming from its working checkpoint when there is one."""
-    params = load_params(params_file)
-    summary = train_stargan(params.stargan, load_stargan(data), RunPaths(out), pick_device(device))
-    typer.echo(f"stargan: {summary}")
+    params = load_params_or_relaunch(params_file)
+    with computing(params.train, device) as compute:
+        summary = train_stargan(params.stargan, load_stargan(data), RunPaths(out), compute)
+    if compute.main:
+        typer.echo(f"stargan: {summary}")
 
 
 @app.command("stargan-classifier")
@@ -66,9 +81,11 @@ def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_D
                        out: Path = typer.Option(Path("data/stargan/classifier"), help="model.pt, loss.tsv, work/"),
                        device: str = DEVICE):
     """Train the attribute classifier on real training images (it judges StarGAN's edits)."""
-    params = load_params(params_file)
-    summary = train_classifier(params.stargan.classifier, load_stargan(data), RunPaths(out), pick_device(device))
-    typer.echo(f"attribute classifier: {summary}")
+    params = load_params_or_relaunch(params_file)
+    with computing(params.train, device) as compute:
+        summary = train_classifier(params.stargan.classifier, load_stargan(data), RunPaths(out), compute)
+    if compute.main:
+        typer.echo(f"attribute classifier: {summary}")
 
 
 @app.command("hifacegan")
@@ -79,11 +96,12 @@ def hifacegan(params_file: Path = PARAMS_OPTION,
               device: str = DEVICE):
     """Train HiFaceGAN on the degraded pairs, resuming from its working checkpoint when there is one.
     With hifacegan.train.lambda_vgg > 0 it needs VGG19's weights and stops at once without them."""
-    params = load_params(params_file)
-    torch_device = pick_device(device)
-    vgg = load_vgg19(staged_path("vgg19", weights), torch_device) if params.hifacegan.train.lambda_vgg > 0 else None
-    summary = train_hifacegan(params.hifacegan, load_ffhq_pairs(data), RunPaths(out), torch_device, vgg)
-    typer.echo(f"hifacegan: {summary}")
+    params = load_params_or_relaunch(params_file)
+    with computing(params.train, device) as compute:
+        vgg = load_vgg19(staged_path("vgg19", weights), compute.device) if params.hifacegan.train.lambda_vgg else None
+        summary = train_hifacegan(params.hifacegan, load_ffhq_pairs(data), RunPaths(out), compute, vgg)
+    if compute.main:
+        typer.echo(f"hifacegan: {summary}")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ from facegan.data.ffhq import fetch_ffhq, folder_range_ids, select_splits
 from facegan.evaluation.hifacegan import evaluate_hifacegan
 from facegan.params import load_params
 from facegan.training.hifacegan import build_generator, load_generator, network_config, train_hifacegan
+from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
 
-CPU = torch.device("cpu")
+ON_CPU = Compute(torch.device("cpu"))
 ITERATIONS = 250
 
 
@@ -41,7 +42,7 @@ def test_training_restores_noisy_faces_above_the_noisy_baseline(tmp_path):
                  Degrader(data_params.degradation, data_params.image_size, data_params.seed),
                  max_bad_fraction=0.0, workers=data_params.workers)
     data = load_ffhq_pairs(tmp_path / "pairs")
-    train_hifacegan(params.hifacegan, data, RunPaths(tmp_path / "run"), CPU)
+    train_hifacegan(params.hifacegan, data, RunPaths(tmp_path / "run"), ON_CPU)
 
     trained, _ = load_generator(tmp_path / "run" / "model.pt")
     torch.manual_seed(params.hifacegan.train.seed)  # the generator training started from

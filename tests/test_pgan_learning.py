@@ -12,6 +12,7 @@ from facegan.evaluation.pgan import array_batches, generated_batches
 from facegan.metrics.swd import sliced_wasserstein
 from facegan.params import Params, load_params
 from facegan.training.checkpoint import save_checkpoint
+from facegan.training.compute import Compute
 from facegan.training.pgan import ScalePaths, grow_networks, init_networks, train_scale
 
 
@@ -42,7 +43,7 @@ def test_training_lowers_swd_against_the_real_faces(tmp_path):
     untrained, _, _ = grow_networks(params.pgan, torch.load(tmp_path / "init" / "model.pt", weights_only=True), 2)
     for key, previous in (("4", "init"), ("8", "4")):
         paths = ScalePaths(previous=tmp_path / previous / "model.pt", out_dir=tmp_path / key)
-        train_scale(params.pgan, params.lr, key, prepared.images(int(key)), paths, torch.device("cpu"))
+        train_scale(params.pgan, params.lr, key, prepared.images(int(key)), paths, Compute(torch.device("cpu")))
     trained = torch.load(tmp_path / "8" / "model.pt", weights_only=True)
     G_ema = copy.deepcopy(untrained)
     G_ema.load_state_dict(trained["G_ema"])

@@ -10,10 +10,11 @@ from facegan.data.synthetic import write_celeba_sample
 from facegan.evaluation.stargan import evaluate_stargan
 from facegan.params import load_params
 from facegan.training.classifier import load_classifier, train_classifier
+from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
 from facegan.training.stargan import build_generator, load_generator, network_config, train_stargan
 
-CPU = torch.device("cpu")
+ON_CPU = Compute(torch.device("cpu"))
 
 
 def test_training_raises_the_classifiers_accuracy_on_edited_faces(tmp_path):
@@ -30,8 +31,8 @@ def test_training_raises_the_classifiers_accuracy_on_edited_faces(tmp_path):
     write_celeba_sample(tmp_path / "raw", 400, seed=0)
     prepare_stargan(tmp_path / "raw", tmp_path / "prepared", params.stargan.data, max_bad_fraction=0.0)
     data = load_stargan(tmp_path / "prepared")
-    train_classifier(params.stargan.classifier, data, RunPaths(tmp_path / "classifier"), CPU)
-    train_stargan(params.stargan, data, RunPaths(tmp_path / "stargan"), CPU)
+    train_classifier(params.stargan.classifier, data, RunPaths(tmp_path / "classifier"), ON_CPU)
+    train_stargan(params.stargan, data, RunPaths(tmp_path / "stargan"), ON_CPU)
 
     classifier, _ = load_classifier(tmp_path / "classifier" / "model.pt")
     trained, _ = load_generator(tmp_path / "stargan" / "model.pt")

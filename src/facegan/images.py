@@ -23,10 +23,11 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return scaled.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def to_float(images: np.ndarray) -> torch.Tensor:
-    """uint8 NHWC array -> [-1, 1] float NCHW tensor (the inverse of `to_uint8`)."""
-    tensor = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2)  # a copy: memmaps are read-only
-    return tensor.float() / 127.5 - 1.0
+def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC images -> [-1, 1] float NCHW tensor (the inverse of `to_uint8`), on the
+    device of a tensor given; any leading dimensions stay as they are."""
+    tensor = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images))  # memmaps: a copy
+    return tensor.movedim(-1, -3).float() / 127.5 - 1.0
 
 
 def grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:

@@ -20,6 +20,8 @@ import yaml
 
 from facegan.data.celeba_format import CELEBA_ATTRIBUTES
 from facegan.errors import UserError
+from facegan.models.pgan import stddev_group_size
+from facegan.training.compute import BatchSplitError, process_share
 
 
 class ParamsError(UserError, ValueError):
@@ -300,6 +302,17 @@ class WeightsParams:
 
 
 @dataclass(frozen=True)
+class TrainComputeParams:
+    """How every train stage computes, not what it learns (`facegan.training.compute`)."""
+
+    nproc: int = _field(low=1, high=64)
+    amp: bool = _field()
+    channels_last: bool = _field()
+    compile: bool = _field()
+    loader_workers: int = _field(low=0, high=64)
+
+
+@dataclass(frozen=True)
 class Params:
     lr: float = _field(low=0.0, high=1.0)
     data: DataParams = _field()
@@ -308,6 +321,7 @@ class Params:
     hifacegan: HiFaceGANParams = _field()
     weights: WeightsParams = _field()
     eval: EvalParams = _field()
+    train: TrainComputeParams = _field()
 
 
 # ---------------------------------------------------------------- loading
@@ -327,6 +341,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     _validate_stargan(params.stargan)
     _validate_ffhq(params.data.ffhq)
     _validate_adam_schedule("hifacegan.train", params.hifacegan.train)
+    _validate_batch_split(params)
     return params
 
 
@@ -458,6 +473,21 @@ def _validate_adam_schedule(prefix: str, train: StarGANTrain | HiFaceGANTrain) -
         raise ParamsError(f"{prefix}.betas = {train.betas}: must be two numbers in [0, 1)")
     if train.decay_start > train.iterations:
         raise ParamsError(f"{prefix}.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
+
+
+def _validate_batch_split(params: Params) -> None:
+    """Every global batch splits into train.nproc equal shares (PGAN's: whole stddev groups)."""
+    nproc = params.train.nproc
+    batches = [(f"pgan.scales.{key}.batch", scale.batch, stddev_group_size(scale.batch))
+               for key, scale in params.pgan.scales.items()]
+    batches += [("stargan.train.batch", params.stargan.train.batch, 1),
+                ("stargan.classifier.batch", params.stargan.classifier.batch, 1),
+                ("hifacegan.train.batch", params.hifacegan.train.batch, 1)]
+    for key, batch, group_size in batches:
+        try:
+            process_share(batch, nproc, 0, group_size)
+        except BatchSplitError as error:
+            raise ParamsError(f"{key} = {batch} with train.nproc = {nproc}: {error}") from None
 
 
 def _join(prefix: str, name: str) -> str:

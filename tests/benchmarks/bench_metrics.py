@@ -55,6 +55,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: reference_metrics
 
+from benchreport import peak_rss_kb, print_table
 from reference_metrics import CHUNK, numpy_swd, ref_ms_ssim, separable_blur
 
 from facegan.metrics.ms_ssim import ms_ssim
@@ -151,15 +152,6 @@ def worker(spec: dict) -> None:
     print(json.dumps(result))
 
 
-def peak_rss_kb() -> int:
-    """This process's peak RSS: VmHWM, the high-water mark of its own address space.
-
-    Not getrusage's ru_maxrss: Linux carries that over from the parent's address space
-    through fork/vfork and exec, so every worker would report at least the parent's RSS."""
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0])
-
-
 # ---- parent: memory estimates, subprocesses, report -------------------------------------
 
 def numpy_peak_bytes(metric: str, images: int, resolution: int, itemsize: int) -> float:
@@ -233,20 +225,6 @@ def machine_facts(limit_gib: float) -> list[str]:
          f"scipy {scipy.__version__}"),
         f"threads   torch {torch.get_num_threads()}; " + ", ".join(f"{k}={v}" for k, v in threads.items()),
     ]
-
-
-def row_text(cells: list[str], widths: list[int]) -> str:
-    """Numbers right-aligned; the first (name) and last (name or note) columns left-aligned."""
-    return "  ".join(cell.rjust(width) if 0 < index < len(cells) - 1 else cell.ljust(width)
-                     for index, (cell, width) in enumerate(zip(cells, widths))).rstrip()
-
-
-def print_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    print(row_text(header, widths))
-    print(row_text(["-" * w for w in widths], widths))
-    for row in rows:
-        print(row_text(row, widths))
 
 
 def mib(kb: float) -> str:

@@ -37,8 +37,11 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+# Differentiable collectives: what torch's deprecation of torch.distributed.nn.functional points to.
+from torch.distributed import _functional_collectives as funcol
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -97,10 +100,35 @@ class SuppressionEncoder(nn.Module):
         return features
 
 
+class SyncedBatchNorm2d(nn.BatchNorm2d):
+    """Batch norm whose training statistics cover the whole global batch when training runs
+    in several processes (torch's SyncBatchNorm is CUDA-only; this one is for gloo on CPU
+    too), so N processes normalise as one process with the whole batch. Plain batch norm
+    in one process and at inference; same parameters and buffers as nn.BatchNorm2d."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        # Two passes (mean, then the mean squared deviation), each summed over the processes;
+        # the sums carry gradients back to every process's activations.
+        count = x.numel() // x.shape[1] * dist.get_world_size()
+        mean = funcol.all_reduce(x.sum(dim=(0, 2, 3)), "sum", dist.group.WORLD) / count
+        centred = x - mean[None, :, None, None]
+        variance = funcol.all_reduce(centred.pow(2).sum(dim=(0, 2, 3)), "sum", dist.group.WORLD) / count
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(variance * count / (count - 1), self.momentum)
+        normalised = centred * torch.rsqrt(variance + self.eps)[None, :, None, None]
+        if self.affine:
+            return normalised * self.weight[None, :, None, None] + self.bias[None, :, None, None]
+        return normalised
+
+
 class SPADE(nn.Module):
     def __init__(self, channels: int, guide_channels: int, hidden: int):
         super().__init__()
-        self.norm = nn.BatchNorm2d(channels, affine=False)  # running averages at inference: see the module doc
+        self.norm = SyncedBatchNorm2d(channels, affine=False)  # running averages at inference: see the module doc
         self.shared = nn.Sequential(nn.Conv2d(guide_channels, hidden, 3, padding=1), nn.ReLU())
         self.gamma = nn.Conv2d(hidden, channels, 3, padding=1)
         self.beta = nn.Conv2d(hidden, channels, 3, padding=1)

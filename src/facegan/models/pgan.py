@@ -17,7 +17,16 @@ from facegan.models.layers import (
     MinibatchStddev,
     PixelNorm,
     fade,
+    minibatch_group_size,
 )
+
+
+MINIBATCH_GROUP_SIZE = 4  # the official group size (REFERENCE 1)
+
+
+def stddev_group_size(batch: int) -> int:
+    """The group size the critic's minibatch stddev uses on a batch of `batch`."""
+    return minibatch_group_size(batch, MINIBATCH_GROUP_SIZE)
 
 
 def _act() -> nn.Module:
@@ -95,7 +104,7 @@ class DiscriminatorBlock(nn.Module):
 class Discriminator(nn.Module):
     """fromRGB -> [blocks] -> minibatch stddev -> 3x3 conv -> dense -> dense -> score."""
 
-    def __init__(self, channels: list[int], depth: int, group_size: int = 4):
+    def __init__(self, channels: list[int], depth: int, group_size: int = MINIBATCH_GROUP_SIZE):
         super().__init__()
         self.channels, self.depth = list(channels), depth
         c0 = channels[0]

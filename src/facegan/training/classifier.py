@@ -14,8 +14,9 @@ from facegan.data.stargan import PreparedStarGAN
 from facegan.models.stargan import AttributeClassifier
 from facegan.params import AttributeClassifierParams, fingerprint
 from facegan.training.checkpoint import load_checkpoint
-from facegan.training.log import LossLog
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, sample_batch, write_model
+from facegan.training.batches import TrainingBatches
+from facegan.training.compute import Compute, Network
+from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
 from facegan.training.losses import classification_loss
 
 LOG_COLUMNS = ["loss", "accuracy", "seconds"]
@@ -27,34 +28,36 @@ def build_classifier(config: dict) -> AttributeClassifier:
 
 
 def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, paths: RunPaths,
-                     device: torch.device) -> dict:
+                     compute: Compute) -> dict:
     """Train on the real training images (random flips), then write model.pt."""
     config = {"attributes": data.attribute_names, "image_size": data.images.shape[1], "conv_dim": params.conv_dim,
               "repeat_num": params.repeat_num}
     torch.manual_seed(params.seed)
-    classifier = build_classifier(config).to(device)
+    classifier = build_classifier(config).to(compute.device)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=params.lr)
     state = LoopState(
-        parts={"C": classifier, "opt": torch.optim.Adam(classifier.parameters(), lr=params.lr)},
+        parts={"C": classifier, "opt": optimizer},
         rng=torch.Generator().manual_seed(params.seed),
         meta={"config": config, "fingerprint": fingerprint(params, data.fingerprint)},
     )
-    resume(state, paths.work, "the attribute classifier")
-    log = LossLog(paths.work_log, LOG_COLUMNS, resume_iteration=state.iteration)
-    labels, train_rows = torch.from_numpy(data.labels), data.indices("train")
+    resume(state, paths.work, "the attribute classifier", announce=compute.main)
+    labels, share, network = torch.from_numpy(data.labels), compute.share(params.batch), Network(classifier, compute)
 
-    def step() -> dict[str, float]:
-        reals, rows = sample_batch(data.images, params.batch, state.rng, mirror=True, rows=train_rows)
-        target = labels[rows].to(device)
-        logits = classifier(reals.to(device))
+    def step(batch: dict) -> dict[str, float]:
+        target = share.of(labels[batch["rows"]]).to(compute.device)
+        logits = network(compute.images(batch["images"]))
         loss = classification_loss(logits, target)
-        state.parts["opt"].zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        state.parts["opt"].step()
+        optimizer.step()
         return {"loss": loss.item(), "accuracy": ((logits > 0) == (target > 0.5)).float().mean().item()}
 
-    trained = run_loop(state, params.iterations, step, log=log, log_every=max(1, params.iterations // 50),
-                       checkpoint_every=max(1, params.iterations // 5), work=paths.work, desc="attribute classifier")
-    write_model(state, paths, keep=("C",))
+    batches = TrainingBatches(data.images, share, params.seed, mirror=True, rows=data.indices("train"))
+    trained = run_loop(state, params.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
+                       log_every=max(1, params.iterations // 50), checkpoint_every=max(1, params.iterations // 5),
+                       desc="attribute classifier")
+    if compute.main:
+        write_model(state, paths, keep=("C",))
     return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
 
 

@@ -7,7 +7,9 @@ VGG19 weights; with `lambda_vgg: 0` (the sample default) it is off and nothing i
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,8 +20,9 @@ from facegan.models.hifacegan import Generator, MultiscaleDiscriminator
 from facegan.models.pretrained import VGG19Features
 from facegan.params import HiFaceGANParams, fingerprint
 from facegan.training.checkpoint import load_checkpoint
-from facegan.training.log import LossLog
-from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, sample_batch, seeded_gan, write_model
+from facegan.training.batches import TrainingBatches
+from facegan.training.compute import Compute, Network
+from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
 from facegan.training.losses import feature_matching_loss, lsgan_loss, perceptual_loss
 
 LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "loss_d", "d_real", "d_fake", "lr", "seconds"]
@@ -39,18 +42,18 @@ def build_discriminator(config: dict) -> MultiscaleDiscriminator:
     return MultiscaleDiscriminator(config["ndf"], config["n_layers_d"], config["num_d"])
 
 
-def train_step(state: GANState, degraded: torch.Tensor, clean: torch.Tensor, hifacegan: HiFaceGANParams,
-               vgg: VGG19Features | None) -> dict[str, float]:
+def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, clean: torch.Tensor,
+               hifacegan: HiFaceGANParams, vgg: Callable | None) -> dict[str, float]:
     train = hifacegan.train
     for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state.iteration, base, train.iterations, train.decay_start)
 
     state.D.requires_grad_(False)  # G's step needs no critic gradients
-    restored = state.G(degraded)
-    on_fake = state.D(degraded, restored)
+    restored = G(degraded)
+    on_fake = D.fixed(degraded, restored)
     with torch.no_grad():
-        on_real = state.D(degraded, clean)
+        on_real = D.fixed(degraded, clean)
     g_gan = lsgan_loss(on_fake, real=True)
     g_feat = train.lambda_feat * feature_matching_loss(on_fake, on_real)
     g_vgg = train.lambda_vgg * perceptual_loss(vgg, restored, clean) if vgg is not None else torch.zeros(())
@@ -61,9 +64,9 @@ def train_step(state: GANState, degraded: torch.Tensor, clean: torch.Tensor, hif
     state.D.requires_grad_(True)
 
     with torch.no_grad():
-        restored = state.G(degraded)
-    d_fake = lsgan_loss(state.D(degraded, restored), real=False)
-    d_real = lsgan_loss(state.D(degraded, clean), real=True)
+        restored = G.fixed(degraded)
+    d_fake = lsgan_loss(D(degraded, restored), real=False)
+    d_real = lsgan_loss(D(degraded, clean), real=True)
     loss_d = d_fake + d_real
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
@@ -73,18 +76,33 @@ def train_step(state: GANState, degraded: torch.Tensor, clean: torch.Tensor, hif
             "lr": state.opt_G.param_groups[0]["lr"]}
 
 
-def setup(hifacegan: HiFaceGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device) -> GANState:
+def setup(hifacegan: HiFaceGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device,
+          announce: bool = True) -> GANState:
     """Seeded networks and optimizers, resumed from a matching working checkpoint."""
     train, config = hifacegan.train, network_config(hifacegan)
     run = fingerprint(hifacegan.data, hifacegan.model, train, data_fingerprint)
     state = seeded_gan(lambda: (build_generator(config), build_discriminator(config)), seed=train.seed,
                        g_lr=train.g_lr, d_lr=train.d_lr, betas=train.betas, device=device,
                        meta={"config": config, "fingerprint": run})
-    resume(state, paths.work, "HiFaceGAN")
+    resume(state, paths.work, "HiFaceGAN", announce)
     return state
 
 
-def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPaths, device: torch.device,
+def hifacegan_trainer(state: GANState, hifacegan: HiFaceGANParams, compute: Compute, pairs: np.ndarray,
+                      vgg: VGG19Features | None) -> tuple[Callable[[dict], dict[str, float]], TrainingBatches]:
+    """The step on one loader item, and the loader's batches: what training and the benchmark run."""
+    train, share = hifacegan.train, compute.share(hifacegan.train.batch)
+    G, D = Network(state.G, compute), Network(state.D, compute)
+    features = functools.partial(compute.run, vgg.to(compute.device)) if train.lambda_vgg > 0 else None
+
+    def step(batch: dict) -> dict[str, float]:
+        degraded, clean = (compute.images(batch["images"][:, side]) for side in (0, 1))
+        return train_step(state, G, D, degraded, clean, hifacegan, features)
+
+    return step, TrainingBatches(pairs, share, train.seed, train.mirror)
+
+
+def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPaths, compute: Compute,
                     vgg: VGG19Features | None = None) -> dict:
     """Train on the training pairs to the end (or resume), then write model.pt, loss.tsv and
     samples.png (degraded | restored | clean test faces). `vgg` is required when
@@ -94,21 +112,17 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
         raise ValueError("hifacegan.train.lambda_vgg > 0 needs the VGG19 features")
     if data.image_size != hifacegan.data.image_size:
         raise ValueError(f"the pairs are {data.image_size} px, params say {hifacegan.data.image_size}")
-    state = setup(hifacegan, data.fingerprint, paths, device)
-    log = LossLog(paths.work_log, LOG_COLUMNS, resume_iteration=state.iteration)
-    vgg = vgg.to(device) if train.lambda_vgg > 0 else None
-
-    def step() -> dict[str, float]:
-        pairs, _ = sample_batch(data.pairs["train"], train.batch, state.rng, train.mirror)
-        pairs = pairs.to(device)
-        return train_step(state, pairs[:, 0], pairs[:, 1], hifacegan, vgg)
-
-    trained = run_loop(state, train.iterations, step, log=log, log_every=train.log_every,
-                       checkpoint_every=train.checkpoint_every, work=paths.work, desc="hifacegan")
+    state = setup(hifacegan, data.fingerprint, paths, compute.device, announce=compute.main)
+    step, batches = hifacegan_trainer(state, hifacegan, compute, data.pairs["train"], vgg)
+    trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
+                       log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="hifacegan")
+    summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
+    if not compute.main:
+        return summary
     write_model(state, paths, keep=("G",))
     save_png(restoration_grid(state.G, data.pairs["test"][: train.sample_images]), paths.out_dir / "samples.png",
              min_side=256)
-    return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
+    return summary
 
 
 @torch.no_grad()

@@ -1,7 +1,8 @@
-"""What every training stage shares: paths, batches, snapshots, resume and the loop.
+"""What every training stage shares: paths, snapshots, resume and the loop.
 
 A stage's state is its networks and optimizers (by name), one torch.Generator that every
-random draw comes from, the iteration and the training time so far. A working
+random draw of the steps comes from (which images each batch holds is a function of the
+iteration: `batches.py`), the iteration and the training time so far. A working
 checkpoint holds all of it; a run that finds one made from the same inputs (its
 fingerprint) and the same training code resumes exactly where it stopped, and one made
 from other inputs or code is ignored with a message. (The code matters because DVC
@@ -19,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from facegan.images import to_float
 from facegan.progress import progress
+from facegan.training.batches import TrainingBatches, batch_loader
 from facegan.training.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from facegan.training.compute import Compute
 from facegan.training.log import LossLog
 
 
@@ -97,37 +98,21 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def resume(state: LoopState, path: Path, what: str) -> None:
-    """Continue from the working checkpoint at `path` if it was made from the same inputs and code."""
+def resume(state: LoopState, path: Path, what: str, announce: bool = True) -> None:
+    """Continue from the working checkpoint at `path` if it was made from the same inputs and
+    code (every process reads it, one announces it)."""
     if not path.exists():
         return
     working = load_checkpoint(path)
+    say = functools.partial(print, file=sys.stderr) if announce else lambda message: None
     if working.get("fingerprint") != state.meta["fingerprint"]:
-        print(f"ignoring {path}: made from other params or inputs; starting afresh", file=sys.stderr)
+        say(f"ignoring {path}: made from other params or inputs; starting afresh")
         return
     if working.get("code") != code_fingerprint():
-        print(f"ignoring {path}: made by other model or training code; starting afresh", file=sys.stderr)
+        say(f"ignoring {path}: made by other model or training code; starting afresh")
         return
     state.restore(working)
-    print(f"resuming {what} from iteration {state.iteration} ({path})", file=sys.stderr)
-
-
-def sample_batch(images: np.ndarray, batch: int, rng: torch.Generator, mirror: bool,
-                 rows: np.ndarray | None = None) -> tuple[torch.Tensor, np.ndarray]:
-    """A random batch from a packed uint8 (N, ..., H, W, C) array as [-1, 1] (B, ..., C, H, W),
-    mirrored at random (every image of an item alike: HiFaceGAN's pairs), and the rows it came
-    from; drawn from `rows` only when given (a split, without copying it out of the memory map)."""
-    indices = torch.randint(len(images) if rows is None else len(rows), (batch,), generator=rng).numpy()
-    indices = indices if rows is None else rows[indices]
-    order = np.argsort(indices)  # sorted reads are kinder to a memory-mapped file
-    items = np.empty((batch, *images.shape[1:]), np.uint8)
-    items[order] = images[indices[order]]
-    *lead, height, width, channels = items.shape
-    reals = to_float(items.reshape(-1, height, width, channels)).reshape(*lead, channels, height, width)
-    if mirror:
-        flip = torch.rand(batch, generator=rng) < 0.5
-        reals[flip] = reals[flip].flip(-1)
-    return reals, indices
+    say(f"resuming {what} from iteration {state.iteration} ({path})")
 
 
 def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> float:
@@ -137,20 +122,27 @@ def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> flo
     return base * (iterations - iteration) / max(iterations - decay_start, 1)
 
 
-def run_loop(state: LoopState, total: int, step: Callable[[], dict[str, float]], *, log: LossLog, log_every: int,
-             checkpoint_every: int, work: Path, desc: str, log_extra: Callable[[], dict] = dict) -> int:
-    """Call `step` until iteration `total`, logging every `log_every` and writing the working
+def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, float]], batches: TrainingBatches, *,
+             compute: Compute, paths: RunPaths, columns: list[str], log_every: int, checkpoint_every: int, desc: str,
+             log_extra: Callable[[], dict] = dict) -> int:
+    """Call `step` on each batch until iteration `total`. The main process logs every
+    `log_every` iterations (each process's step values averaged) and writes the working
     checkpoint every `checkpoint_every` iterations and at the end; returns the steps run."""
     start, seconds_before, started_at = state.iteration, state.seconds, time.monotonic()
-    for _ in progress(range(start, total), total=total, initial=start, desc=desc):
-        log.add(step())
+    log = LossLog(paths.work_log, columns, resume_iteration=start) if compute.main else None
+    loader = batch_loader(batches, start, total, compute)
+    for batch in progress(loader, total=total, initial=start, desc=desc) if compute.main else loader:
+        values = compute.mean(step(batch))
         state.iteration += 1
         state.seconds = seconds_before + time.monotonic() - started_at
+        if log is None:
+            continue
+        log.add(values)
         done = state.iteration == total
         if state.iteration % log_every == 0 or done:
             log.write(state.iteration, {**log_extra(), "seconds": state.seconds})
         if state.iteration % checkpoint_every == 0 or done:
-            save_checkpoint(work, state.snapshot())
+            save_checkpoint(paths.work, state.snapshot())
     return state.iteration - start
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -21,11 +22,12 @@ import torch
 from facegan.data.sources import file_digest
 from facegan.images import grid, save_png, to_uint8
 from facegan.models.layers import downscale_blend
-from facegan.models.pgan import Discriminator, Generator, load_grown
+from facegan.models.pgan import Discriminator, Generator, load_grown, stddev_group_size
 from facegan.params import PGANParams, PGANScale, fingerprint
 from facegan.training.checkpoint import load_checkpoint
-from facegan.training.log import LossLog
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, sample_batch, write_model
+from facegan.training.batches import TrainingBatches
+from facegan.training.compute import BatchShare, Compute, Network
+from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
 from facegan.training.losses import discriminator_loss, generator_loss
 
 LOG_COLUMNS = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha", "kimg", "seconds"]
@@ -88,25 +90,24 @@ def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float) -> None
         average.lerp_(current, 1.0 - decay)
 
 
-def train_step(state: TrainState, reals: torch.Tensor, alpha: float, pgan: PGANParams) -> dict[str, float]:
-    """One critic step then one generator step (n_critic = 1), then the EMA update."""
-    train, batch = pgan.train, reals.shape[0]
-    device = reals.device
+def train_step(state: TrainState, G: Network, D: Network, reals: torch.Tensor, alpha: float, pgan: PGANParams,
+               share: BatchShare) -> dict[str, float]:
+    """One critic step then one generator step (n_critic = 1), then the EMA update. Latents and
+    mixing factors are drawn for the whole global batch; this process uses its share."""
+    train, latent, device = pgan.train, pgan.model.latent_dim, reals.device
     reals = downscale_blend(reals, alpha)
-
-    def critic(x):
-        return state.D(x, alpha)
-
-    z = torch.randn(batch, pgan.model.latent_dim, generator=state.rng).to(device)
-    u = torch.rand(batch, generator=state.rng).to(device)
-    loss_d, parts = discriminator_loss(critic, reals, state.G(z, alpha), u, train.gp_weight, train.drift_weight)
+    z = share.of(torch.randn(share.size, latent, generator=state.rng)).to(device)
+    u = share.of(torch.rand(share.size, generator=state.rng)).to(device)
+    with torch.no_grad():  # the critic's step needs no gradient through G
+        fakes = G.fixed(z, alpha)
+    loss_d, parts = discriminator_loss(lambda x: D(x, alpha), reals, fakes, u, train.gp_weight, train.drift_weight)
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()
 
-    z = torch.randn(batch, pgan.model.latent_dim, generator=state.rng).to(device)
+    z = share.of(torch.randn(share.size, latent, generator=state.rng)).to(device)
     state.D.requires_grad_(False)  # G's step needs no critic gradients
-    loss_g = generator_loss(critic, state.G(z, alpha))
+    loss_g = generator_loss(lambda x: D.fixed(x, alpha), G(z, alpha))
     state.opt_G.zero_grad(set_to_none=True)
     loss_g.backward()
     state.opt_G.step()
@@ -122,53 +123,82 @@ class ScalePaths(RunPaths):
     previous: Path  # the previous scale's (or init's) model.pt
 
 
-def setup(pgan: PGANParams, base_lr: float, key: str, paths: ScalePaths, device: torch.device):
+def setup(pgan: PGANParams, base_lr: float, key: str, paths: ScalePaths, device: torch.device,
+          announce: bool = True) -> TrainState:
     """Grow the networks, make the optimizers, and resume from a matching working checkpoint."""
     scale = pgan.scales[key]
-    depth = pgan.depth_of(key)
-    previous = load_checkpoint(paths.previous)
     run_fingerprint = fingerprint(base_lr, pgan.model, pgan.train, scale, file_digest(paths.previous, "sha256"))
+    state = new_state(pgan, base_lr, key, load_checkpoint(paths.previous), device, run_fingerprint)
+    resume(state, paths.work, f"scale {key}", announce)
+    return state
+
+
+def new_state(pgan: PGANParams, base_lr: float, key: str, previous: dict, device: torch.device,
+              run_fingerprint: str) -> TrainState:
+    """The scale's networks grown from the `previous` scale's checkpoint, fresh optimizers
+    and the scale's seeded random generator."""
+    scale, depth = pgan.scales[key], pgan.depth_of(key)
     G, D, G_ema = (net.to(device) for net in grow_networks(pgan, previous, depth))
     lr = scale.lr if scale.lr is not None else base_lr
     betas = tuple(float(b) for b in pgan.train.betas)
-    state = TrainState(
+    return TrainState(
         parts={
             "G": G, "D": D, "G_ema": G_ema,
             "opt_G": torch.optim.Adam(G.parameters(), lr=lr, betas=betas, eps=pgan.train.adam_eps),
             "opt_D": torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=pgan.train.adam_eps),
         },
-        rng=torch.Generator().manual_seed(pgan.train.seed * 1000 + depth),
+        rng=torch.Generator().manual_seed(scale_seed(pgan, key)),
         meta={"config": network_config(pgan, depth), "fingerprint": run_fingerprint},
     )  # fmt: skip
-    resume(state, paths.work, f"scale {key}")
-    return state
 
 
-def train_scale(
-    pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, paths: ScalePaths, device: torch.device
-) -> dict:
+def scale_seed(pgan: PGANParams, key: str) -> int:
+    return pgan.train.seed * 1000 + pgan.depth_of(key)
+
+
+def batch_share(pgan: PGANParams, key: str, compute: Compute) -> BatchShare:
+    """This process's share of the scale's global batch, whole minibatch-stddev groups each."""
+    batch = pgan.scales[key].batch
+    return compute.share(batch, stddev_group_size(batch))
+
+
+def scale_trainer(state: TrainState, pgan: PGANParams, key: str, compute: Compute,
+                  images: np.ndarray) -> tuple[Callable[[dict], dict[str, float]], TrainingBatches]:
+    """The step on one loader item, and the loader's batches: what training and the benchmark run."""
+    scale, share = pgan.scales[key], batch_share(pgan, key, compute)
+    G = Network(state.G, compute, partly_used=True)
+    D = Network(state.D, compute, compilable=False, partly_used=True)
+
+    def step(batch: dict) -> dict[str, float]:
+        alpha = alpha_at(state.iteration, scale.fade_iterations)
+        return train_step(state, G, D, compute.images(batch["images"]), alpha, pgan, share)
+
+    return step, TrainingBatches(images, share, scale_seed(pgan, key), pgan.train.mirror)
+
+
+def train_scale(pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, paths: ScalePaths,
+                compute: Compute) -> dict:
     """Train one scale on uint8 NHWC `images` to the end (or resume it), then write its outputs."""
     scale: PGANScale = pgan.scales[key]
-    state = setup(pgan, base_lr, key, paths, device)
-    log = LossLog(paths.work_log, LOG_COLUMNS, resume_iteration=state.iteration)
-
-    def step() -> dict[str, float]:
-        reals, _ = sample_batch(images, scale.batch, state.rng, pgan.train.mirror)
-        return train_step(state, reals.to(device), alpha_at(state.iteration, scale.fade_iterations), pgan)
+    state = setup(pgan, base_lr, key, paths, compute.device, announce=compute.main)
+    step, batches = scale_trainer(state, pgan, key, compute, images)
 
     def log_extra() -> dict[str, float]:  # after the step: its alpha, the images shown so far
         return {"alpha": alpha_at(state.iteration - 1, scale.fade_iterations),
                 "kimg": state.iteration * scale.batch / 1000}
 
-    trained = run_loop(state, scale.iterations, step, log=log, log_every=pgan.train.log_every,
-                       checkpoint_every=pgan.train.checkpoint_every, work=paths.work, desc=f"pgan {key}px",
-                       log_extra=log_extra)
+    trained = run_loop(state, scale.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
+                       log_every=pgan.train.log_every, checkpoint_every=pgan.train.checkpoint_every,
+                       desc=f"pgan {key}px", log_extra=log_extra)
+    summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
+    if not compute.main:
+        return summary
     write_model(state, paths, keep=("G", "D", "G_ema"))
     fixed_z = torch.randn(pgan.train.sample_grid, pgan.model.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        samples = to_uint8(state.G_ema(fixed_z.to(device)))
+        samples = to_uint8(state.G_ema(fixed_z.to(compute.device)))
     save_png(grid(samples), paths.out_dir / "samples.png", min_side=256)
-    return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
+    return summary
 
 
 def load_averaged_generator(path: Path) -> tuple[Generator, dict]:

@@ -12,6 +12,7 @@ One DVC stage; its working checkpoint makes it resumable exactly (`loop.py`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -21,8 +22,9 @@ from facegan.images import grid, save_png, to_float, to_uint8
 from facegan.models.stargan import Discriminator, Generator, edit_targets
 from facegan.params import StarGANParams, fingerprint
 from facegan.training.checkpoint import load_checkpoint
-from facegan.training.log import LossLog
-from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, sample_batch, seeded_gan, write_model
+from facegan.training.batches import TrainingBatches
+from facegan.training.compute import BatchShare, Compute, Network
+from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
 from facegan.training.losses import stargan_discriminator_loss, stargan_generator_loss
 
 LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "lr", "seconds"]
@@ -43,17 +45,20 @@ def build_discriminator(config: dict) -> Discriminator:
     return Discriminator(config["image_size"], len(config["attributes"]), config["d_conv_dim"], config["d_repeat_num"])
 
 
-def train_step(state: GANState, reals: torch.Tensor, c_org: torch.Tensor, stargan: StarGANParams) -> dict[str, float]:
-    """One critic step; a generator step as well on every n_critic-th iteration."""
+def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_org: torch.Tensor,
+               stargan: StarGANParams, share: BatchShare) -> dict[str, float]:
+    """One critic step; a generator step as well on every n_critic-th iteration. `c_org` holds
+    the whole global batch's labels: the targets permute them, and this process uses its share."""
     train = stargan.train
     for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state.iteration, base, train.iterations, train.decay_start)
-    c_trg = c_org[torch.randperm(len(c_org), generator=state.rng).to(c_org.device)]
-    u = torch.rand(len(reals), generator=state.rng).to(reals.device)
+    c_trg = share.of(c_org[torch.randperm(share.size, generator=state.rng).to(c_org.device)])
+    c_org = share.of(c_org)
+    u = share.of(torch.rand(share.size, generator=state.rng)).to(reals.device)
     with torch.no_grad():  # D's step needs no gradient through G
-        fake = state.G(reals, c_trg)
-    loss_d, parts = stargan_discriminator_loss(state.D, reals, fake, c_org, u, train.lambda_cls, train.lambda_gp)
+        fake = G.fixed(reals, c_trg)
+    loss_d, parts = stargan_discriminator_loss(D, reals, fake, c_org, u, train.lambda_cls, train.lambda_gp)
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()
@@ -62,9 +67,9 @@ def train_step(state: GANState, reals: torch.Tensor, c_org: torch.Tensor, starga
         return parts
 
     state.D.requires_grad_(False)  # G's step needs no critic gradients
-    fake = state.G(reals, c_trg)
-    reconstructed = state.G(fake, c_org)
-    loss_g, g_parts = stargan_generator_loss(state.D, fake, reconstructed, reals, c_trg,
+    fake = G(reals, c_trg)
+    reconstructed = G(fake, c_org)
+    loss_g, g_parts = stargan_generator_loss(D.fixed, fake, reconstructed, reals, c_trg,
                                              train.lambda_cls, train.lambda_rec)
     state.opt_G.zero_grad(set_to_none=True)
     loss_g.backward()
@@ -73,36 +78,49 @@ def train_step(state: GANState, reals: torch.Tensor, c_org: torch.Tensor, starga
     return {**parts, "loss_g": loss_g.item(), **g_parts}
 
 
-def setup(stargan: StarGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device) -> GANState:
+def setup(stargan: StarGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device,
+          announce: bool = True) -> GANState:
     """Seeded networks and optimizers, resumed from a matching working checkpoint."""
     train, config = stargan.train, network_config(stargan)
     run = fingerprint(stargan.data, stargan.model, train, data_fingerprint)
     state = seeded_gan(lambda: (build_generator(config), build_discriminator(config)), seed=train.seed,
                        g_lr=train.g_lr, d_lr=train.d_lr, betas=train.betas, device=device,
                        meta={"config": config, "fingerprint": run})
-    resume(state, paths.work, "StarGAN")
+    resume(state, paths.work, "StarGAN", announce)
     return state
 
 
-def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths, device: torch.device) -> dict:
+def stargan_trainer(state: GANState, stargan: StarGANParams, compute: Compute, images: np.ndarray,
+                    labels: np.ndarray, train_rows: np.ndarray) -> tuple[Callable[[dict], dict[str, float]],
+                                                                         TrainingBatches]:
+    """The step on one loader item, and the loader's batches: what training and the benchmark run."""
+    train, share = stargan.train, compute.share(stargan.train.batch)
+    G, D = Network(state.G, compute), Network(state.D, compute, compilable=False)
+    all_labels = torch.from_numpy(labels)
+
+    def step(batch: dict) -> dict[str, float]:
+        c_org = all_labels[batch["rows"]].to(compute.device)
+        return train_step(state, G, D, compute.images(batch["images"]), c_org, stargan, share)
+
+    return step, TrainingBatches(images, share, train.seed, train.mirror, train_rows)
+
+
+def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths, compute: Compute) -> dict:
     """Train on the training split to the end (or resume), then write model.pt, loss.tsv
     and a grid of edited test faces."""
     train = stargan.train
-    state = setup(stargan, data.fingerprint, paths, device)
-    log = LossLog(paths.work_log, LOG_COLUMNS, resume_iteration=state.iteration)
-    labels, train_rows = torch.from_numpy(data.labels), data.indices("train")
-
-    def step() -> dict[str, float]:
-        reals, rows = sample_batch(data.images, train.batch, state.rng, train.mirror, train_rows)
-        return train_step(state, reals.to(device), labels[rows].to(device), stargan)
-
-    trained = run_loop(state, train.iterations, step, log=log, log_every=train.log_every,
-                       checkpoint_every=train.checkpoint_every, work=paths.work, desc="stargan")
+    state = setup(stargan, data.fingerprint, paths, compute.device, announce=compute.main)
+    step, batches = stargan_trainer(state, stargan, compute, data.images, data.labels, data.indices("train"))
+    trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
+                       log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="stargan")
+    summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
+    if not compute.main:
+        return summary
     write_model(state, paths, keep=("G", "D"))
     shown = data.indices("test")[: train.sample_images]
     save_png(edit_grid(state.G, data.images[shown], data.labels[shown], stargan.data.attributes),
              paths.out_dir / "samples.png", min_side=256)
-    return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
+    return summary
 
 
 @torch.no_grad()

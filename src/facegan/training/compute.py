@@ -1,0 +1,180 @@
+"""Where and how a train stage computes: device, processes, precision.
+
+One process, or `train.nproc` processes under torchrun with DistributedDataParallel
+(NCCL on CUDA, gloo on CPU). The batch sizes in params are global: every process draws
+the same random numbers for the whole batch (which images, flips, latents, mixing
+factors, target labels) and computes on its share of it (`process_share`). So every
+process holds the random state a single process would, DDP's averaged gradient is the
+gradient of the whole batch's mean loss, and the checkpoints are a single process's (up
+to the rounding of that average). Only the first process writes files.
+
+bf16 autocast (network forwards only: losses, gradient-penalty norms and the optimizers
+stay in fp32), channels_last and torch.compile are for CUDA; on CPU they are off.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from facegan.devices import pick_device
+from facegan.errors import UserError
+from facegan.images import to_float
+
+if TYPE_CHECKING:
+    from facegan.params import TrainComputeParams
+
+
+class BatchSplitError(UserError, ValueError):
+    """A global batch cannot be shared equally between the processes."""
+
+
+@dataclass(frozen=True)
+class BatchShare:
+    """A global batch of `size` and the positions in it that this process computes on."""
+
+    size: int
+    positions: torch.Tensor
+
+    def of(self, draws: torch.Tensor) -> torch.Tensor:
+        """This process's rows of something drawn for the whole batch."""
+        return draws[self.positions]
+
+
+def process_share(batch: int, world: int, rank: int, group_size: int = 1) -> BatchShare:
+    """The share of a global batch that process `rank` of `world` computes on.
+
+    Samples are in groups as PGAN's minibatch stddev forms them: sample i is in group
+    i % (batch / group_size). Each process takes whole groups, ordered so that its own
+    stddev layer forms the same groups from its share; with group_size 1 the shares are
+    consecutive slices.
+    """
+    groups = batch // group_size if batch % group_size == 0 else 0
+    if world < 1 or not groups or groups % world:
+        raise BatchSplitError(
+            f"a batch of {batch} in groups of {group_size} cannot be split over {world} processes: "
+            f"make the batch a multiple of {group_size * world}, or change train.nproc")
+    per_process = groups // world
+    columns = torch.arange(rank * per_process, (rank + 1) * per_process)
+    return BatchShare(batch, (torch.arange(group_size)[:, None] * groups + columns).flatten())
+
+
+@dataclass(frozen=True)
+class Compute:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    amp: bool = False  # bf16 autocast of the network forwards
+    channels_last: bool = False
+    compile: bool = False
+    loader_workers: int = 0
+
+    @property
+    def main(self) -> bool:
+        """The process that writes checkpoints, logs, models and samples."""
+        return self.rank == 0
+
+    def share(self, batch: int, group_size: int = 1) -> BatchShare:
+        return process_share(batch, self.world, self.rank, group_size)
+
+    def run(self, network: Callable, *args) -> Any:
+        """network(*args) in bf16 autocast when mixed precision is on; outputs in fp32."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            return to_float32(network(*args))
+
+    def images(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 NHWC images from the loader as a [-1, 1] float NCHW batch on the device, in
+        the networks' memory format (converted there: a quarter of the bytes to move)."""
+        floats = to_float(images.to(self.device, non_blocking=True))
+        return floats.contiguous(memory_format=torch.channels_last) if self.channels_last else floats
+
+    def mean(self, values: dict[str, float]) -> dict[str, float]:
+        """Every process's per-step means averaged (equal shares: the whole batch's means)."""
+        if self.world == 1 or not values:
+            return values
+        names = sorted(values)
+        stacked = torch.tensor([values[name] for name in names], dtype=torch.float64, device=self._comm_device)
+        dist.all_reduce(stacked)
+        return {name: value / self.world for name, value in zip(names, stacked.tolist())}
+
+    @property
+    def _comm_device(self) -> torch.device:
+        return self.device if self.device.type == "cuda" else torch.device("cpu")
+
+
+def to_float32(outputs: Any) -> Any:
+    """Network outputs (tensors, or tuples and lists of them) as fp32 for the losses."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float() if outputs.is_floating_point() else outputs
+    if isinstance(outputs, (tuple, list)):
+        return type(outputs)(to_float32(item) for item in outputs)
+    return outputs
+
+
+class Network:
+    """A network as train steps call it. `net(x)` is the pass whose gradients its own
+    optimizer steps on: DDP-synchronised across processes, compiled when asked. `net.fixed(x)`
+    is for passes that need only its outputs or the gradients to its inputs (the generator
+    seen by the critic's step, the critic seen by the generator's step). Both autocast when
+    mixed precision is on and return fp32. `net.module` is the plain module (checkpoints, EMA)."""
+
+    def __init__(self, module: torch.nn.Module, compute: Compute, compilable: bool = True, partly_used: bool = False):
+        """`compilable`: False for networks under a gradient penalty (torch.compile has no
+        double backward). `partly_used`: some parameters get no gradient in some steps
+        (PGAN's layers of earlier scales): DDP must look for them."""
+        self.module, self.compute = module, compute
+        if compute.channels_last:
+            module.to(memory_format=torch.channels_last)
+        trained: torch.nn.Module = module
+        if compute.world > 1:
+            device_ids = [compute.device] if compute.device.type == "cuda" else None
+            # No buffer broadcast at each forward: batch-norm statistics are synchronised (SyncedBatchNorm2d).
+            trained = DistributedDataParallel(module, device_ids=device_ids, forward_sync_buffers=False,
+                                              find_unused_parameters=partly_used)
+        self.trained = torch.compile(trained) if compute.compile and compilable else trained
+
+    def __call__(self, *args):
+        return self.compute.run(self.trained, *args)
+
+    def fixed(self, *args):
+        return self.compute.run(self.module, *args)
+
+
+@contextlib.contextmanager
+def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Compute]:
+    """The Compute of this process from the `train` params and torchrun's environment
+    (RANK, WORLD_SIZE, LOCAL_RANK); joins the process group for the run's duration."""
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    torch_device = pick_device(device)
+    if torch_device.type == "cuda" and torch_device.index is None:
+        torch_device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    cuda = torch_device.type == "cuda"
+    if world > 1:
+        if cuda:
+            torch.cuda.set_device(torch_device)
+        dist.init_process_group("nccl" if cuda else "gloo", device_id=torch_device if cuda else None)
+    try:
+        yield Compute(torch_device, rank, world, amp=settings.amp and cuda,
+                      channels_last=settings.channels_last and cuda, compile=settings.compile and cuda,
+                      loader_workers=settings.loader_workers)
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+def relaunch_under_torchrun(nproc: int, argv: list[str]) -> int | None:
+    """With nproc > 1 and not already under torchrun: run `argv` (a stage script and its
+    arguments) as `torchrun --standalone --nproc-per-node nproc`, and return its exit code.
+    None when this process should train itself."""
+    if nproc <= 1 or "LOCAL_RANK" in os.environ:
+        return None
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", *argv]
+    print(f"launching {nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    return subprocess.run(command).returncode

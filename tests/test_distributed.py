@@ -1,0 +1,156 @@
+"""Training in several processes (DDP under torchrun, gloo on CPU) against one process,
+batch shares, mixed precision and the batch loader."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_stage, tiny_params_dict, write_params
+from facegan.models.layers import MinibatchStddev
+from facegan.models.pgan import Discriminator, stddev_group_size
+from facegan.params import ParamsError, TrainComputeParams, load_params
+from facegan.training.batches import TrainingBatches, batch_loader
+from facegan.training.checkpoint import load_checkpoint
+from facegan.training.compute import BatchSplitError, Compute, Network, computing, process_share
+from facegan.training.log import read_log
+from facegan.training.losses import discriminator_loss
+
+
+@pytest.mark.parametrize("batch, world", [(16, 1), (16, 2), (16, 4), (32, 2), (24, 3), (6, 2)])
+def test_process_shares_keep_the_minibatch_stddev_groups(batch, world):
+    """Each process's stddev layer, on its share, gives what one process gives on the whole batch."""
+    group_size = stddev_group_size(batch)
+    x = torch.randn(batch, 5, 4, 4, generator=torch.Generator().manual_seed(0))
+    whole = MinibatchStddev(4)(x)
+    positions = []
+    for rank in range(world):
+        share = process_share(batch, world, rank, group_size)
+        torch.testing.assert_close(MinibatchStddev(4)(share.of(x)), share.of(whole), rtol=0, atol=0)
+        positions += share.positions.tolist()
+    assert sorted(positions) == list(range(batch))
+
+
+def test_shares_without_groups_are_consecutive_slices():
+    assert [process_share(6, 3, rank).positions.tolist() for rank in range(3)] == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_a_batch_that_cannot_be_shared_is_a_params_error(tmp_path):
+    params = tiny_params_dict(8)
+    params["train"]["nproc"] = 2
+    params["pgan"]["scales"]["8"]["batch"] = 10  # stddev groups of 2: 5 groups for 2 processes
+    with pytest.raises(ParamsError, match=r"pgan\.scales\.8\.batch = 10 with train\.nproc = 2: .*multiple of 4"):
+        load_params(write_params(tmp_path / "params.yaml", params))
+    with pytest.raises(BatchSplitError, match="cannot be split over 3 processes"):
+        process_share(8, 3, 0)
+
+
+def test_mixed_precision_and_memory_layout_are_off_on_cpu():
+    settings = TrainComputeParams(nproc=1, amp=True, channels_last=True, compile=True, loader_workers=0)
+    with computing(settings, "cpu") as compute:
+        assert (compute.amp, compute.channels_last, compute.compile, compute.world) == (False, False, False, 1)
+
+
+def test_bf16_autocast_keeps_the_gradient_penalty_close_to_fp32():
+    """The critic's forwards in bf16, the penalty's norm and the loss in fp32: its double
+    backward gives the critic nearly the fp32 gradient (bf16 keeps 8 bits of mantissa)."""
+    reals, fakes = (torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(s)) * 2 - 1 for s in (1, 2))
+    u = torch.rand(8, generator=torch.Generator().manual_seed(3))
+    results = {}
+    for amp in (False, True):
+        torch.manual_seed(0)
+        D = Discriminator([16, 16, 16], 3)
+        dtypes = []
+        D.tail[1].register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
+        critic = Network(D, Compute(torch.device("cpu"), amp=amp), compilable=False)
+        loss, parts = discriminator_loss(critic, reals, fakes, u, gp_weight=10.0, drift_weight=1e-3)
+        loss.backward()
+        assert loss.dtype == torch.float32 and set(dtypes) == {torch.bfloat16 if amp else torch.float32}
+        results[amp] = parts["gp"], torch.cat([p.grad.flatten() for p in D.parameters() if p.grad is not None])
+    (gp32, grad32), (gp16, grad16) = results[False], results[True]
+    assert gp16 == pytest.approx(gp32, rel=0.05)
+    assert torch.nn.functional.cosine_similarity(grad16, grad32, dim=0) > 0.99
+    assert (grad16 - grad32).norm() < 0.1 * grad32.norm()
+
+
+def test_batches_depend_only_on_seed_and_iteration_and_workers_read_the_same():
+    images = np.random.default_rng(0).integers(0, 256, (40, 4, 4, 3), dtype=np.uint8)
+    shares = [process_share(8, 2, rank) for rank in range(2)]
+    one = TrainingBatches(images, process_share(8, 1, 0), seed=5, mirror=True)
+    halves = [TrainingBatches(images, share, seed=5, mirror=True) for share in shares]
+    for iteration in (0, 7):
+        whole = one[iteration]
+        assert torch.equal(torch.cat([half[iteration]["images"] for half in halves]), whole["images"])
+        assert all(torch.equal(half[iteration]["rows"], whole["rows"]) for half in halves)
+    assert not torch.equal(one[0]["rows"], one[1]["rows"])
+    mirrored = [row for row, image in zip(one[0]["rows"], one[0]["images"]) if not torch.equal(
+        image, torch.from_numpy(images[row]))]
+    assert mirrored and all(torch.equal(one[0]["images"][list(one[0]["rows"]).index(row)],
+                                        torch.from_numpy(images[row][:, ::-1].copy())) for row in mirrored)
+
+    in_process = list(batch_loader(one, 3, 9, Compute(torch.device("cpu"))))
+    read_ahead = list(batch_loader(one, 3, 9, Compute(torch.device("cpu"), loader_workers=2)))
+    assert len(in_process) == 6 and all(torch.equal(a["images"], b["images"]) for a, b in zip(in_process, read_ahead))
+    assert torch.equal(in_process[0]["images"], one[3]["images"])
+
+
+# ---------------------------------------------------------------- the stages in 2 processes
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """Tiny params logging every iteration, the samples prepared, PGAN's scale 4 trained."""
+    workdir = tmp_path_factory.mktemp("prepared")
+    params = tiny_params_dict(8)
+    params["pgan"]["train"]["log_every"] = 1
+    params["pgan"]["scales"]["4"]["iterations"] = 4
+    params["pgan"]["scales"]["8"].update(iterations=12, fade_iterations=6)
+    params["stargan"]["train"].update(iterations=10, decay_start=5, log_every=1)
+    params["hifacegan"]["train"].update(iterations=3, decay_start=2, batch=4, log_every=1)
+    write_params(workdir / "params.yaml", params)
+    for stage in (("download.py", "celeba"), ("prepare.py", "celeba"), ("prepare.py", "stargan"), ("download.py", "ffhq"),
+                  ("prepare.py", "ffhq"), ("train.py", "pgan-init"), ("train.py", "pgan", "4")):
+        run_stage(*stage, cwd=workdir)
+    return workdir, params
+
+
+def _run_with(prepared, destination, nproc: int, stage: tuple[str, ...]):
+    template, params = prepared
+    workdir = shutil.copytree(template, destination)
+    write_params(workdir / "params.yaml", {**params, "train": {**params["train"], "nproc": nproc}})
+    return run_stage("train.py", *stage, cwd=workdir), workdir
+
+
+@pytest.mark.parametrize("stage, out, compared_iterations", [
+    (("pgan", "8"), "pgan/8", 12),  # minibatch stddev, gradient penalty, fade-in, EMA
+    (("stargan",), "stargan", 10),  # target labels permuted across the processes' shares, n_critic 5
+    # Synchronised batch norm. HiFaceGAN amplifies rounding: one process with 1 or 2 threads
+    # already differs by 1e-2 after five iterations; three stay within 1e-5.
+    (("hifacegan",), "hifacegan", 3),
+])
+def test_two_processes_train_as_one_process_with_the_whole_batch(tmp_path, prepared, stage, out, compared_iterations):
+    one, one_dir = _run_with(prepared, tmp_path / "one", 1, stage)
+    two, two_dir = _run_with(prepared, tmp_path / "two", 2, stage)
+    assert "launching 2 processes" in two.stderr and "launching" not in one.stderr
+
+    log_one, log_two = (read_log(d / "data" / out / "loss.tsv") for d in (one_dir, two_dir))
+    assert len(log_one) == len(log_two) == compared_iterations
+    for row_one, row_two in zip(log_one, log_two):
+        for column in row_one.keys() - {"seconds"}:
+            assert row_two[column] == pytest.approx(row_one[column], rel=1e-4, abs=1e-5, nan_ok=True), (row_one["iteration"], column)
+
+    # The same checkpoint: same entries, config, fingerprint, iteration and random state;
+    # the weights equal up to the rounding of the averaged gradients.
+    work_one, work_two = (load_checkpoint(d / "data" / out / "work" / "checkpoint.pt") for d in (one_dir, two_dir))
+    assert work_one.keys() == work_two.keys()
+    assert all(work_two[key] == work_one[key] for key in ("config", "fingerprint", "code", "iteration"))
+    rng_one, rng_two = work_one["rng"], work_two["rng"]
+    assert torch.equal(rng_one["generator"], rng_two["generator"]) and torch.equal(rng_one["torch"], rng_two["torch"])
+    network = "G_ema" if "G_ema" in work_one else "G"
+    assert work_one[network].keys() == work_two[network].keys()
+    # Adam turns rounding noise in a zero gradient (a conv bias before a norm) into steps of
+    # about its learning rate (1e-4 for StarGAN and HiFaceGAN here): only those may differ.
+    for name, tensor in work_one[network].items():
+        torch.testing.assert_close(work_two[network][name], tensor, rtol=1e-3, atol=1e-3)
+    assert sorted(p.name for p in (two_dir / "data" / out).iterdir()) == sorted(
+        p.name for p in (one_dir / "data" / out).iterdir())
