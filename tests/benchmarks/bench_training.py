@@ -93,7 +93,7 @@ def synchronize(device: torch.device) -> None:
 def worker(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     settings = TrainComputeParams(nproc=1, amp=args.precision == ["bf16"], channels_last=args.channels_last,
-                                  compile=False, loader_workers=args.loader_workers)
+                                  compile=False, loader_workers=args.loader_workers[0])
     with computing(settings, args.device) as compute, tempfile.TemporaryDirectory() as tmp:
         step, batches, batch, state = trainer(args.model, args.scale, params, compute, Path(tmp))
         total = args.warmup + args.repeats * args.steps
