@@ -108,8 +108,9 @@ def prepared(tmp_path_factory):
     params["stargan"]["train"].update(iterations=10, decay_start=5, log_every=1)
     params["hifacegan"]["train"].update(iterations=3, decay_start=2, batch=4, log_every=1)
     write_params(workdir / "params.yaml", params)
-    for stage in (("download.py", "celeba"), ("prepare.py", "celeba"), ("prepare.py", "stargan"), ("download.py", "ffhq"),
-                  ("prepare.py", "ffhq"), ("train.py", "pgan-init"), ("train.py", "pgan", "4")):
+    stages = [("download.py", "celeba"), ("prepare.py", "celeba"), ("prepare.py", "stargan"), ("download.py", "ffhq"),
+              ("prepare.py", "ffhq"), ("train.py", "pgan-init"), ("train.py", "pgan", "4")]
+    for stage in stages:
         run_stage(*stage, cwd=workdir)
     return workdir, params
 
@@ -137,7 +138,8 @@ def test_two_processes_train_as_one_process_with_the_whole_batch(tmp_path, prepa
     assert len(log_one) == len(log_two) == compared_iterations
     for row_one, row_two in zip(log_one, log_two):
         for column in row_one.keys() - {"seconds"}:
-            assert row_two[column] == pytest.approx(row_one[column], rel=1e-4, abs=1e-5, nan_ok=True), (row_one["iteration"], column)
+            expected = pytest.approx(row_one[column], rel=1e-4, abs=1e-5, nan_ok=True)
+            assert row_two[column] == expected, (row_one["iteration"], column)
 
     # The same checkpoint: same entries, config, fingerprint, iteration and random state;
     # the weights equal up to the rounding of the averaged gradients.
