@@ -26,11 +26,9 @@ app = command_app(__doc__)
 
 
 def load_params_or_relaunch(params_file: Path) -> Params:
-    """The params, unless this run is to go on under torchrun: then relaunch, wait, and exit with its code."""
+    """The params, unless this run is to go on under torchrun: then this process becomes torchrun."""
     params = load_params(params_file)
-    exit_code = relaunch_under_torchrun(params.train.nproc, sys.argv)
-    if exit_code is not None:
-        raise typer.Exit(exit_code)
+    relaunch_under_torchrun(params.train.nproc, sys.argv)
     return params
 
 

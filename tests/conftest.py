@@ -86,11 +86,37 @@ def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int) -
         assert process.poll() is None, "training ended before it could be killed"
         assert time.monotonic() < deadline, "no working checkpoint appeared"
         time.sleep(0.05)
+    workers = child_pids(process.pid)  # torchrun's, when the params ask for several processes
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    killed_by = time.monotonic() + 30
+    while any(running(pid) for pid in workers):  # they die with it, and write nothing more
+        assert time.monotonic() < killed_by, f"processes {workers} outlived their killed launcher"
+        time.sleep(0.05)
     killed_at = load_checkpoint(work)["iteration"]
     assert at_least <= killed_at < total
     return killed_at
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def run_stage(*args: str, cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:

@@ -39,23 +39,25 @@ def uninterrupted_scale_8(tmp_path_factory, trained_to_4):
     return load_checkpoint(fresh / "data/pgan/8/model.pt")
 
 
-# With 2 processes the resumed run's weights match up to the rounding of the averaged
-# gradient (tests/test_distributed.py); with 1, exactly up to float noise.
-@pytest.mark.parametrize("resume_nproc, tolerance", [(1, 1e-6), (2, 1e-3)])
-def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4, uninterrupted_scale_8, resume_nproc,
+# Killed in 2 processes (torchrun's workers die with it), resumed in 1: the weights match
+# up to the rounding of the averaged gradient (tests/test_distributed.py); in 1 and 1,
+# exactly up to float noise.
+@pytest.mark.parametrize("killed_nproc, tolerance", [(1, 1e-6), (2, 1e-3)])
+def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4, uninterrupted_scale_8, killed_nproc,
                                                      tolerance):
-    """SIGKILL mid-scale, run again (in as many processes, or in 2): it resumes, and ends
-    where an uninterrupted run ends."""
+    """SIGKILL mid-scale, run again (in one process): it resumes, and ends where an
+    uninterrupted run ends."""
     killed = _copy(trained_to_4, tmp_path / "killed")
+    params = _long_scale_8(tiny_params_dict(8))
+    params["train"]["nproc"] = killed_nproc
+    write_params(killed / "params.yaml", params)
     work = killed / "data/pgan/8/work/checkpoint.pt"
     killed_at = kill_mid_run("train.py", "pgan", "8", cwd=killed, work=work, at_least=30, total=120)
 
-    params = _long_scale_8(tiny_params_dict(8))
-    params["train"]["nproc"] = resume_nproc
+    params["train"]["nproc"] = 1
     write_params(killed / "params.yaml", params)
     resumed = run_stage("train.py", "pgan", "8", cwd=killed)
     assert f"resuming scale 8 from iteration {killed_at}" in resumed.stderr
-    assert ("launching 2 processes" in resumed.stderr) == (resume_nproc == 2)
     log = read_log(killed / "data/pgan/8/loss.tsv")
     iterations = [row["iteration"] for row in log]
     assert iterations == sorted(set(iterations)) and iterations[-1] == 120

@@ -14,8 +14,9 @@ stay in fp32), channels_last and torch.compile are for CUDA; on CPU they are off
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
-import subprocess
+import signal
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -30,6 +31,9 @@ from facegan.images import to_float
 
 if TYPE_CHECKING:
     from facegan.params import TrainComputeParams
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class BatchSplitError(UserError, ValueError):
@@ -157,6 +161,7 @@ def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Co
         torch_device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     cuda = torch_device.type == "cuda"
     if world > 1:
+        _stop_with_launcher()
         if cuda:
             torch.cuda.set_device(torch_device)
         dist.init_process_group("nccl" if cuda else "gloo", device_id=torch_device if cuda else None)
@@ -169,12 +174,26 @@ def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Co
             dist.destroy_process_group()
 
 
-def relaunch_under_torchrun(nproc: int, argv: list[str]) -> int | None:
-    """With nproc > 1 and not already under torchrun: run `argv` (a stage script and its
-    arguments) as `torchrun --standalone --nproc-per-node nproc`, and return its exit code.
-    None when this process should train itself."""
+def _stop_with_launcher() -> None:
+    """Make this torchrun worker die with its launcher. torchrun stops its workers on SIGTERM
+    or Ctrl-C, but a launcher killed outright (SIGKILL) would leave them training on and
+    writing checkpoints under the next run; Linux can tie their lives (PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the launcher died before the tie was made
+        os._exit(1)
+
+
+def relaunch_under_torchrun(nproc: int, argv: list[str]) -> None:
+    """With nproc > 1 and not already under torchrun: replace this process with
+    `torchrun --standalone --nproc-per-node nproc` running `argv` (a stage script and its
+    arguments). Replaced, not a child: a signal sent to the stage's process (SIGTERM,
+    Ctrl-C) reaches torchrun, which stops its workers, and its exit code is the stage's.
+    Returns only when this process should train itself."""
     if nproc <= 1 or "LOCAL_RANK" in os.environ:
-        return None
+        return
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", *argv]
     print(f"launching {nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
-    return subprocess.run(command).returncode
+    sys.stdout.flush()
+    os.execv(sys.executable, command)

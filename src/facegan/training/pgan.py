@@ -166,8 +166,9 @@ def scale_trainer(state: TrainState, pgan: PGANParams, key: str, compute: Comput
                   images: np.ndarray) -> tuple[Callable[[dict], dict[str, float]], TrainingBatches]:
     """The step on one loader item, and the loader's batches: what training and the benchmark run."""
     scale, share = pgan.scales[key], batch_share(pgan, key, compute)
-    G = Network(state.G, compute, partly_used=True)
-    D = Network(state.D, compute, compilable=False, partly_used=True)
+    grown = pgan.depth_of(key) > 1  # the earlier scales' RGB layers sit idle (all but the fade's)
+    G = Network(state.G, compute, partly_used=grown)
+    D = Network(state.D, compute, compilable=False, partly_used=grown)
 
     def step(batch: dict) -> dict[str, float]:
         alpha = alpha_at(state.iteration, scale.fade_iterations)
