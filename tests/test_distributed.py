@@ -39,7 +39,7 @@ def test_a_batch_that_cannot_be_shared_is_a_params_error(tmp_path):
     params = tiny_params_dict(8)
     params["train"]["nproc"] = 2
     params["pgan"]["scales"]["8"]["batch"] = 10  # stddev groups of 2: 5 groups for 2 processes
-    with pytest.raises(ParamsError, match=r"pgan\.scales\.8\.batch = 10 with train\.nproc = 2: .*multiple of 4"):
+    with pytest.raises(ParamsError, match=r"pgan\.scales\.8\.batch = 10 with train\.nproc = 2: .*multiple of 8,"):
         load_params(write_params(tmp_path / "params.yaml", params))
     with pytest.raises(BatchSplitError, match="cannot be split over 3 processes"):
         process_share(8, 3, 0)

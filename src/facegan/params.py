@@ -20,7 +20,7 @@ import yaml
 
 from facegan.data.celeba_format import CELEBA_ATTRIBUTES
 from facegan.errors import UserError
-from facegan.models.pgan import stddev_group_size
+from facegan.models.pgan import MINIBATCH_GROUP_SIZE, stddev_group_size
 from facegan.training.compute import BatchSplitError, process_share
 
 
@@ -478,16 +478,19 @@ def _validate_adam_schedule(prefix: str, train: StarGANTrain | HiFaceGANTrain) -
 def _validate_batch_split(params: Params) -> None:
     """Every global batch splits into train.nproc equal shares (PGAN's: whole stddev groups)."""
     nproc = params.train.nproc
-    batches = [(f"pgan.scales.{key}.batch", scale.batch, stddev_group_size(scale.batch))
+    # (key, batch, its group size, the batch unit that always splits: PGAN's full groups)
+    batches = [(f"pgan.scales.{key}.batch", scale.batch, stddev_group_size(scale.batch), MINIBATCH_GROUP_SIZE)
                for key, scale in params.pgan.scales.items()]
-    batches += [("stargan.train.batch", params.stargan.train.batch, 1),
-                ("stargan.classifier.batch", params.stargan.classifier.batch, 1),
-                ("hifacegan.train.batch", params.hifacegan.train.batch, 1)]
-    for key, batch, group_size in batches:
+    batches += [("stargan.train.batch", params.stargan.train.batch, 1, 1),
+                ("stargan.classifier.batch", params.stargan.classifier.batch, 1, 1),
+                ("hifacegan.train.batch", params.hifacegan.train.batch, 1, 1)]
+    for key, batch, group_size, unit in batches:
         try:
             process_share(batch, nproc, 0, group_size)
-        except BatchSplitError as error:
-            raise ParamsError(f"{key} = {batch} with train.nproc = {nproc}: {error}") from None
+        except BatchSplitError:
+            groups = f" in whole minibatch-stddev groups (of {group_size} images here)" if unit > 1 else ""
+            raise ParamsError(f"{key} = {batch} with train.nproc = {nproc}: cannot be shared equally{groups}; "
+                              f"make it a multiple of {unit * nproc}, or change train.nproc") from None
 
 
 def _join(prefix: str, name: str) -> str:
