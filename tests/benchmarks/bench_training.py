@@ -175,6 +175,11 @@ def machine_lines(device: torch.device) -> list[str]:
             f"threads   torch {torch.get_num_threads()} (split between the processes of a multi-process row)"]
 
 
+def rate_text(images_per_s: float) -> str:
+    """Images/s with three significant digits at least (CPU rates of big scales are < 1)."""
+    return f"{images_per_s:,.1f}" if images_per_s >= 10 else f"{images_per_s:.3g}"
+
+
 def projection(params: Params, results: dict) -> list[list[str]]:
     """The whole PGAN schedule at each scale's fastest measured setting."""
     rows, total, unmeasured = [], 0.0, []
@@ -187,7 +192,7 @@ def projection(params: Params, results: dict) -> list[list[str]]:
         seconds = scale.iterations * scale.batch / rate
         total += seconds
         rows.append([key, f"{scale.iterations:,}", str(scale.batch), f"{scale.iterations * scale.batch / 1000:,.0f}",
-                     f"{rate:,.1f}", f"{seconds / 3600:,.1f}"])
+                     rate_text(rate), f"{seconds / 3600:,.1f}"])
     whole = f"all but {', '.join(unmeasured)} (not measured)" if unmeasured else "all"
     rows.append([whole, "", "", "", "", f"{total / 3600:,.1f}"])
     return rows
@@ -207,7 +212,7 @@ def benchmark(args: argparse.Namespace) -> None:
         for nproc in args.nproc:
             for precision in precisions:
                 result = results[model, scale, nproc, precision] = run_config(args, model, scale, nproc, precision)
-                figures = ([f"{result['images_per_s']:,.1f}", f"{result['peak_mib']:,.0f}"]
+                figures = ([rate_text(result["images_per_s"]), f"{result['peak_mib']:,.0f}"]
                            if "images_per_s" in result else ["failed", result["failed"]])
                 rows.append([model, scale, str(nproc), precision, *figures])
                 print(" ".join(rows[-1]), file=sys.stderr, flush=True)
