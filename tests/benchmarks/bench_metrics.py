@@ -55,7 +55,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: reference_metrics
 
-from benchreport import peak_rss_kb, print_table
+from benchreport import cpu_name, peak_rss_kb, print_table
 from reference_metrics import CHUNK, numpy_swd, ref_ms_ssim, separable_blur
 
 from facegan.metrics.ms_ssim import ms_ssim
@@ -213,8 +213,7 @@ def choose_dtype(metric: str, images: int, resolution: int, limit_gib: float, ba
 
 
 def machine_facts(limit_gib: float) -> list[str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_name()
     mem_kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
     threads = {name: os.environ.get(name, "unset") for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     return [

@@ -36,12 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchreport import peak_rss_kb, print_table
+from benchreport import cpu_name, peak_rss_kb, print_table
+from facegan.devices import pick_device
 from facegan.models.pretrained import VGG19Features
 from facegan.params import Params, TrainComputeParams, load_params
 from facegan.training import hifacegan, pgan, stargan
 from facegan.training.batches import TrainingBatches, batch_loader
-from facegan.training.compute import Compute, computing
+from facegan.training.compute import Compute, computing, torchrun_command
 from facegan.training.loop import RunPaths
 
 DATA_BYTES = 256 << 20  # synthetic images per model: at most this much, at least 64 items
@@ -127,8 +128,7 @@ def run_config(args: argparse.Namespace, model: str, scale: str, nproc: int, pre
                   "--params", str(args.params), "--device", args.device, "--steps", str(args.steps),
                   "--repeats", str(args.repeats), "--warmup", str(args.warmup),
                   "--loader-workers", str(args.train_loader_workers), *(["--channels-last"] * args.channels_last)]
-        launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-                    if nproc > 1 else [sys.executable])
+        launcher = torchrun_command(nproc) if nproc > 1 else [sys.executable]
         env = {**os.environ, "OMP_NUM_THREADS": str(max(1, torch.get_num_threads() // nproc))}
         done = subprocess.run([*launcher, *script], capture_output=True, text=True, env=env)
         if done.returncode or not out.exists():
@@ -164,8 +164,7 @@ def loader_rows(args: argparse.Namespace, params: Params, device: torch.device) 
 
 
 def machine_lines(device: torch.device) -> list[str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_name()
     gpu = (f"{torch.cuda.get_device_name(device)}, {torch.cuda.device_count()} visible, CUDA {torch.version.cuda}"
            if device.type == "cuda" else "none")
     return [f"date      {datetime.datetime.now().isoformat(timespec='seconds')}",
@@ -200,7 +199,7 @@ def projection(params: Params, results: dict) -> list[list[str]]:
 
 def benchmark(args: argparse.Namespace) -> None:
     params = load_params(args.params)
-    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(args.device)
     print("\n".join(machine_lines(device)))
     print(f"command   {' '.join(sys.argv)}\n")
     configs = [("pgan", key) for key in params.pgan.scales if args.scales is None or key in args.scales]

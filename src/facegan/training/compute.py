@@ -185,6 +185,12 @@ def _stop_with_launcher() -> None:
         os._exit(1)
 
 
+def torchrun_command(nproc: int) -> list[str]:
+    """The command line that runs a script (appended, with its arguments) in `nproc`
+    processes on this machine: torchrun as a module of this interpreter."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+
+
 def relaunch_under_torchrun(nproc: int, argv: list[str]) -> None:
     """With nproc > 1 and not already under torchrun: replace this process with
     `torchrun --standalone --nproc-per-node nproc` running `argv` (a stage script and its
@@ -193,7 +199,7 @@ def relaunch_under_torchrun(nproc: int, argv: list[str]) -> None:
     Returns only when this process should train itself."""
     if nproc <= 1 or "LOCAL_RANK" in os.environ:
         return
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", *argv]
+    command = [*torchrun_command(nproc), *argv]
     print(f"launching {nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     sys.stdout.flush()
     os.execv(sys.executable, command)
