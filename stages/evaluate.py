@@ -20,7 +20,7 @@ from facegan.params import load_params
 from facegan.training.classifier import load_classifier
 from facegan.training.pgan import load_averaged_generator
 from facegan.training import hifacegan as hifacegan_training
-from facegan.training.stargan import load_generator
+from facegan.training.stargan import load_generator, untrained_generator
 
 app = command_app(__doc__)
 WEIGHTS = typer.Option(Path("data/weights"), help="download_weights stage output (Inception, AlexNet, LPIPS lin)")
@@ -67,16 +67,22 @@ def stargan(
     params, prepared = load_params(params_file), load_stargan(data)
     device = pick_device(device)
     G, checkpoint = load_generator(model)
+    untrained = untrained_generator(checkpoint["config"], params.stargan.train.seed)
     judge, _ = load_classifier(classifier)
     inception, fid_missing = staged_inception(weights, device)
-    test = prepared.indices("test")
-    result = evaluate_stargan(G.to(device), judge.to(device), prepared.images[test], prepared.labels[test],
-                              prepared.attribute_names, params.eval.stargan, out, inception, fid_missing)
+    test, train = prepared.indices("test"), prepared.indices("train")
+    floor = prepared.images[train[: len(test) * len(prepared.attribute_names)]]  # as many as the edits
+    result = evaluate_stargan(G.to(device), untrained.to(device), judge.to(device), prepared.images[test],
+                              prepared.labels[test], floor, prepared.attribute_names, params.eval.stargan, out,
+                              inception, fid_missing)
     result["iterations"] = checkpoint["iteration"]
     write_json(metrics, result)
+    untrained = result["untrained"]
     typer.echo(f"wrote {metrics}: edit accuracy {result['attr_accuracy']['mean']:.3f} (real images: "
-               f"{result['real_accuracy']['mean']:.3f}), cycle L1 {result['reconstruction_l1']:.4f}, "
-               f"FID {result['fid']}")
+               f"{result['real_accuracy']['mean']:.3f}), self-reconstruction PSNR "
+               f"{result['self_reconstruction_psnr']} dB (untrained {untrained['self_reconstruction_psnr']}), "
+               f"fd_classifier {result['fd_classifier']:.2f} (untrained {untrained['fd_classifier']:.2f}, real floor "
+               f"{result['fd_classifier_real_floor']:.2f}), FID {result['fid']}")
 
 
 @app.command("hifacegan")

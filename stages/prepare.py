@@ -55,7 +55,7 @@ def ffhq(
     params = load_params(params_file)
     d = params.hifacegan.data
     manifest = degrade_ffhq(select_splits(raw, params.data.ffhq.ranges), out,
-                            Degrader(d.degradation, d.image_size, d.seed),
+                            Degrader(d.degradation, d.image_size, d.seed, d.scale_ranges),
                             max_bad_fraction=d.max_bad_fraction, workers=d.workers)
     typer.echo(f"packed {manifest['counts']} '{d.degradation}' pairs at {d.image_size} px into {out}")
 

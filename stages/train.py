@@ -19,7 +19,6 @@ from facegan.training.loop import RunPaths
 from facegan.training.pgan import ScalePaths, init_networks, train_scale
 from facegan.training.hifacegan import train_hifacegan
 from facegan.training.stargan import train_stargan
-from facegan.models.pretrained import load_vgg19
 from facegan.weights import staged_path
 
 app = command_app(__doc__)
@@ -96,7 +95,11 @@ def hifacegan(params_file: Path = PARAMS_OPTION,
     With hifacegan.train.lambda_vgg > 0 it needs VGG19's weights and stops at once without them."""
     params = load_params_or_relaunch(params_file)
     with computing(params.train, device) as compute:
-        vgg = load_vgg19(staged_path("vgg19", weights), compute.device) if params.hifacegan.train.lambda_vgg else None
+        vgg = None
+        if params.hifacegan.train.lambda_vgg:
+            from facegan.models.pretrained import load_vgg19  # torchvision: seconds to import, needed only here
+
+            vgg = load_vgg19(staged_path("vgg19", weights), compute.device)
         summary = train_hifacegan(params.hifacegan, load_ffhq_pairs(data), RunPaths(out), compute, vgg)
     if compute.main:
         typer.echo(f"hifacegan: {summary}")

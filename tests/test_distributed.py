@@ -15,6 +15,7 @@ from facegan.training.checkpoint import load_checkpoint
 from facegan.training.compute import BatchSplitError, Compute, Network, computing, process_share
 from facegan.training.log import read_log
 from facegan.training.losses import discriminator_loss
+from facegan.training.pgan import init_networks, new_state, scale_trainer
 
 
 @pytest.mark.parametrize("batch, world", [(16, 1), (16, 2), (16, 4), (32, 2), (24, 3), (6, 2)])
@@ -45,10 +46,31 @@ def test_a_batch_that_cannot_be_shared_is_a_params_error(tmp_path):
         process_share(8, 3, 0)
 
 
-def test_mixed_precision_and_memory_layout_are_off_on_cpu():
+def test_mixed_precision_and_compile_are_off_on_cpu_and_channels_last_is_on():
     settings = TrainComputeParams(nproc=1, amp=True, channels_last=True, compile=True, loader_workers=0)
     with computing(settings, "cpu") as compute:
-        assert (compute.amp, compute.channels_last, compute.compile, compute.world) == (False, False, False, 1)
+        assert (compute.amp, compute.channels_last, compute.compile, compute.world) == (False, True, False, 1)
+
+
+def test_channels_last_trains_as_nchw_up_to_rounding(tmp_path):
+    """A few PGAN steps in NHWC and in NCHW from the same start: the same losses and weights
+    but for the rounding of a different summation order."""
+    pgan = load_params(write_params(tmp_path / "params.yaml", tiny_params_dict())).pgan
+    images = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 3), dtype=np.uint8)
+    previous = init_networks(pgan)
+    runs = {}
+    for layout in (False, True):
+        compute = Compute(torch.device("cpu"), channels_last=layout)
+        state = new_state(pgan, 1e-3, "8", previous, compute.device, "test")
+        step, batches = scale_trainer(state, pgan, "8", compute, images)
+        losses = []
+        for batch in batch_loader(batches, 0, 6, compute):
+            losses.append(step(batch)["loss_d"])
+            state.iteration += 1
+        runs[layout] = losses, state.G.state_dict()
+    np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-4)
+    for name, value in runs[False][1].items():
+        torch.testing.assert_close(runs[True][1][name].contiguous(), value, rtol=1e-3, atol=1e-4)
 
 
 def test_bf16_autocast_keeps_the_gradient_penalty_close_to_fp32():

@@ -37,7 +37,8 @@ def trained(prepared, tmp_path_factory):
 def test_the_degrade_stage_packs_train_and_test_pairs(prepared):
     manifest = json.loads((prepared / "data/prepared/ffhq/manifest.json").read_text())
     assert manifest["counts"] == {"train": 20, "test": 10, "skipped": 0}
-    assert manifest["files"]["test"][0] == "65000" and manifest["degradation"]["type"] == "full"
+    assert manifest["files"]["test"][0] == "65000"
+    assert manifest["degradation"]["type"] == tiny_params_dict()["hifacegan"]["data"]["degradation"]
     assert np.load(prepared / "data/prepared/ffhq/train.npy", mmap_mode="r").shape == (20, 2, 64, 64, 3)
 
 
@@ -47,7 +48,9 @@ def test_training_writes_model_log_and_grid(trained):
     log = read_log(trained / "data/hifacegan/loss.tsv")
     assert [row["iteration"] for row in log] == [5, 10, 15, 20] and list(log[0]) == ["iteration", *LOG_COLUMNS]
     assert all(np.isfinite(row["loss_g"]) and np.isfinite(row["loss_d"]) for row in log)
-    assert all(row["g_vgg"] == 0 for row in log)  # the sample default trains without VGG19
+    assert all(row["g_vgg"] == 0 for row in log)  # the sample default trains without VGG19 ...
+    assert all(row["g_l1"] > 0 for row in log)  # ... and with the pixel loss in its place
+    assert Image.open(trained / "data/hifacegan/loss.png").format == "PNG"
     grid = Image.open(trained / "data/hifacegan/samples.png")
     assert grid.height > grid.width  # 4 faces x (degraded | restored | clean)
 
@@ -91,7 +94,8 @@ def test_export_and_evaluate(trained):
     assert -1 <= metrics["ssim"] <= 1 and metrics["images"] == {"test": 10}
     assert metrics["fid"] is None and "pt_inception" in metrics["missing"]["fid"]
     assert metrics["lpips"] is None and "alexnet-owt-7be5be79.pth" in metrics["missing"]["lpips"]
-    assert metrics["perceptual_loss"].startswith("off") and metrics["degradation"] == "full"
+    assert metrics["perceptual_loss"].startswith("off") and metrics["pixel_loss"].startswith("on")
+    assert metrics["degradation"] == tiny_params_dict()["hifacegan"]["data"]["degradation"]
     assert (trained / "data/eval/hifacegan/restorations.png").exists()
 
 

@@ -18,7 +18,8 @@ from facegan.cli import app
 from facegan.errors import UserError
 from facegan.evaluation.pgan import evaluate_pgan
 from facegan.metrics import compute
-from facegan.metrics.fid import FeatureStats, fid, frechet_distance, inception_stats, load_inception, staged_inception
+from facegan.metrics.fid import fid, inception_stats, load_inception, staged_inception
+from facegan.metrics.frechet import FeatureStats, frechet_distance
 from facegan.metrics.inception import FIDInceptionA, FIDInceptionE, FIDInceptionV3
 from facegan.models.pgan import Generator
 from facegan.params import load_params

@@ -42,6 +42,23 @@ def test_pixel_norm_gives_unit_mean_square_per_pixel():
     assert abs(y[n, c, h, w].item() - direct) < 1e-5
 
 
+def test_generator_head_normalises_each_4x4_pixel_over_its_channels():
+    """The dense output is c0 x 4 x 4 features: after its leaky ReLU every one of the 16
+    pixels has unit mean square over the c0 channels (official networks.py), checked
+    against the definition on the dense layer's own output."""
+    torch.manual_seed(0)
+    c0 = 8
+    G = Generator(10, [c0], depth=1)
+    z = G.input_norm(torch.randn(3, 10))
+    after_norm = G.head[:3](G.dense(z))  # reshape, leaky ReLU, pixel norm
+    assert after_norm.shape == (3, c0, 4, 4)
+    activated = F.leaky_relu(G.dense(z).reshape(3, c0, 4, 4), 0.2)
+    for n, h, w in [(0, 0, 0), (1, 2, 3), (2, 3, 1)]:
+        pixel = activated[n, :, h, w]
+        torch.testing.assert_close(after_norm[n, :, h, w], pixel / torch.sqrt(pixel.pow(2).mean() + 1e-8))
+    torch.testing.assert_close(after_norm.pow(2).mean(dim=1), torch.ones(3, 4, 4), rtol=1e-4, atol=1e-4)
+
+
 def test_minibatch_stddev_matches_a_loop_over_groups():
     torch.manual_seed(0)
     x = torch.randn(8, 3, 2, 2)

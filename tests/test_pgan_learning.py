@@ -8,7 +8,8 @@ import torch
 from conftest import tiny_params_dict
 from facegan.data.prepare import load_prepared, prepare_celeba
 from facegan.data.synthetic import write_celeba_sample
-from facegan.evaluation.pgan import array_batches, generated_batches
+from facegan.evaluation.pgan import generated_batches
+from facegan.images import array_batches
 from facegan.metrics.swd import sliced_wasserstein
 from facegan.params import Params, load_params
 from facegan.training.checkpoint import save_checkpoint

@@ -59,6 +59,9 @@ def test_repro_then_experiment_with_another_lr(clone):
     assert "train_pgan" not in status and "evaluate_pgan" not in status
     plots = _run("dvc", "plots", "show", "--json", cwd=clone)
     assert "data/pgan/8/loss.tsv" in plots and "data/eval/pgan/fakes.png" in plots
+    for image in ("data/pgan/4/loss.png", "data/pgan/8/loss.png", "data/stargan/loss.png",
+                  "data/stargan/classifier/loss.png", "data/hifacegan/loss.png"):
+        assert image in plots and (clone / image).read_bytes().startswith(b"\x89PNG")  # offline loss curves
 
     _run("git", "add", "-A", cwd=clone)
     _run("git", "commit", "-qm", "baseline", cwd=clone)

@@ -1,6 +1,8 @@
 """A real learning check: a few hundred iterations on the sample make StarGAN's edits
 convincing to the separately trained attribute classifier, far more than the untrained
-generator's (which the classifier judges the same whatever the target)."""
+generator's (which the classifier judges the same whatever the target); asked for no
+change, the trained G comes back closer to its input, and its edits are far closer to
+real faces in the classifier's features (fd_classifier) than the untrained G's."""
 import torch
 import yaml
 
@@ -12,19 +14,18 @@ from facegan.params import load_params
 from facegan.training.classifier import load_classifier, train_classifier
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
-from facegan.training.stargan import build_generator, load_generator, network_config, train_stargan
+from facegan.training.stargan import load_generator, network_config, train_stargan, untrained_generator
 
 ON_CPU = Compute(torch.device("cpu"))
 
 
-def test_training_raises_the_classifiers_accuracy_on_edited_faces(tmp_path):
+def test_training_makes_edits_that_keep_the_face_and_convince_the_classifier(tmp_path):
     raw = tiny_params_dict()
     stargan = raw["stargan"]
     stargan["data"].update(image_size=16, test_count=100)
     stargan["model"].update(g_conv_dim=16, d_conv_dim=16)
-    # 3e-4 rather than the paper's 1e-4: the edits become visible within 600 iterations.
-    stargan["train"].update(iterations=600, decay_start=300, g_lr=3e-4, d_lr=3e-4, batch=16, checkpoint_every=1000,
-                            log_every=100)
+    # The sample default's losses (identity term included) and rates, for 600 iterations at 16 px.
+    stargan["train"].update(iterations=600, decay_start=300, batch=16, checkpoint_every=1000, log_every=100)
     stargan["classifier"].update(conv_dim=16, iterations=300, batch=32)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     params = load_params(tmp_path / "params.yaml")
@@ -36,15 +37,14 @@ def test_training_raises_the_classifiers_accuracy_on_edited_faces(tmp_path):
 
     classifier, _ = load_classifier(tmp_path / "classifier" / "model.pt")
     trained, _ = load_generator(tmp_path / "stargan" / "model.pt")
-    torch.manual_seed(params.stargan.train.seed)  # the generator training started from
-    untrained = build_generator(network_config(params.stargan))
-    test = data.indices("test")
-
-    def measure(G, name):
-        return evaluate_stargan(G, classifier, data.images[test], data.labels[test], data.attribute_names,
-                                params.eval.stargan, tmp_path / name)
-
-    before, after = measure(untrained, "untrained"), measure(trained, "trained")
-    assert after["real_accuracy"]["mean"] > 0.8, "the classifier must recognise real faces to judge edits"
-    assert after["attr_accuracy"]["mean"] > before["attr_accuracy"]["mean"] + 0.25, (before, after)
-    assert after["reconstruction_l1"] < before["reconstruction_l1"]
+    untrained = untrained_generator(network_config(params.stargan), params.stargan.train.seed)
+    test, train = data.indices("test"), data.indices("train")
+    result = evaluate_stargan(trained, untrained, classifier, data.images[test], data.labels[test],
+                              data.images[train[: 5 * len(test)]], data.attribute_names, params.eval.stargan, tmp_path)
+    before = result["untrained"]
+    print(result)  # with -s: the margins
+    assert result["real_accuracy"]["mean"] > 0.8, "the classifier must recognise real faces to judge edits"
+    assert result["attr_accuracy"]["mean"] > before["attr_accuracy"] + 0.25, result
+    assert result["self_reconstruction_psnr"] > before["self_reconstruction_psnr"] + 3, result
+    assert result["fd_classifier"] < before["fd_classifier"] / 3, result
+    assert result["fd_classifier"] > result["fd_classifier_real_floor"], "edits are not yet real faces"

@@ -12,7 +12,11 @@ from facegan.models.stargan import (
     edit_targets,
     tile_labels,
 )
+from conftest import tiny_params_dict, write_params
+from facegan.params import load_params
+from facegan.training.loop import RunPaths
 from facegan.training.losses import classification_loss, stargan_discriminator_loss, stargan_generator_loss
+from facegan.training.stargan import network_config, setup, untrained_generator
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -149,6 +153,17 @@ def test_generator_loss_is_the_sum_of_its_terms():
     )
 
 
+def test_identity_term_adds_its_weighted_l1():
+    D, (real, fake, c_trg, _) = _tiny_d(), _batch()
+    reconstructed, unchanged = real + 0.1 * torch.randn_like(real), real + 0.2 * torch.randn_like(real)
+    without, _ = stargan_generator_loss(D, fake, reconstructed, real, c_trg, lambda_cls=1.0, lambda_rec=10.0)
+    loss, parts = stargan_generator_loss(D, fake, reconstructed, real, c_trg, lambda_cls=1.0, lambda_rec=10.0,
+                                         unchanged=unchanged, lambda_id=30.0)
+    identity = (real - unchanged).abs().mean()
+    torch.testing.assert_close(loss, without + 30 * identity)
+    assert parts["g_id"] == pytest.approx(identity.item(), rel=1e-5)
+
+
 def test_penalty_gradient_reaches_d_weights():
     """Only the GP differs between the two losses, so the gradient of their difference is the GP's."""
     D, (real, fake, c_org, u) = _tiny_d(), _batch()
@@ -157,3 +172,13 @@ def test_penalty_gradient_reaches_d_weights():
     (with_gp - without_gp).backward()
     for conv in (D.trunk[0][0], D.src_head):
         assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+def test_untrained_generator_is_the_one_training_starts_from(tmp_path):
+    """The evaluation's baseline G is the seeded G of iteration 0, weight for weight."""
+    stargan = load_params(write_params(tmp_path / "params.yaml", tiny_params_dict())).stargan
+    state = setup(stargan, "data", RunPaths(tmp_path / "run"), torch.device("cpu"))
+    baseline = untrained_generator(network_config(stargan), stargan.train.seed)
+    for name, value in state.G.state_dict().items():
+        torch.testing.assert_close(baseline.state_dict()[name], value, rtol=0, atol=0)
+    assert not baseline.training

@@ -98,6 +98,9 @@ def degrade_command(
     seed: Annotated[int, typer.Option(help="with each file's name, seeds its degradation")] = 0,
     size: Annotated[int, typer.Option(help="side the photos are resized to first (the training size)")] = 512,
     clean: Annotated[Optional[Path], typer.Option(help="also write the resized clean photos here")] = None,
+    scale_ranges: Annotated[bool, typer.Option(
+        help="scale the blur's pixel ranges (given for 512 px faces) by --size / 512, as "
+             "hifacegan.data.scale_ranges does")] = True,
     workers: Annotated[int, typer.Option(help="processes")] = 2,
 ) -> None:
     """Degrade face photos as the degrade stage makes HiFaceGAN's training pairs: the centred
@@ -110,7 +113,7 @@ def degrade_command(
         raise UserError(f"--size {size}: must be at least 8 pixels")
     one_file = not Path(source).is_dir()
     written = 0
-    for path, pair, reason in degrade_files(image_paths(source), Degrader(kind, size, seed), workers):
+    for path, pair, reason in degrade_files(image_paths(source), Degrader(kind, size, seed, scale_ranges), workers):
         if pair is None:
             typer.echo(f"skipped {path}: {reason}", err=True)
             continue

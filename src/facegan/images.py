@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from io import BytesIO
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -28,6 +29,12 @@ def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     device of a tensor given; any leading dimensions stay as they are."""
     tensor = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images))  # memmaps: a copy
     return tensor.movedim(-1, -3).float() / 127.5 - 1.0
+
+
+def array_batches(images: np.ndarray, indices: np.ndarray, batch: int) -> Iterator[np.ndarray]:
+    """Rows of a (memory-mapped) uint8 array, `batch` at a time, read in sorted order."""
+    for start in range(0, len(indices), batch):
+        yield images[np.sort(indices[start : start + batch])]
 
 
 def grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:

@@ -177,6 +177,7 @@ class StarGANTrain:
     lambda_cls: float = _field(low=0.0)
     lambda_rec: float = _field(low=0.0)
     lambda_gp: float = _field(low=0.0)
+    lambda_id: float = _field(low=0.0)  # identity loss: not in the paper (0 there)
     mirror: bool = _field()
     checkpoint_every: int = _field(low=1)
     log_every: int = _field(low=1)
@@ -212,6 +213,7 @@ class HiFaceGANData:
 
     image_size: int = _field(low=64, high=1024, power_of_two=True)  # G starts at S/32: 2x2 at least
     degradation: str = _field(choices=("down", "noise", "blur", "jpeg", "full"))
+    scale_ranges: bool = _field()  # the blur's pixel ranges (given for 512 px) times image_size / 512
     seed: int = _field(low=0)
     workers: int = _field(low=1, high=64)
     max_bad_fraction: float = _field(low=0.0, high=1.0)
@@ -241,6 +243,7 @@ class HiFaceGANTrain:
     decay_start: int = _field(low=0)
     lambda_feat: float = _field(low=0.0)
     lambda_vgg: float = _field(low=0.0)
+    lambda_l1: float = _field(low=0.0)  # pixel L1: not in the paper (0 there)
     mirror: bool = _field()
     checkpoint_every: int = _field(low=1)
     log_every: int = _field(low=1)

@@ -1,13 +1,20 @@
 """HiFaceGAN's degradations with imgaug, and the packed (degraded, clean) pairs (REFERENCE 4).
 
-Five types, with the reference's parameter ranges (in pixels of the training size):
+Five types, with the reference's parameter ranges (HiFaceGAN's degradation scripts, which
+degrade 512 px faces):
 
 - `down`: resize by one factor in [0.125, 0.25], then back to the training size (cubic);
 - `noise`: one of Gaussian (scale 20-40), Laplace (scale 20-40), Poisson (lambda 15-30),
   each drawn per channel;
-- `blur`: one of motion blur (kernel 10-20) and Gaussian blur (sigma 3-8);
+- `blur`: one of motion blur (kernel 10-20 px) and Gaussian blur (sigma 3-8 px);
 - `jpeg`: JPEG compression 50-85 (imgaug's scale: quality 17-51);
 - `full`: blur, noise, jpeg and down, all four, in random order.
+
+The blur's ranges are lengths in pixels of a 512 px face. With `scale_ranges` they are
+scaled by size / 512, so a smaller face is blurred over the same fraction of itself (at
+512 px exactly the reference's ranges; a motion kernel is at least 3 px); without it
+they apply in pixels of whatever size the faces are. The other ranges have no length:
+`down`'s factors are fractions of the size, noise and JPEG act per pixel and per block.
 
 Every image is first resized to the training size (the centred square, Lanczos), then
 degraded by an augmenter seeded from the run's seed and the image's name alone
@@ -40,7 +47,18 @@ FFHQ_SPLITS = ("train", "test")
 CHUNK = 16  # images per worker task: large enough to amortise the pickling, small for a smooth bar
 
 
-def build_degradation(kind: str, size: int):
+REFERENCE_SIZE = 512  # the face size the reference's ranges are given for
+MOTION_KERNEL, GAUSSIAN_SIGMA = (10, 20), (3.0, 8.0)  # the reference's blur ranges, pixels at 512
+
+
+def blur_ranges(size: int, scale_ranges: bool) -> tuple[tuple[int, int], tuple[float, float]]:
+    """The motion-blur kernel and Gaussian-blur sigma ranges for `size` px faces."""
+    factor = size / REFERENCE_SIZE if scale_ranges else 1.0
+    kernel = tuple(max(3, round(k * factor)) for k in MOTION_KERNEL)
+    return kernel, (GAUSSIAN_SIGMA[0] * factor, GAUSSIAN_SIGMA[1] * factor)
+
+
+def build_degradation(kind: str, size: int, scale_ranges: bool = False):
     """The imgaug augmenter of one degradation type for `size` x `size` images (unseeded)."""
     import imgaug.augmenters as iaa  # imported here: only the degradation needs it (and it is slow)
 
@@ -55,7 +73,8 @@ def build_degradation(kind: str, size: int):
         ])  # fmt: skip
 
     def blur():
-        return iaa.OneOf([iaa.MotionBlur(k=(10, 20)), iaa.GaussianBlur(sigma=(3.0, 8.0))])
+        kernel, sigma = blur_ranges(size, scale_ranges)
+        return iaa.OneOf([iaa.MotionBlur(k=kernel), iaa.GaussianBlur(sigma=sigma)])
 
     def jpeg():
         return iaa.JpegCompression(compression=(50, 85))
@@ -69,8 +88,8 @@ def build_degradation(kind: str, size: int):
 
 
 @functools.lru_cache(maxsize=4)
-def _augmenter(kind: str, size: int):
-    return build_degradation(kind, size)  # one per process: building it costs more than using it
+def _augmenter(kind: str, size: int, scale_ranges: bool):
+    return build_degradation(kind, size, scale_ranges)  # one per process: building costs more than using
 
 
 def image_entropy(seed: int, name: str) -> int:
@@ -85,10 +104,11 @@ class Degrader:
     kind: str
     size: int
     seed: int
+    scale_ranges: bool = False
 
     def pair(self, name: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         clean = square_resized(image, self.size, Image.Resampling.LANCZOS)
-        augmenter = _augmenter(self.kind, self.size)
+        augmenter = _augmenter(self.kind, self.size, self.scale_ranges)
         augmenter.seed_(image_entropy(self.seed, name))
         return augmenter(image=clean), clean
 
@@ -161,6 +181,7 @@ def degrade_ffhq(images: dict[str, dict[str, Path]], out_dir: Path, degrader: De
         manifest = {
             "dataset": "ffhq",
             "degradation": {"type": degrader.kind, "seed": degrader.seed, "library": imgaug_version(),
+                            "scale_ranges": degrader.scale_ranges,
                             "per_image_seed": "sha256(f'{seed}/{name}')[:8], little-endian"},
             "image_size": degrader.size,
             "resize": "centred square, Lanczos (PIL)",

@@ -63,11 +63,14 @@ def evaluate_hifacegan(G: Generator, pairs: np.ndarray, params: HiFaceGANEvalPar
 
 def training_conditions(hifacegan: HiFaceGANParams) -> dict:
     """What the numbers were made under that a reader must know: the degradation, and
-    whether the perceptual loss was on."""
-    weight = hifacegan.train.lambda_vgg
-    return {"degradation": hifacegan.data.degradation,
-            "perceptual_loss": f"on (lambda_vgg {weight})" if weight > 0 else
-            "off: hifacegan.train.lambda_vgg is 0 (runs without the VGG19 weights)"}
+    whether the perceptual loss and the (non-paper) pixel loss were on."""
+    data, train = hifacegan.data, hifacegan.train
+    return {"degradation": data.degradation,
+            "degradation_ranges": "the blur's scaled by image_size / 512" if data.scale_ranges else
+            "the reference's, in pixels of the training size",
+            "perceptual_loss": f"on (lambda_vgg {train.lambda_vgg})" if train.lambda_vgg > 0 else
+            "off: hifacegan.train.lambda_vgg is 0 (runs without the VGG19 weights)",
+            "pixel_loss": f"on (lambda_l1 {train.lambda_l1}; not in the paper)" if train.lambda_l1 > 0 else "off"}
 
 
 def _difference(a: float | None, b: float | None) -> float | None:

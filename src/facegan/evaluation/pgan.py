@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from facegan.images import grid, save_png, to_uint8
+from facegan.images import array_batches, grid, save_png, to_uint8
 from facegan.metrics.fid import FIDInceptionV3, fid
 from facegan.metrics.ms_ssim import MIN_SIZE, ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
@@ -30,12 +30,6 @@ def generated_batches(G: Generator, count: int, batch: int, seed: int) -> Iterat
     for start in range(0, count, batch):
         z = torch.randn(min(batch, count - start), G.latent_dim, generator=rng)
         yield to_uint8(G(z.to(device)))
-
-
-def array_batches(images: np.ndarray, indices: np.ndarray, batch: int) -> Iterator[np.ndarray]:
-    """Rows of a (memory-mapped) uint8 array, `batch` at a time, read in sorted order."""
-    for start in range(0, len(indices), batch):
-        yield images[np.sort(indices[start : start + batch])]
 
 
 def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_dir: Path,

@@ -1,12 +1,9 @@
-"""Frechet Inception Distance (Heusel et al., NeurIPS 2017; REFERENCE 2).
+"""Frechet Inception Distance (Heusel et al., NeurIPS 2017).
 
-FID = ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between Gaussians fitted to
-the 2048-d pool3 features of two image sets (`inception.py`), as `pytorch-fid` computes
-it: unbiased covariances, uint8 images read as [0, 1]. Features are streamed into
-float64 sums, so memory does not grow with the number of images. The trace of the
-matrix square root is taken as the sum of the square roots of the eigenvalues of the
-symmetric S_a^(1/2) S_b S_a^(1/2) (the same eigenvalues as S_a S_b), which stays real
-and stable where scipy's `sqrtm(S_a S_b)` needs pytorch-fid's epsilon fallback.
+FID is the Frechet distance (`frechet.py`) between Gaussians fitted to the 2048-d pool3
+features of two image sets (`inception.py`), as `pytorch-fid` computes it: unbiased
+covariances, uint8 images read as [0, 1]. Features are streamed into float64 sums, so
+memory does not grow with the number of images.
 """
 from __future__ import annotations
 
@@ -18,46 +15,11 @@ import torch
 
 from facegan.data.sources import file_digest
 from facegan.errors import UserError
+from facegan.metrics.frechet import FeatureStats, frechet_distance
 from facegan.metrics.inception import FEATURES, FIDInceptionV3
 from facegan.weights import WEIGHTS, MissingWeightsError, staged_path
 
 BATCH = 32  # images through the network at a time: bounds activation memory at 299 px
-
-
-class FeatureStats:
-    """Running count, sum and sum of outer products of feature vectors, in float64."""
-
-    def __init__(self, dim: int = FEATURES) -> None:
-        self.count = 0
-        self.total = np.zeros(dim)
-        self.outer = np.zeros((dim, dim))
-
-    def add(self, features: np.ndarray) -> None:
-        features = np.asarray(features, dtype=np.float64)
-        self.count += len(features)
-        self.total += features.sum(0)
-        self.outer += features.T @ features
-
-    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.count < 2:
-            raise ValueError(f"FID needs at least 2 images per set, got {self.count}")
-        mean = self.total / self.count
-        cov = (self.outer - self.count * np.outer(mean, mean)) / (self.count - 1)
-        return mean, cov
-
-
-def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a symmetric positive semi-definite matrix."""
-    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    return (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
-
-
-def frechet_distance(mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray) -> float:
-    """Frechet distance between N(mean_a, cov_a) and N(mean_b, cov_b)."""
-    root_a = _sqrt_psd(cov_a)
-    middle = root_a @ cov_b @ root_a
-    trace_sqrt = np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2).clip(min=0)).sum()
-    return float(np.square(mean_a - mean_b).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
 
 
 def load_inception(path: Path, device: str | torch.device = "cpu") -> FIDInceptionV3:
@@ -88,7 +50,7 @@ def is_official(path: Path) -> bool:
 def inception_stats(batches: Iterable[np.ndarray], model: FIDInceptionV3) -> FeatureStats:
     """Feature statistics of a stream of uint8 NHWC RGB batches."""
     device = next(model.parameters()).device
-    stats = FeatureStats()
+    stats = FeatureStats(FEATURES)
     for batch in batches:
         if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[-1] != 3:
             raise ValueError(f"FID expects uint8 NHWC RGB images, got {batch.dtype} {batch.shape}")

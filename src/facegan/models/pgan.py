@@ -53,7 +53,7 @@ class GeneratorBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """z (pixel-normalised) -> dense 4x4 -> 3x3 conv -> [blocks] -> toRGB (1x1, linear)."""
+    """z (pixel-normalised) -> dense to c0 x 4 x 4 -> 3x3 conv -> [blocks] -> toRGB (1x1, linear)."""
 
     def __init__(self, latent_dim: int, channels: list[int], depth: int):
         super().__init__()
@@ -61,8 +61,10 @@ class Generator(nn.Module):
         c0 = channels[0]
         self.input_norm = PixelNorm()
         self.dense = EqualizedLinear(latent_dim, c0 * 16)
+        # The dense output is reshaped to c0 x 4 x 4 before its activation and pixel norm, so
+        # each of the 16 pixels is normalised over its c0 channels (official networks.py).
         self.head = nn.Sequential(
-            _act(), PixelNorm(), nn.Unflatten(1, (c0, 4, 4)),
+            nn.Unflatten(1, (c0, 4, 4)), _act(), PixelNorm(),
             EqualizedConv2d(c0, c0, 3), _act(), PixelNorm(),
         )  # fmt: skip
         self.blocks = nn.ModuleList(

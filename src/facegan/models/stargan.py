@@ -112,11 +112,15 @@ class AttributeClassifier(nn.Module):
 
     def __init__(self, image_size: int, c_dim: int, conv_dim: int = 64, repeat_num: int = 6):
         super().__init__()
-        self.trunk, channels = strided_trunk(conv_dim, repeat_num)
-        self.cls_head = _class_head(image_size, repeat_num, channels, c_dim)
+        self.trunk, self.feature_dim = strided_trunk(conv_dim, repeat_num)
+        self.cls_head = _class_head(image_size, repeat_num, self.feature_dim, c_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.cls_head(self.trunk(x)).flatten(1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, feature_dim): the trunk's output averaged over positions (what `fd_classifier` compares)."""
+        return self.trunk(x).mean(dim=(2, 3))
 
 
 def edit_targets(c_org: torch.Tensor, attribute_names: list[str] | tuple[str, ...]) -> list[torch.Tensor]:

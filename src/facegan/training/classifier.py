@@ -57,7 +57,7 @@ def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, p
                        log_every=max(1, params.iterations // 50), checkpoint_every=max(1, params.iterations // 5),
                        desc="attribute classifier")
     if compute.main:
-        write_model(state, paths, keep=("C",))
+        write_model(state, paths, keep=("C",), plotted=LOG_COLUMNS[:-1], title="StarGAN attribute classifier")
     return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
 
 

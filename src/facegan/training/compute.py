@@ -9,7 +9,8 @@ gradient of the whole batch's mean loss, and the checkpoints are a single proces
 to the rounding of that average). Only the first process writes files.
 
 bf16 autocast (network forwards only: losses, gradient-penalty norms and the optimizers
-stay in fp32), channels_last and torch.compile are for CUDA; on CPU they are off.
+stay in fp32) and torch.compile are for CUDA; on CPU they are off. channels_last (NHWC)
+works on both: oneDNN's CPU convolutions are faster in it too.
 """
 from __future__ import annotations
 
@@ -167,7 +168,7 @@ def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Co
         dist.init_process_group("nccl" if cuda else "gloo", device_id=torch_device if cuda else None)
     try:
         yield Compute(torch_device, rank, world, amp=settings.amp and cuda,
-                      channels_last=settings.channels_last and cuda, compile=settings.compile and cuda,
+                      channels_last=settings.channels_last, compile=settings.compile and cuda,
                       loader_workers=settings.loader_workers)
     finally:
         if world > 1:

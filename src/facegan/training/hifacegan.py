@@ -4,12 +4,15 @@ Each iteration is one generator step, then one discriminator step on a freshly g
 (detached) restoration, as the reference's trainer does. Learning rates are constant
 until `decay_start`, then fall linearly to 0. The perceptual loss needs torchvision's
 VGG19 weights; with `lambda_vgg: 0` (the sample default) it is off and nothing is loaded.
+`lambda_l1` weighs an L1 pixel loss |G(x) - y| that the paper does not have (0 there):
+the sample default uses it in the perceptual loss's place, to tie the restoration to the
+clean face when the VGG19 weights cannot be had (README).
 """
 from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -17,7 +20,6 @@ import torch
 from facegan.data.degrade import PreparedFFHQ
 from facegan.images import grid, save_png, to_float, to_uint8
 from facegan.models.hifacegan import Generator, MultiscaleDiscriminator
-from facegan.models.pretrained import VGG19Features
 from facegan.params import HiFaceGANParams, fingerprint
 from facegan.training.checkpoint import load_checkpoint
 from facegan.training.batches import TrainingBatches
@@ -25,7 +27,10 @@ from facegan.training.compute import Compute, Network
 from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
 from facegan.training.losses import feature_matching_loss, lsgan_loss, perceptual_loss
 
-LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "loss_d", "d_real", "d_fake", "lr", "seconds"]
+if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
+    from facegan.models.pretrained import VGG19Features
+
+LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "g_l1", "loss_d", "d_real", "d_fake", "lr", "seconds"]
 
 
 def network_config(hifacegan: HiFaceGANParams) -> dict:
@@ -57,7 +62,8 @@ def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, 
     g_gan = lsgan_loss(on_fake, real=True)
     g_feat = train.lambda_feat * feature_matching_loss(on_fake, on_real)
     g_vgg = train.lambda_vgg * perceptual_loss(vgg, restored, clean) if vgg is not None else torch.zeros(())
-    loss_g = g_gan + g_feat + g_vgg
+    g_l1 = train.lambda_l1 * (restored - clean).abs().mean()
+    loss_g = g_gan + g_feat + g_vgg + g_l1
     state.opt_G.zero_grad(set_to_none=True)
     loss_g.backward()
     state.opt_G.step()
@@ -72,7 +78,7 @@ def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, 
     loss_d.backward()
     state.opt_D.step()
     return {"loss_g": loss_g.item(), "g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_vgg": g_vgg.item(),
-            "loss_d": loss_d.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
+            "g_l1": g_l1.item(), "loss_d": loss_d.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
             "lr": state.opt_G.param_groups[0]["lr"]}
 
 
@@ -119,7 +125,9 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
-    write_model(state, paths, keep=("G",))
+    off = {"g_vgg": train.lambda_vgg == 0, "g_l1": train.lambda_l1 == 0}
+    plotted = [name for name in LOG_COLUMNS[:-2] if not off.get(name)]
+    write_model(state, paths, keep=("G",), plotted=plotted, title="HiFaceGAN")
     save_png(restoration_grid(state.G, data.pairs["test"][: train.sample_images]), paths.out_dir / "samples.png",
              min_side=256)
     return summary

@@ -18,10 +18,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
+from facegan.lossplot import plot_losses
 from facegan.progress import progress
 from facegan.training.batches import TrainingBatches, batch_loader
 from facegan.training.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
@@ -146,11 +147,13 @@ def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, floa
     return state.iteration - start
 
 
-def write_model(state: LoopState, paths: RunPaths, keep: tuple[str, ...]) -> None:
-    """model.pt with the `keep` parts, config, fingerprint and iteration, and loss.tsv beside it.
+def write_model(state: LoopState, paths: RunPaths, keep: tuple[str, ...], plotted: Sequence[str], title: str) -> None:
+    """model.pt with the `keep` parts, config, fingerprint and iteration; loss.tsv beside it,
+    and loss.png with the `plotted` columns (a chart that renders offline).
 
     No wall time or optimizer state in model.pt: its bytes depend only on the inputs, so
     DVC sees an identical file on any machine (the time is in loss.tsv)."""
     model = {key: value for key, value in state.snapshot().items() if key in (*state.meta, "iteration", *keep)}
     save_checkpoint(paths.out_dir / "model.pt", model)
     shutil.copyfile(paths.work_log, paths.out_dir / "loss.tsv")
+    plot_losses(paths.out_dir / "loss.tsv", paths.out_dir / "loss.png", plotted, title)

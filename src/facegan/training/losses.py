@@ -8,7 +8,9 @@ x_hat = real + u * (fake - real), u ~ U(0, 1) per sample.  G: -D(G(z)).
 StarGAN (Choi et al., CVPR 2018, eq. 2-5 and 8), D returning (patch map, logits):
 D: -mean D_src(x) + mean D_src(G(x, c)) + lambda_cls * BCE(D_cls(x), c') + lambda_gp * GP;
 G: -mean D_src(G(x, c)) + lambda_cls * BCE(D_cls(G(x, c)), c) + lambda_rec * |x - G(G(x, c), c')|_1,
-with c' the original labels, c the target labels and BCE summed over attributes.
+with c' the original labels, c the target labels and BCE summed over attributes. Not in the
+paper, and off unless asked for (the sample default: README): lambda_id * |x - G(x, c')|_1,
+CycleGAN's identity loss (Zhu et al. 2017, section 5.2), for colour preservation.
 
 HiFaceGAN (Yang et al. 2020; REFERENCE 4), D on (degraded, image) at several scales:
 D: mean_s (D_s(y) - 1)^2 + mean_s D_s(G(x))^2;
@@ -101,11 +103,15 @@ def stargan_generator_loss(
     c_trg: torch.Tensor,
     lambda_cls: float,
     lambda_rec: float,
+    unchanged: torch.Tensor | None = None,
+    lambda_id: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """G's loss and its unweighted terms for logging, so loss = g_fake + lambda_cls * g_cls + lambda_rec * g_rec.
+    """G's loss and its unweighted terms for logging, so loss = g_fake + lambda_cls * g_cls +
+    lambda_rec * g_rec (+ lambda_id * g_id when `unchanged` is given).
 
-    fake = G(real, c_trg) and reconstructed = G(fake, c_org). g_fake: -mean D_src(fake);
-    g_cls: BCE of D_cls(fake) against c_trg; g_rec: mean |real - reconstructed| (cycle loss, eq. 4).
+    fake = G(real, c_trg), reconstructed = G(fake, c_org) and unchanged = G(real, c_org).
+    g_fake: -mean D_src(fake); g_cls: BCE of D_cls(fake) against c_trg; g_rec: mean
+    |real - reconstructed| (cycle loss, eq. 4); g_id: mean |real - unchanged| (identity loss).
     """
     src_fake, cls_fake = D(fake)
     terms = {
@@ -114,6 +120,9 @@ def stargan_generator_loss(
         "g_rec": (real - reconstructed).abs().mean(),
     }
     loss = terms["g_fake"] + lambda_cls * terms["g_cls"] + lambda_rec * terms["g_rec"]
+    if unchanged is not None:
+        terms["g_id"] = (real - unchanged).abs().mean()
+        loss = loss + lambda_id * terms["g_id"]
     return loss, {name: term.item() for name, term in terms.items()}
 
 

@@ -31,6 +31,7 @@ from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_m
 from facegan.training.losses import discriminator_loss, generator_loss
 
 LOG_COLUMNS = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha", "kimg", "seconds"]
+PLOTTED = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha"]
 
 
 class TrainState(LoopState):
@@ -194,7 +195,7 @@ def train_scale(pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, 
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
-    write_model(state, paths, keep=("G", "D", "G_ema"))
+    write_model(state, paths, keep=("G", "D", "G_ema"), plotted=PLOTTED, title=f"PGAN {key} px")
     fixed_z = torch.randn(pgan.train.sample_grid, pgan.model.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         samples = to_uint8(state.G_ema(fixed_z.to(compute.device)))

@@ -3,7 +3,9 @@
 Every iteration trains D once: real images against their translation to target labels
 drawn by permuting the batch's own labels (WGAN-GP, plus the attribute classification of
 the real images). Every n_critic-th iteration then trains G: fool D, be classified as the
-target, and come back to the input when translated back to its own labels (L1 cycle).
+target, and come back to the input when translated back to its own labels (L1 cycle);
+with `lambda_id` > 0 (not in the paper; the sample default only, README) also stay the
+input when asked for its own labels.
 Both learning rates fall linearly to 0 from `decay_start` to the end, as the paper says
 (the official code steps them every 1,000 iterations).
 
@@ -27,7 +29,8 @@ from facegan.training.compute import BatchShare, Compute, Network
 from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
 from facegan.training.losses import stargan_discriminator_loss, stargan_generator_loss
 
-LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "lr", "seconds"]
+LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id", "lr",
+               "seconds"]
 
 
 def network_config(stargan: StarGANParams) -> dict:
@@ -69,8 +72,9 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     state.D.requires_grad_(False)  # G's step needs no critic gradients
     fake = G(reals, c_trg)
     reconstructed = G(fake, c_org)
-    loss_g, g_parts = stargan_generator_loss(D.fixed, fake, reconstructed, reals, c_trg,
-                                             train.lambda_cls, train.lambda_rec)
+    unchanged = G(reals, c_org) if train.lambda_id > 0 else None
+    loss_g, g_parts = stargan_generator_loss(D.fixed, fake, reconstructed, reals, c_trg, train.lambda_cls,
+                                             train.lambda_rec, unchanged, train.lambda_id)
     state.opt_G.zero_grad(set_to_none=True)
     loss_g.backward()
     state.opt_G.step()
@@ -116,7 +120,8 @@ def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
-    write_model(state, paths, keep=("G", "D"))
+    plotted = [name for name in LOG_COLUMNS[:-2] if name != "g_id" or train.lambda_id > 0]
+    write_model(state, paths, keep=("G", "D"), plotted=plotted, title="StarGAN")
     shown = data.indices("test")[: train.sample_images]
     save_png(edit_grid(state.G, data.images[shown], data.labels[shown], stargan.data.attributes),
              paths.out_dir / "samples.png", min_side=256)
@@ -133,6 +138,13 @@ def edit_grid(G, images: np.ndarray, labels: np.ndarray, attributes: list[str]) 
     columns = [reals] + [G(reals, c_trg) for c_trg in edit_targets(c_org, attributes)]
     rows = torch.stack(columns, dim=1).flatten(0, 1)  # image-major: each row one face
     return grid(to_uint8(rows), columns=len(columns))
+
+
+def untrained_generator(config: dict, seed: int) -> Generator:
+    """G as training starts it (`seeded_gan` builds G first, right after seeding torch with
+    the train seed): the baseline the evaluation measures the trained G against."""
+    torch.manual_seed(seed)
+    return build_generator(config).eval()
 
 
 def load_generator(path: Path) -> tuple[Generator, dict]:

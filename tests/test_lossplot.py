@@ -1,0 +1,34 @@
+"""Loss curves as PNG: one panel per plotted column, the same bytes for the same log, and
+a clear error for a column the log does not have."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from facegan.lossplot import plot_losses
+from facegan.training.log import LossLog
+
+
+def _log(path, rows=40):
+    log = LossLog(path, ["loss_d", "loss_g", "gp", "seconds"])
+    for iteration in range(1, rows + 1):
+        log.add({"loss_d": np.sin(iteration / 5), "loss_g": 1 / iteration, "gp": 0.1})
+        log.write(iteration, {"seconds": iteration * 0.5})
+    return path
+
+
+def test_plot_has_one_panel_per_column_and_is_reproducible(tmp_path):
+    tsv = _log(tmp_path / "loss.tsv")
+    plot_losses(tsv, tmp_path / "a.png", ["loss_d", "loss_g", "gp"], "three panels")
+    plot_losses(tsv, tmp_path / "b.png", ["loss_d", "loss_g", "gp"], "three panels")
+    plot_losses(tsv, tmp_path / "c.png", ["loss_d"], "one panel")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    three, one = Image.open(tmp_path / "a.png"), Image.open(tmp_path / "c.png")
+    assert three.format == "PNG" and three.width > 2.5 * one.width and three.height == one.height
+    pixels = np.asarray(three.convert("L"))
+    assert pixels.min() < 100 < pixels.max()  # drawn lines and text on a light background
+
+
+def test_unknown_column_names_the_column(tmp_path):
+    with pytest.raises(ValueError, match="no column wasserstein"):
+        plot_losses(_log(tmp_path / "loss.tsv"), tmp_path / "x.png", ["loss_d", "wasserstein"], "bad")
+    assert not (tmp_path / "x.png").exists()
