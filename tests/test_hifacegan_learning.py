@@ -13,8 +13,7 @@ from facegan.training.hifacegan import build_generator, load_generator, network_
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
 
-ON_CPU = Compute(torch.device("cpu"))
-ITERATIONS = 300
+ON_CPU = Compute(torch.device("cpu"), channels_last=True)
 
 
 def test_training_restores_degraded_faces_above_the_degraded_baseline(tmp_path):
@@ -24,9 +23,9 @@ def test_training_restores_degraded_faces_above_the_degraded_baseline(tmp_path):
     hifacegan = raw["hifacegan"]
     hifacegan["data"].update(workers=2)  # the default degradation and its ranges
     hifacegan["model"] = defaults["model"]
-    # The default's losses and rates, for 300 of its iterations (it trains 500 in the DAG).
-    hifacegan["train"] = {**defaults["train"], "iterations": ITERATIONS, "decay_start": ITERATIONS // 2,
-                          "checkpoint_every": 1000, "log_every": 50}
+    # The default's losses, rates and schedule: its PSNR passes the input's late (measured: no gain yet after
+    # 300 iterations with the decay from 150).
+    hifacegan["train"] = {**defaults["train"], "checkpoint_every": 1000, "log_every": 50}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     params = load_params(tmp_path / "params.yaml")
     ffhq, data_params = params.data.ffhq, params.hifacegan.data
@@ -48,5 +47,6 @@ def test_training_restores_degraded_faces_above_the_degraded_baseline(tmp_path):
     before = evaluate_hifacegan(untrained, test, params.eval.hifacegan, tmp_path / "untrained")
     after = evaluate_hifacegan(trained, test, params.eval.hifacegan, tmp_path / "trained")
     print("untrained", before, "\ntrained", after)  # with -s: the margins
-    assert after["gain"]["psnr"] > 0.5 and after["gain"]["ssim"] > 0.15, after
+    # Measured here: +1.18 dB and +0.30 (as metrics/hifacegan.json); GAN training amplifies rounding, so a margin.
+    assert after["gain"]["psnr"] > 0.8 and after["gain"]["ssim"] > 0.2, after
     assert after["psnr"] > before["psnr"] + 5, (before, after)

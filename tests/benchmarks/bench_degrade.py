@@ -40,7 +40,7 @@ def main() -> None:
         print(f"\n{args.images} faces at {args.size} px, one process")
         print("| type | median ms per image | images/s |\n| --- | ---: | ---: |")
         for kind in DEGRADATIONS:
-            degrader, times = Degrader(kind, args.size, 0), []
+            degrader, times = Degrader(kind, args.size, 0, True), []
             degrader.pair("warm-up", next(iter(images.values())))
             for name, image in images.items():
                 start = time.perf_counter()
@@ -52,7 +52,7 @@ def main() -> None:
         print("| workers | seconds | images/s |\n| ---: | ---: | ---: |")
         for workers in args.workers:
             start = time.perf_counter()
-            degrade_ffhq({"train": files}, Path(tmp) / f"out{workers}", Degrader("full", args.size, 0),
+            degrade_ffhq({"train": files}, Path(tmp) / f"out{workers}", Degrader("full", args.size, 0, True),
                          max_bad_fraction=0.0, workers=workers)
             seconds = time.perf_counter() - start
             print(f"| {workers} | {seconds:.1f} | {args.images / seconds:.1f} |")

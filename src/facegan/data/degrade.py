@@ -104,7 +104,7 @@ class Degrader:
     kind: str
     size: int
     seed: int
-    scale_ranges: bool = False
+    scale_ranges: bool  # the blur's ranges times size / 512 (`blur_ranges`)
 
     def pair(self, name: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         clean = square_resized(image, self.size, Image.Resampling.LANCZOS)
