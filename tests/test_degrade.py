@@ -76,7 +76,9 @@ def _images(tmp_path, corrupt=0):
 def test_pairs_are_identical_with_one_or_two_workers(tmp_path):
     images = _images(tmp_path)
     for workers in (1, 2):
-        degrade_ffhq(images, tmp_path / f"w{workers}", Degrader("full", 64, 3, False), max_bad_fraction=0.0, workers=workers)
+        degrade_ffhq(
+            images, tmp_path / f"w{workers}", Degrader("full", 64, 3, False), max_bad_fraction=0.0, workers=workers
+        )
     one, two = load_ffhq_pairs(tmp_path / "w1"), load_ffhq_pairs(tmp_path / "w2")
     assert one.pairs["train"].shape == (4, 2, 64, 64, 3) and one.pairs["test"].shape == (2, 2, 64, 64, 3)
     for split in ("train", "test"):

@@ -13,7 +13,8 @@ Every test face is edited once per attribute, the way the paper's figures edit f
 - `fd_classifier`: the Frechet distance between the edited faces and the real test faces
   in the classifier's features (`metrics/classifier_fd.py`; not FID), and
   `fd_classifier_real_floor` the same between as many real training faces (all of them
-  when there are fewer) and the real test faces. A classifier can call noise "blond"; noise cannot come near the real faces here.
+  when there are fewer) and the real test faces. A classifier can call noise "blond";
+  noise cannot come near the real faces here.
 - `untrained`: the seeded generator before its first step, on the same numbers, so that
   what training gained is visible.
 - `fid`: edited faces (all attributes pooled) against the real test faces, when the
