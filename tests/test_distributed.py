@@ -8,11 +8,12 @@ import torch
 
 from conftest import run_stage, tiny_params_dict, write_params
 from facegan.models.layers import MinibatchStddev
-from facegan.models.pgan import Discriminator, stddev_group_size
+from facegan.batching import BatchSplitError, stddev_group_size
+from facegan.models.pgan import Discriminator
 from facegan.params import ParamsError, TrainComputeParams, load_params
 from facegan.training.batches import TrainingBatches, batch_loader
 from facegan.training.checkpoint import load_checkpoint
-from facegan.training.compute import BatchSplitError, Compute, Network, computing, process_share
+from facegan.training.compute import Compute, Network, computing, process_share
 from facegan.training.log import read_log
 from facegan.training.losses import discriminator_loss
 from facegan.training.pgan import init_networks, new_state, scale_trainer

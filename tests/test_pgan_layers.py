@@ -11,8 +11,8 @@ from facegan.models.layers import (
     MinibatchStddev,
     PixelNorm,
     downscale_blend,
-    minibatch_group_size,
 )
+from facegan.batching import minibatch_group_size
 from facegan.models.pgan import Discriminator, Generator, load_grown
 
 

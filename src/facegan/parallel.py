@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def worth_processes(items: int, per_process: int = 100) -> int:
+    """Processes worth starting for `items` pieces of work: one per `per_process` items, at
+    most one per CPU (a spawned process costs about a second to start)."""
+    return max(1, min(os.cpu_count() or 1, items // per_process))
 
 
 def ordered_map(function: Callable[[T], R], items: Sequence[T], workers: int, processes: bool = False) -> Iterator[R]:

@@ -20,8 +20,7 @@ import yaml
 
 from facegan.data.celeba_format import CELEBA_ATTRIBUTES
 from facegan.errors import UserError
-from facegan.models.pgan import MINIBATCH_GROUP_SIZE, stddev_group_size
-from facegan.training.compute import BatchSplitError, process_share
+from facegan.batching import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
 
 
 class ParamsError(UserError, ValueError):
@@ -489,7 +488,7 @@ def _validate_batch_split(params: Params) -> None:
                 ("hifacegan.train.batch", params.hifacegan.train.batch, 1, 1)]
     for key, batch, group_size, unit in batches:
         try:
-            process_share(batch, nproc, 0, group_size)
+            groups_per_process(batch, nproc, group_size)
         except BatchSplitError:
             groups = f" in whole minibatch-stddev groups (of {group_size} images here)" if unit > 1 else ""
             raise ParamsError(f"{key} = {batch} with train.nproc = {nproc}: cannot be shared equally{groups}; "

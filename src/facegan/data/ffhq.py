@@ -13,6 +13,8 @@ images of the selected folders into `data/raw/ffhq/`:
 """
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
 import re
@@ -25,6 +27,7 @@ from PIL import Image
 from facegan.data.sources import DataSourceError, download_file, link_or_copy
 from facegan.data.staging import staged_dir
 from facegan.data.synthetic import WIDTH, draw_face, sample_attributes
+from facegan.parallel import ordered_map, worth_processes
 from facegan.progress import progress
 
 FOLDER_SIZE = 1000
@@ -85,14 +88,22 @@ def fetch_ffhq(source: str, dst: Path, ids: Sequence[int], *, per_folder: int, s
 
 def write_ffhq_sample(out_dir: Path, ids: Sequence[int], seed: int, size: int) -> None:
     """Synthetic faces `ids` as `size` px PNGs; image i depends on (seed, i) alone."""
+    faces = ordered_map(functools.partial(_ffhq_face, seed, size), ids, worth_processes(len(ids)), processes=True)
     with staged_dir(out_dir) as staging:
-        for image_id in progress(ids, total=len(ids), desc="synthetic FFHQ"):
-            rng = np.random.default_rng([seed, image_id])
-            attributes = {**sample_attributes(rng), "Blurry": False}  # FFHQ's faces are sharp
-            face = draw_face(attributes, rng).crop(_SAMPLE_BOX).resize((size, size), Image.Resampling.LANCZOS)
+        for image_id, png in progress(zip(ids, faces), total=len(ids), desc="synthetic FFHQ"):
             path = staging / relative_path(image_id)
             path.parent.mkdir(exist_ok=True)
-            face.save(path, compress_level=1)  # lossless either way; level 6 takes 5x longer here
+            path.write_bytes(png)
+
+
+def _ffhq_face(seed: int, size: int, image_id: int) -> bytes:
+    """Synthetic face `image_id` as PNG bytes."""
+    rng = np.random.default_rng([seed, image_id])
+    attributes = {**sample_attributes(rng), "Blurry": False}  # FFHQ's faces are sharp
+    face = draw_face(attributes, rng).crop(_SAMPLE_BOX).resize((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    face.save(buffer, format="PNG", compress_level=1)  # lossless either way; level 6 takes 5x longer here
+    return buffer.getvalue()
 
 
 def fetch_ffhq_local(src: Path, dst: Path, ids: Sequence[int]) -> None:

@@ -11,6 +11,7 @@ depend on how many images are asked for.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -20,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from facegan.data.celeba_format import CELEBA_ATTRIBUTES, write_attributes, write_partition
 from facegan.data.staging import staged_dir
+from facegan.parallel import ordered_map, worth_processes
 from facegan.progress import progress
 
 WIDTH, HEIGHT = 178, 218  # the aligned CelebA frame
@@ -49,16 +51,22 @@ def write_celeba_sample(out_dir: Path, count: int, seed: int) -> None:
         raise ValueError(f"count must be >= 1, got {count}")
     files = [f"{index:06d}.jpg" for index in range(1, count + 1)]
     values = np.empty((count, len(CELEBA_ATTRIBUTES)), np.int8)
+    faces = ordered_map(functools.partial(_celeba_face, seed), range(count), worth_processes(count), processes=True)
     with staged_dir(out_dir) as staging:
         images = staging / "img_align_celeba"
         images.mkdir()
-        for row, name in progress(enumerate(files), total=count, desc="synthetic CelebA"):
-            rng = np.random.default_rng([seed, row + 1])
-            attributes = sample_attributes(rng)
-            (images / name).write_bytes(_jpeg(draw_face(attributes, rng)))
-            values[row] = [1 if attributes[key] else -1 for key in CELEBA_ATTRIBUTES]
+        for row, (jpeg, labels) in progress(enumerate(faces), total=count, desc="synthetic CelebA"):
+            (images / files[row]).write_bytes(jpeg)
+            values[row] = labels
         write_attributes(staging / "list_attr_celeba.txt", files, values)
         write_partition(staging / "list_eval_partition.txt", official_like_partition(files))
+
+
+def _celeba_face(seed: int, row: int) -> tuple[bytes, list[int]]:
+    """Face `row` of the sample as a JPEG, and its CelebA labels (+1 / -1): it depends on (seed, row) alone."""
+    rng = np.random.default_rng([seed, row + 1])
+    attributes = sample_attributes(rng)
+    return _jpeg(draw_face(attributes, rng)), [1 if attributes[key] else -1 for key in CELEBA_ATTRIBUTES]
 
 
 def official_like_partition(files: list[str]) -> dict[str, int]:

@@ -12,16 +12,20 @@ Each number is `null` with the reason under `missing` when it cannot be computed
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from facegan.images import save_png
-from facegan.metrics.fid import FIDInceptionV3, fid
+from facegan.metrics.fid import fid
 from facegan.metrics.lpips import LPIPSAlex, lpips
 from facegan.metrics.psnr_ssim import psnr_ssim
 from facegan.models.hifacegan import Generator
 from facegan.params import HiFaceGANEvalParams, HiFaceGANParams
 from facegan.training.hifacegan import restoration_grid, restore
+
+if TYPE_CHECKING:
+    from facegan.metrics.inception import FIDInceptionV3
 
 
 def evaluate_hifacegan(G: Generator, pairs: np.ndarray, params: HiFaceGANEvalParams, out_dir: Path,

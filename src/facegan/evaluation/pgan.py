@@ -9,17 +9,20 @@ FID between generated and real images when the Inception weights are present.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
 
 from facegan.images import array_batches, grid, save_png, to_uint8
-from facegan.metrics.fid import FIDInceptionV3, fid
+from facegan.metrics.fid import fid
 from facegan.metrics.ms_ssim import MIN_SIZE, ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
 from facegan.models.pgan import Generator
 from facegan.params import PGANEvalParams
+
+if TYPE_CHECKING:
+    from facegan.metrics.inception import FIDInceptionV3
 
 
 @torch.no_grad()

@@ -24,19 +24,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
 
 from facegan.images import array_batches, save_png, to_float, to_uint8
 from facegan.metrics.classifier_fd import classifier_features, classifier_stats, stats_distance
-from facegan.metrics.fid import FIDInceptionV3, fid
+from facegan.metrics.fid import fid
 from facegan.metrics.frechet import FeatureStats
 from facegan.metrics.psnr_ssim import psnr_ssim_pairs
 from facegan.models.stargan import AttributeClassifier, Generator, edit_targets
 from facegan.params import StarGANEvalParams
 from facegan.training.stargan import edit_grid
+
+if TYPE_CHECKING:
+    from facegan.metrics.inception import FIDInceptionV3
 
 
 def _batches(images: np.ndarray, labels: np.ndarray, batch: int, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

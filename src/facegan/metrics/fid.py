@@ -8,7 +8,7 @@ memory does not grow with the number of images.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
@@ -16,14 +16,18 @@ import torch
 from facegan.data.sources import file_digest
 from facegan.errors import UserError
 from facegan.metrics.frechet import FeatureStats, frechet_distance
-from facegan.metrics.inception import FEATURES, FIDInceptionV3
 from facegan.weights import WEIGHTS, MissingWeightsError, staged_path
+
+if TYPE_CHECKING:  # torchvision, under the network, takes seconds to import: only loading the weights needs it
+    from facegan.metrics.inception import FIDInceptionV3
 
 BATCH = 32  # images through the network at a time: bounds activation memory at 299 px
 
 
 def load_inception(path: Path, device: str | torch.device = "cpu") -> FIDInceptionV3:
     """The FID network with the weights in `path` (pytorch-fid's file), in eval mode."""
+    from facegan.metrics.inception import FIDInceptionV3
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model = FIDInceptionV3()
@@ -49,6 +53,8 @@ def is_official(path: Path) -> bool:
 @torch.no_grad()
 def inception_stats(batches: Iterable[np.ndarray], model: FIDInceptionV3) -> FeatureStats:
     """Feature statistics of a stream of uint8 NHWC RGB batches."""
+    from facegan.metrics.inception import FEATURES
+
     device = next(model.parameters()).device
     stats = FeatureStats(FEATURES)
     for batch in batches:

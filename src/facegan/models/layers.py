@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facegan.batching import minibatch_group_size
+
 SQRT2 = math.sqrt(2.0)
 
 
@@ -49,18 +51,6 @@ class PixelNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
-
-
-def minibatch_group_size(batch: int, preferred: int = 4) -> int:
-    """The largest group size <= preferred that divides the batch.
-
-    The official code uses min(4, N) and requires N divisible by it; batch sizes such
-    as the PaddlePaddle run's 22 are not, so we fall back to the largest divisor.
-    """
-    size = min(preferred, batch)
-    while batch % size:
-        size -= 1
-    return size
 
 
 class MinibatchStddev(nn.Module):

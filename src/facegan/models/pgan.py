@@ -11,22 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facegan.batching import MINIBATCH_GROUP_SIZE
 from facegan.models.layers import (
     EqualizedConv2d,
     EqualizedLinear,
     MinibatchStddev,
     PixelNorm,
     fade,
-    minibatch_group_size,
 )
-
-
-MINIBATCH_GROUP_SIZE = 4  # the official group size (REFERENCE 1)
-
-
-def stddev_group_size(batch: int) -> int:
-    """The group size the critic's minibatch stddev uses on a batch of `batch`."""
-    return minibatch_group_size(batch, MINIBATCH_GROUP_SIZE)
 
 
 def _act() -> nn.Module:

@@ -8,13 +8,12 @@
 """
 from __future__ import annotations
 
+import importlib
 from itertools import accumulate
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
-from torchvision.models import alexnet, vgg19
 
 from facegan.errors import UserError
 
@@ -42,28 +41,34 @@ class FeatureTaps(nn.Module):
 
 class VGG19Features(FeatureTaps):
     def __init__(self, features: nn.Sequential | None = None):
-        super().__init__(vgg19(weights=None).features if features is None else features, VGG19_ENDS)
+        super().__init__(_torchvision_network("vgg19").features if features is None else features, VGG19_ENDS)
 
 
 class AlexNetFeatures(FeatureTaps):
     def __init__(self, features: nn.Sequential | None = None):
-        super().__init__(alexnet(weights=None).features if features is None else features, ALEXNET_ENDS)
+        super().__init__(_torchvision_network("alexnet").features if features is None else features, ALEXNET_ENDS)
 
 
-def _torchvision_features(build: Callable[..., nn.Module], path: Path) -> nn.Sequential:
-    """The `features` of torchvision network `build` with the weights in `path` (checked
+def _torchvision_network(name: str) -> nn.Module:
+    """torchvision's untrained `name` network. torchvision is imported here, not at the top:
+    it takes seconds, and the evaluations without the weights files never need it."""
+    return getattr(importlib.import_module("torchvision.models"), name)(weights=None)
+
+
+def _torchvision_features(name: str, path: Path) -> nn.Sequential:
+    """The `features` of torchvision network `name` with the weights in `path` (checked
     whole: every key must fit)."""
-    network = build(weights=None)
+    network = _torchvision_network(name)
     try:
         network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as error:  # torch raises many types for a damaged file or another network's weights
-        raise UserError(f"{path} is not a usable torchvision {build.__name__} weights file: {error}") from error
+        raise UserError(f"{path} is not a usable torchvision {name} weights file: {error}") from error
     return network.features
 
 
 def load_vgg19(path: Path, device: str | torch.device = "cpu") -> VGG19Features:
-    return VGG19Features(_torchvision_features(vgg19, path)).to(device)
+    return VGG19Features(_torchvision_features("vgg19", path)).to(device)
 
 
 def load_alexnet(path: Path, device: str | torch.device = "cpu") -> AlexNetFeatures:
-    return AlexNetFeatures(_torchvision_features(alexnet, path)).to(device)
+    return AlexNetFeatures(_torchvision_features("alexnet", path)).to(device)

@@ -26,8 +26,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from facegan.batching import groups_per_process
 from facegan.devices import pick_device
-from facegan.errors import UserError
 from facegan.images import to_float
 
 if TYPE_CHECKING:
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-class BatchSplitError(UserError, ValueError):
-    """A global batch cannot be shared equally between the processes."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +57,7 @@ def process_share(batch: int, world: int, rank: int, group_size: int = 1) -> Bat
     stddev layer forms the same groups from its share; with group_size 1 the shares are
     consecutive slices.
     """
-    groups = batch // group_size if batch % group_size == 0 else 0
-    if world < 1 or not groups or groups % world:
-        raise BatchSplitError(
-            f"a batch of {batch} in groups of {group_size} cannot be split over {world} processes: "
-            f"make the batch a multiple of {group_size * world}, or change train.nproc")
-    per_process = groups // world
+    groups, per_process = batch // group_size, groups_per_process(batch, world, group_size)
     columns = torch.arange(rank * per_process, (rank + 1) * per_process)
     return BatchShare(batch, (torch.arange(group_size)[:, None] * groups + columns).flatten())
 

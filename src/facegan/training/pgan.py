@@ -22,7 +22,8 @@ import torch
 from facegan.data.sources import file_digest
 from facegan.images import grid, save_png, to_uint8
 from facegan.models.layers import downscale_blend
-from facegan.models.pgan import Discriminator, Generator, load_grown, stddev_group_size
+from facegan.batching import stddev_group_size
+from facegan.models.pgan import Discriminator, Generator, load_grown
 from facegan.params import PGANParams, PGANScale, fingerprint
 from facegan.training.checkpoint import load_checkpoint
 from facegan.training.batches import TrainingBatches
