@@ -1,9 +1,16 @@
 """params.yaml validation: bad values fail before any work, naming key, value and what is allowed."""
+import dataclasses
+import subprocess
+import sys
+
 import pytest
 import yaml
 
 from conftest import REPO, tiny_params_dict, write_params
-from facegan.params import ParamsError, fingerprint, load_params
+from facegan.data.degrade import DEGRADATIONS
+from facegan.data.ffhq import FFHQ_SOURCES
+from facegan.data.sources import CELEBA_SOURCES
+from facegan.params import CelebAParams, FFHQParams, HiFaceGANData, ParamsError, fingerprint, load_params
 
 
 def test_shipped_params_and_preset_are_valid():
@@ -25,7 +32,13 @@ def _error(tmp_path, change) -> str:
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (lambda p: p.update(lr=-1), "lr = -1.0: must be >= 0.0"),
+        (lambda p: p.update(lr=-1), "lr = -1.0: must be > 0"),
+        (lambda p: p.update(lr=0), "lr = 0.0: must be > 0"),
+        (lambda p: p["stargan"]["train"].update(g_lr=0.0), "stargan.train.g_lr = 0.0: must be > 0"),
+        (lambda p: p["hifacegan"]["train"].update(d_lr=float("nan")), "hifacegan.train.d_lr = nan: must be a finite"),
+        (lambda p: p["pgan"]["train"].update(gp_weight=float("inf")), "pgan.train.gp_weight = inf: must be a finite"),
+        (lambda p: p["pgan"]["train"].update(betas=[0.0, float("-inf")]), "pgan.train.betas[1] = -inf: must be a fin"),
+        (lambda p: p["eval"]["pgan"].update(batch=".nan"), "eval.pgan.batch = '.nan': must be int"),
         (lambda p: p.update(lr="fast"), "lr = 'fast': must be float"),
         (lambda p: p["pgan"]["train"].update(sedd=3), "pgan.train.sedd: unknown key"),
         (lambda p: p["pgan"]["train"].pop("seed"), "pgan.train.seed: missing"),
@@ -44,6 +57,54 @@ def _error(tmp_path, change) -> str:
 )
 def test_bad_values_are_rejected_with_key_value_and_rule(tmp_path, change, expected):
     assert expected in _error(tmp_path, change)
+
+
+def test_nan_written_in_yaml_is_rejected(tmp_path):
+    text = yaml.safe_dump(tiny_params_dict()).replace("lr: 0.002", "lr: .nan")
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ParamsError, match=r"^lr = nan: must be a finite number$"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    def change(p):
+        p.update(lr=0, typo=1)
+        p["pgan"]["train"].update(mirror="yes")
+        p["pgan"]["scales"]["8"].update(batch=0)
+        p["stargan"]["train"].pop("seed")
+        p["hifacegan"]["data"].update(degradation="rain")
+
+    message = _error(tmp_path, change)
+    assert message.startswith(f"{tmp_path / 'params.yaml'}: 6 problems:"), message
+    for expected in ("lr = 0.0: must be > 0", "typo: unknown key", "pgan.train.mirror = 'yes': must be bool",
+                     "pgan.scales.8.batch = 0: must be >= 1", "stargan.train.seed: missing",
+                     "hifacegan.data.degradation = 'rain': must be one of down, noise, blur, jpeg, full"):
+        assert f"\n  - {expected}" in message, message
+
+
+def test_rules_between_values_are_reported_together(tmp_path):
+    def change(p):
+        p["pgan"]["scales"]["8"].update(prev="init", fade_iterations=99)
+        p["stargan"]["train"].update(decay_start=10_000)
+
+    message = _error(tmp_path, change)
+    assert "3 problems" in message and "pgan.scales.8.prev = 'init'" in message, message
+    assert "fade_iterations = 99" in message and "stargan.train.decay_start = 10000" in message, message
+
+
+def test_choices_are_the_library_constants():
+    """One list of allowed values: the code that acts on the value."""
+    def choices(cls, name):
+        return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["choices"]
+
+    assert choices(CelebAParams, "source") is CELEBA_SOURCES
+    assert choices(FFHQParams, "source") is FFHQ_SOURCES
+    assert choices(HiFaceGANData, "degradation") is DEGRADATIONS
+
+
+def test_reading_params_does_not_import_torch():
+    code = "import sys, facegan.params; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -8,17 +8,22 @@ sections they need down explicitly; nothing in the library reads params.yaml.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
 from facegan.data.celeba_format import CELEBA_ATTRIBUTES
+from facegan.data.degrade import DEGRADATIONS
+from facegan.data.ffhq import FFHQ_SOURCES
+from facegan.data.sources import CELEBA_SOURCES
 from facegan.errors import UserError
 from facegan.batching import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
 
@@ -27,9 +32,9 @@ class ParamsError(UserError, ValueError):
     """A params.yaml value is missing, unknown, mistyped or out of range."""
 
 
-def _check(low=None, high=None, choices=None, power_of_two=False):
-    """Field metadata: the allowed range or choices, checked by the loader."""
-    return {"low": low, "high": high, "choices": choices, "power_of_two": power_of_two}
+def _check(low=None, high=None, choices=None, power_of_two=False, positive=False):
+    """Field metadata: the allowed range or choices, checked by the loader (`positive`: > 0)."""
+    return {"low": low, "high": high, "choices": choices, "power_of_two": power_of_two, "positive": positive}
 
 
 def _field(default=dataclasses.MISSING, **check):
@@ -45,7 +50,7 @@ def _field(default=dataclasses.MISSING, **check):
 class CelebAParams:
     """Where CelebA comes from and how it is cropped (REFERENCE 1, "celeba_cropped")."""
 
-    source: str = _field(choices=("sample", "local", "official"))
+    source: str = _field(choices=CELEBA_SOURCES)
     sample_count: int = _field(low=8)
     sample_seed: int = _field(low=0)
     local_dir: str = _field()
@@ -61,7 +66,7 @@ class CelebAParams:
 class FFHQParams:
     """Where FFHQ comes from and which of its folders of 1000 images are train and test (REFERENCE 4)."""
 
-    source: str = _field(choices=("sample", "local", "official"))
+    source: str = _field(choices=FFHQ_SOURCES)
     sample_per_folder: int = _field(low=1, high=1000)
     sample_size: int = _field(low=16, high=1024)
     sample_seed: int = _field(low=0)
@@ -91,7 +96,7 @@ class PGANScale:
     iterations: int = _field(low=1)
     fade_iterations: int = _field(low=0)
     batch: int = _field(low=1)
-    lr: Optional[float] = _field(None, low=0.0, high=1.0)
+    lr: Optional[float] = _field(None, high=1.0, positive=True)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class PGANTrain:
 
     seed: int = _field(low=0)
     betas: list[float] = _field()
-    adam_eps: float = _field(low=0.0)
+    adam_eps: float = _field(positive=True)
     gp_weight: float = _field(low=0.0)
     drift_weight: float = _field(low=0.0)
     ema_decay: float = _field(low=0.0, high=1.0)
@@ -169,8 +174,8 @@ class StarGANTrain:
     iterations: int = _field(low=1)
     batch: int = _field(low=2)
     n_critic: int = _field(low=1)
-    g_lr: float = _field(low=0.0, high=1.0)
-    d_lr: float = _field(low=0.0, high=1.0)
+    g_lr: float = _field(high=1.0, positive=True)
+    d_lr: float = _field(high=1.0, positive=True)
     betas: list[float] = _field()
     decay_start: int = _field(low=0)
     lambda_cls: float = _field(low=0.0)
@@ -191,7 +196,7 @@ class AttributeClassifierParams:
     repeat_num: int = _field(low=1)
     iterations: int = _field(low=1)
     batch: int = _field(low=2)
-    lr: float = _field(low=0.0, high=1.0)
+    lr: float = _field(high=1.0, positive=True)
     seed: int = _field(low=0)
 
 
@@ -211,7 +216,7 @@ class HiFaceGANData:
     """The degraded pairs (REFERENCE 4): training size, degradation type, seed."""
 
     image_size: int = _field(low=64, high=1024, power_of_two=True)  # G starts at S/32: 2x2 at least
-    degradation: str = _field(choices=("down", "noise", "blur", "jpeg", "full"))
+    degradation: str = _field(choices=DEGRADATIONS)
     scale_ranges: bool = _field()  # the blur's pixel ranges (given for 512 px) times image_size / 512
     seed: int = _field(low=0)
     workers: int = _field(low=1, high=64)
@@ -236,8 +241,8 @@ class HiFaceGANTrain:
     seed: int = _field(low=0)
     iterations: int = _field(low=1)
     batch: int = _field(low=1)
-    g_lr: float = _field(low=0.0, high=1.0)
-    d_lr: float = _field(low=0.0, high=1.0)
+    g_lr: float = _field(high=1.0, positive=True)
+    d_lr: float = _field(high=1.0, positive=True)
     betas: list[float] = _field()
     decay_start: int = _field(low=0)
     lambda_feat: float = _field(low=0.0)
@@ -316,7 +321,7 @@ class TrainComputeParams:
 
 @dataclass(frozen=True)
 class Params:
-    lr: float = _field(low=0.0, high=1.0)
+    lr: float = _field(high=1.0, positive=True)
     data: DataParams = _field()
     pgan: PGANParams = _field()
     stargan: StarGANParams = _field()
@@ -330,7 +335,10 @@ class Params:
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:
-    """Read and validate params.yaml; raise ParamsError on the first problem."""
+    """Read and validate params.yaml; raise ParamsError listing every problem found.
+
+    Each value is checked on its own first (key, type, range); the rules between values
+    run once every value is valid."""
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path} not found: run from the repository root or pass --params")
@@ -338,54 +346,90 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ParamsError(f"{path} is not valid YAML: {error}") from error
-    params = _build(Params, raw, "")
-    _validate_pgan(params.pgan, params.data.celeba)
-    _validate_stargan(params.stargan)
-    _validate_ffhq(params.data.ffhq)
-    _validate_adam_schedule("hifacegan.train", params.hifacegan.train)
-    _validate_batch_split(params)
+    problems: list[str] = []
+    try:
+        params = _build(Params, raw, "", problems)
+    except ParamsError as error:
+        problems.append(str(error))
+    except _Reported:
+        pass
+    else:
+        _validate_pgan(params.pgan, params.data.celeba, problems)
+        _validate_stargan(params.stargan, problems)
+        _validate_ffhq(params.data.ffhq, problems)
+        _validate_adam_schedule("hifacegan.train", params.hifacegan.train, problems)
+        _validate_batch_split(params, problems)
+    if len(problems) == 1:
+        raise ParamsError(problems[0])
+    if problems:
+        raise ParamsError(f"{path}: {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return params
 
 
-def _build(cls, raw: Any, prefix: str):
+class _Reported(Exception):
+    """A part of params.yaml whose problems are already in the list."""
+
+
+def _build(cls, raw: Any, prefix: str, problems: list[str]):
+    """The dataclass `cls` from its mapping, each field's problem added to `problems`
+    (then _Reported is raised once every field was looked at)."""
     if not isinstance(raw, dict):
         raise ParamsError(f"{prefix or 'params'} = {raw!r}: must be a mapping of keys to values")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        key = _join(prefix, unknown[0])
-        raise ParamsError(f"{key}: unknown key; allowed keys here: {', '.join(fields)}")
+    for name in unknown:
+        problems.append(f"{_join(prefix, name)}: unknown key; allowed keys here: {', '.join(fields)}")
+    makers = {name: functools.partial(_field_value, spec, hints[name], raw, name, _join(prefix, name), problems)
+              for name, spec in fields.items()}
+    return cls(**_collect(makers, problems, failed=bool(unknown)))
+
+
+def _field_value(spec: dataclasses.Field, hint, raw: dict, name: str, key: str, problems: list[str]):
+    if name not in raw:
+        if spec.default is dataclasses.MISSING:
+            raise ParamsError(f"{key}: missing; add it to params.yaml")
+        return spec.default
+    value = _convert(hint, raw[name], key, problems)
+    _check_range(value, spec.metadata, key)
+    return value
+
+
+def _collect(makers: dict[str, Callable[[], Any]], problems: list[str], failed: bool = False) -> dict:
+    """Every maker's value by name, each one's problem added to `problems`; then _Reported
+    if there was any (or `failed` already)."""
     values = {}
-    for name, spec in fields.items():
-        key = _join(prefix, name)
-        if name not in raw:
-            if spec.default is dataclasses.MISSING:
-                raise ParamsError(f"{key}: missing; add it to params.yaml")
-            values[name] = spec.default
-            continue
-        values[name] = _convert(hints[name], raw[name], key)
-        _check_range(values[name], spec.metadata, key)
-    return cls(**values)
+    for name, make in makers.items():
+        try:
+            values[name] = make()
+        except ParamsError as error:
+            problems.append(str(error))
+            failed = True
+        except _Reported:
+            failed = True
+    if failed:
+        raise _Reported
+    return values
 
 
-def _convert(hint, value, key: str):
+def _convert(hint, value, key: str, problems: list[str]):
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        return _convert(next(a for a in args if a is not type(None)), value, key)
+        return _convert(next(a for a in args if a is not type(None)), value, key, problems)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key)
+        return _build(hint, value, key, problems)
     if origin is list:
         if not isinstance(value, list):
             raise ParamsError(f"{key} = {value!r}: must be a list of {args[0].__name__}")
-        return [_convert(args[0], item, f"{key}[{i}]") for i, item in enumerate(value)]
+        return [_convert(args[0], item, f"{key}[{i}]", problems) for i, item in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict) or not value:
             raise ParamsError(f"{key} = {value!r}: must be a non-empty mapping")
-        return {str(k): _convert(args[1], v, _join(key, str(k))) for k, v in value.items()}
+        return _collect({str(name): functools.partial(_convert, args[1], item, _join(key, str(name)), problems)
+                         for name, item in value.items()}, problems)
     return _scalar(hint, value, key)
 
 
@@ -393,11 +437,13 @@ def _scalar(hint, value, key: str):
     # YAML reads 1e-3 as a string and 1 as an int: accept ints for floats, never bools.
     if hint is float and isinstance(value, str):
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, float) and not math.isfinite(value):
+        raise ParamsError(f"{key} = {value!r}: must be a finite number")
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
     raise ParamsError(f"{key} = {value!r}: must be {hint.__name__}, got {type(value).__name__}")
@@ -410,6 +456,8 @@ def _check_range(value, check, key: str) -> None:
     for item in items:
         if check["choices"] is not None and item not in check["choices"]:
             raise ParamsError(f"{key} = {item!r}: must be one of {', '.join(check['choices'])}")
+        if check["positive"] and item <= 0:
+            raise ParamsError(f"{key} = {item!r}: must be > 0")
         if check["low"] is not None and item < check["low"]:
             raise ParamsError(f"{key} = {item!r}: must be >= {check['low']}")
         if check["high"] is not None and item > check["high"]:
@@ -418,66 +466,61 @@ def _check_range(value, check, key: str) -> None:
             raise ParamsError(f"{key} = {item!r}: must be a power of two")
 
 
-def _validate_pgan(pgan: PGANParams, celeba: CelebAParams) -> None:
+def _validate_pgan(pgan: PGANParams, celeba: CelebAParams, problems: list[str]) -> None:
     """Cross-field rules: scales double from 4, chain through `prev`, fit the data."""
     previous = "init"
     for index, (key, scale) in enumerate(pgan.scales.items()):
-        expected = 4 * 2**index
-        if key != str(expected):
-            raise ParamsError(
-                f"pgan.scales: key {key!r} at position {index}: scales must be 4, 8, 16, ... in order"
-            )
+        if key != str(4 * 2**index):
+            problems.append(f"pgan.scales: key {key!r} at position {index}: scales must be 4, 8, 16, ... in order")
+            return  # the rules below name scales by their place
         if scale.prev != previous:
-            raise ParamsError(f"pgan.scales.{key}.prev = {scale.prev!r}: must be {previous!r}")
+            problems.append(f"pgan.scales.{key}.prev = {scale.prev!r}: must be {previous!r}")
         if scale.fade_iterations > scale.iterations or (index == 0 and scale.fade_iterations):
             allowed = "0 (nothing to fade in at 4x4)" if index == 0 else f"<= iterations ({scale.iterations})"
-            raise ParamsError(f"pgan.scales.{key}.fade_iterations = {scale.fade_iterations}: must be {allowed}")
+            problems.append(f"pgan.scales.{key}.fade_iterations = {scale.fade_iterations}: must be {allowed}")
         previous = key
     if len(pgan.model.channels) < len(pgan.scales):
-        raise ParamsError(
-            f"pgan.model.channels = {pgan.model.channels}: needs one entry per scale ({len(pgan.scales)})"
-        )
-    if len(pgan.train.betas) != 2 or not all(0.0 <= b < 1.0 for b in pgan.train.betas):
-        raise ParamsError(f"pgan.train.betas = {pgan.train.betas}: must be two numbers in [0, 1)")
+        problems.append(f"pgan.model.channels = {pgan.model.channels}: needs one entry per scale ({len(pgan.scales)})")
+    _validate_betas("pgan.train.betas", pgan.train.betas, problems)
     if pgan.resolution != celeba.resolution:
-        raise ParamsError(
-            f"pgan.scales ends at {pgan.resolution} px but data.celeba.resolution = "
-            f"{celeba.resolution}: make them equal"
-        )
+        problems.append(f"pgan.scales ends at {pgan.resolution} px but data.celeba.resolution = "
+                        f"{celeba.resolution}: make them equal")
     if celeba.resolution > celeba.crop_size:
-        raise ParamsError(
-            f"data.celeba.resolution = {celeba.resolution}: must be <= crop_size ({celeba.crop_size})"
-        )
+        problems.append(f"data.celeba.resolution = {celeba.resolution}: must be <= crop_size ({celeba.crop_size})")
     for name in ("crop_center", "image_size"):
         if len(getattr(celeba, name)) != 2:
-            raise ParamsError(f"data.celeba.{name} = {getattr(celeba, name)}: must be two numbers [x, y]")
+            problems.append(f"data.celeba.{name} = {getattr(celeba, name)}: must be two numbers [x, y]")
 
 
-def _validate_stargan(stargan: StarGANParams) -> None:
+def _validate_stargan(stargan: StarGANParams, problems: list[str]) -> None:
     data, model, train = stargan.data, stargan.model, stargan.train
     unknown = [name for name in data.attributes if name not in CELEBA_ATTRIBUTES]
     if unknown or not data.attributes or len(set(data.attributes)) != len(data.attributes):
         known = f"; unknown: {', '.join(unknown)}; known: {', '.join(CELEBA_ATTRIBUTES)}" if unknown else ""
-        raise ParamsError(f"stargan.data.attributes = {data.attributes}: must be distinct CelebA attributes{known}")
+        problems.append(f"stargan.data.attributes = {data.attributes}: must be distinct CelebA attributes{known}")
     for name, depth in (("stargan.model.d_repeat_num", model.d_repeat_num),
                         ("stargan.classifier.repeat_num", stargan.classifier.repeat_num)):
         if 2**depth > data.image_size:
-            raise ParamsError(f"{name} = {depth}: {depth} stride-2 convs need images of at least {2**depth} px, "
-                              f"stargan.data.image_size is {data.image_size}")
+            problems.append(f"{name} = {depth}: {depth} stride-2 convs need images of at least {2**depth} px, "
+                            f"stargan.data.image_size is {data.image_size}")
     if data.image_size % 4:
-        raise ParamsError(f"stargan.data.image_size = {data.image_size}: G halves it twice, must divide by 4")
-    _validate_adam_schedule("stargan.train", train)
+        problems.append(f"stargan.data.image_size = {data.image_size}: G halves it twice, must divide by 4")
+    _validate_adam_schedule("stargan.train", train, problems)
 
 
-def _validate_adam_schedule(prefix: str, train: StarGANTrain | HiFaceGANTrain) -> None:
+def _validate_betas(key: str, betas: list[float], problems: list[str]) -> None:
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        problems.append(f"{key} = {betas}: must be two numbers in [0, 1)")
+
+
+def _validate_adam_schedule(prefix: str, train: StarGANTrain | HiFaceGANTrain, problems: list[str]) -> None:
     """Adam's two betas in [0, 1), and a linear decay that starts within the run."""
-    if len(train.betas) != 2 or not all(0.0 <= b < 1.0 for b in train.betas):
-        raise ParamsError(f"{prefix}.betas = {train.betas}: must be two numbers in [0, 1)")
+    _validate_betas(f"{prefix}.betas", train.betas, problems)
     if train.decay_start > train.iterations:
-        raise ParamsError(f"{prefix}.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
+        problems.append(f"{prefix}.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
 
 
-def _validate_batch_split(params: Params) -> None:
+def _validate_batch_split(params: Params, problems: list[str]) -> None:
     """Every global batch splits into train.nproc equal shares (PGAN's: whole stddev groups)."""
     nproc = params.train.nproc
     # (key, batch, its group size, the batch unit that always splits: PGAN's full groups)
@@ -491,8 +534,8 @@ def _validate_batch_split(params: Params) -> None:
             groups_per_process(batch, nproc, group_size)
         except BatchSplitError:
             groups = f" in whole minibatch-stddev groups (of {group_size} images here)" if unit > 1 else ""
-            raise ParamsError(f"{key} = {batch} with train.nproc = {nproc}: cannot be shared equally{groups}; "
-                              f"make it a multiple of {unit * nproc}, or change train.nproc") from None
+            problems.append(f"{key} = {batch} with train.nproc = {nproc}: cannot be shared equally{groups}; "
+                            f"make it a multiple of {unit * nproc}, or change train.nproc")
 
 
 def _join(prefix: str, name: str) -> str:
@@ -509,13 +552,17 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _validate_ffhq(ffhq: FFHQParams) -> None:
+def _validate_ffhq(ffhq: FFHQParams, problems: list[str]) -> None:
     """Folder ranges: [first, last] folders (multiples of 1000), train and test apart."""
+    malformed = False
     for split, folders in ffhq.ranges.items():
-        key = f"data.ffhq.{split}_folders"
         if len(folders) != 2 or folders[0] > folders[1] or any(folder % 1000 for folder in folders):
-            raise ParamsError(f"{key} = {folders}: must be [first, last] folders, multiples of 1000, first <= last")
+            problems.append(f"data.ffhq.{split}_folders = {folders}: must be [first, last] folders, "
+                            "multiples of 1000, first <= last")
+            malformed = True
+    if malformed:
+        return
     (a0, a1), (b0, b1) = ffhq.train_folders, ffhq.test_folders
     if a0 <= b1 and b0 <= a1:
-        raise ParamsError(f"data.ffhq.train_folders {ffhq.train_folders} and test_folders {ffhq.test_folders} "
-                          "overlap: an image must not be in both")
+        problems.append(f"data.ffhq.train_folders {ffhq.train_folders} and test_folders {ffhq.test_folders} "
+                        "overlap: an image must not be in both")

@@ -47,6 +47,9 @@ class ChecksumError(DataSourceError):
     """A downloaded file whose md5 is not the expected one."""
 
 
+CELEBA_SOURCES = ("sample", "local", "official")
+
+
 def fetch_celeba(
     source: str,
     dst: Path,
@@ -68,7 +71,7 @@ def fetch_celeba(
     elif source == "official":
         fetch_official(dst, CELEBA_OFFICIAL if urls is None else urls)
     else:
-        raise DataSourceError(f"data.celeba.source = {source!r}: must be one of 'sample', 'local', 'official'")
+        raise DataSourceError(f"data.celeba.source = {source!r}: must be one of {', '.join(map(repr, CELEBA_SOURCES))}")
 
 
 def _write_all_train_partition(dst: Path) -> None:
