@@ -39,7 +39,8 @@ def stargan(
     """StarGAN's view: centre crop, bilinear resize, selected attributes, seeded test split."""
     params = load_params(params_file)
     c = params.data.celeba
-    manifest = prepare_stargan(raw, out, params.stargan.data, max_bad_fraction=c.max_bad_fraction, workers=c.workers)
+    manifest = prepare_stargan(raw, out, params.stargan.data, max_bad_fraction=c.max_bad_fraction, workers=c.workers,
+                               image_size=tuple(c.image_size))
     split = manifest["stargan"]["split_counts"]
     typer.echo(f"packed {manifest['counts']['kept']} images ({split['train']} train, {split['test']} test) at "
                f"{manifest['resolutions'][0]} px into {out}; skipped {len(manifest['skipped'])}")

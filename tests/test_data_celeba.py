@@ -247,16 +247,21 @@ def test_prepare_fails_on_too_many_bad_images_and_keeps_the_old_output(celeba_32
         load_prepared(tmp_path / "out").images(16)
 
 
-def test_prepare_half_resolution_fixture(tmp_path):
+def halfres_raw(raw: Path, count: int = 16) -> Path:
+    """The first `count` half-resolution (89x109) fixture faces in the download stage's layout."""
     if not (HALFRES / "list_attr_celeba.txt").exists():
         pytest.skip(f"fixtures not present at {HALFRES}")
     _, files, values = read_attributes(HALFRES / "list_attr_celeba.txt")
-    raw = tmp_path / "raw"
-    write_attributes(raw / "list_attr_celeba.txt", files[:16], values[:16])
-    write_partition(raw / CELEBA_PARTITION, dict.fromkeys(files[:16], 0))
+    write_attributes(raw / "list_attr_celeba.txt", files[:count], values[:count])
+    write_partition(raw / CELEBA_PARTITION, dict.fromkeys(files[:count], 0))
     (raw / "img_align_celeba").mkdir()
-    for name in files[:16]:
+    for name in files[:count]:
         shutil.copy(HALFRES / "img_align_celeba" / name, raw / "img_align_celeba" / name)
+    return raw
+
+
+def test_prepare_half_resolution_fixture(tmp_path):
+    raw = halfres_raw(tmp_path / "raw")
     manifest = prepare_celeba(
         raw, tmp_path / "out", crop_center=(44.5, 60.5), crop_size=64, resolution=16,
         max_bad_fraction=0.0, image_size=(89, 109),

@@ -11,7 +11,7 @@ import pytest
 import test_data_celeba
 from conftest import run_stage, tiny_params_dict, write_params
 from PIL import Image
-from test_data_celeba import _raw_copy_with_bad_files, no_leftovers
+from test_data_celeba import HALFRES, _raw_copy_with_bad_files, halfres_raw, no_leftovers
 
 from facegan.data.celeba_format import CELEBA_ATTRIBUTES, read_attributes, write_partition
 from facegan.data.prepare import BadImagesError, MissingImagesError, crop_box, prepare_celeba
@@ -195,6 +195,20 @@ def test_prepare_stargan_checks_its_params(celeba_32, tmp_path):
     with pytest.raises(UserError, match="crop_size = 200 does not fit the 178x218"):
         prepare_stargan(raw, tmp_path / "out", stargan_data(crop_size=200), max_bad_fraction=0.0)
     assert not (tmp_path / "out").exists()
+
+
+def test_prepare_stargan_takes_the_aligned_image_size(tmp_path):
+    """A local CelebA at half resolution (89x109): data.celeba.image_size reaches StarGAN's
+    prepare as it reaches PGAN's; the centre crop is torchvision's on that size."""
+    raw = halfres_raw(tmp_path / "raw")
+    data = stargan_data(crop_size=89, image_size=16, test_count=4)
+    with pytest.raises(UserError):  # the default 178x218: every image has the wrong size
+        prepare_stargan(raw, tmp_path / "default", data, max_bad_fraction=0.0)
+    manifest = prepare_stargan(raw, tmp_path / "out", data, max_bad_fraction=0.0, image_size=(89, 109))
+    assert manifest["crop"]["box"] == [0, 10, 89, 99] and manifest["counts"]["kept"] == 16
+    with Image.open(HALFRES / "img_align_celeba" / "000001.jpg") as image:
+        expected = np.asarray(image.crop((0, 10, 89, 99)).resize((16, 16), Image.Resampling.BILINEAR))
+    assert np.array_equal(load_stargan(tmp_path / "out").images[0], expected)
 
 
 def test_load_stargan_says_to_run_prepare(celeba_32, tmp_path):

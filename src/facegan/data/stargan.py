@@ -78,7 +78,8 @@ def center_crop_center(image_size: tuple[int, int], side: int) -> tuple[float, f
 
 
 def prepare_stargan(
-    raw_dir: Path, out_dir: Path, data: StarGANData, *, max_bad_fraction: float, workers: int = 1
+    raw_dir: Path, out_dir: Path, data: StarGANData, *, max_bad_fraction: float, workers: int = 1,
+    image_size: tuple[int, int] = CELEBA_IMAGE_SIZE,
 ) -> dict:
     """Centre-crop, resize and pack CelebA for StarGAN into `out_dir`, with labels and split; return the manifest.
 
@@ -87,10 +88,11 @@ def prepare_stargan(
     order) and `split.npy` ((N,) uint8, 0 train, 1 test), both for the kept images. The
     split is drawn over all listed rows, as the official code does, then restricted to the
     kept ones, so a skipped file never moves another image between train and test.
+    `image_size` is the (width, height) of the aligned images (`data.celeba.image_size`).
     """
     raw_dir = Path(raw_dir)
     attribute_columns(data.attributes)  # fails before any decoding
-    width, height = CELEBA_IMAGE_SIZE
+    width, height = image_size
     if data.crop_size > min(width, height):
         raise UserError(f"stargan.data.crop_size = {data.crop_size} does not fit the {width}x{height} aligned images")
     _, files, values = read_attributes(raw_dir / CELEBA_ATTR)
@@ -104,9 +106,9 @@ def prepare_stargan(
     # the labels and split join it, and only the whole then replaces out_dir.
     with staged_dir(out_dir) as staging:
         manifest = prepare_celeba(
-            raw_dir, staging, crop_center=center_crop_center(CELEBA_IMAGE_SIZE, data.crop_size),
+            raw_dir, staging, crop_center=center_crop_center(image_size, data.crop_size),
             crop_size=data.crop_size, resize=data.image_size, max_bad_fraction=max_bad_fraction,
-            image_size=CELEBA_IMAGE_SIZE, workers=workers,
+            image_size=image_size, workers=workers,
         )  # fmt: skip
         row = {name: index for index, name in enumerate(files)}
         kept = np.array([row[name] for name in manifest["files"]], np.int64)
