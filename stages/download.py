@@ -1,14 +1,14 @@
 """Download stage: bring a dataset into data/raw/<dataset>/ in its original on-disk format,
-and pretrained weights into data/weights/."""
+and pretrained weights into data/weights/.
+
+Each command imports its own code first thing, so that a stage loads, and depends on, only
+that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
 from pathlib import Path
 
 import typer
 
-from facegan.data.ffhq import fetch_ffhq, folder_range_ids
-from facegan.data.sources import fetch_celeba
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
-from facegan.weights import stage_weights, used_weights, weights_dir
 
 app = command_app(__doc__)
 
@@ -19,6 +19,8 @@ def celeba(
     out: Path = typer.Option(Path("data/raw/celeba"), help="where the dataset goes"),
 ):
     """CelebA from data.celeba.source: the synthetic sample, a local folder or the official files."""
+    from facegan.data.sources import fetch_celeba
+
     c = load_params(params_file).data.celeba
     fetch_celeba(c.source, out, count=c.sample_count, seed=c.sample_seed, local_dir=c.local_dir or None)
     typer.echo(f"CelebA ({c.source}) is in {out}")
@@ -30,6 +32,8 @@ def ffhq(
     out: Path = typer.Option(Path("data/raw/ffhq"), help="where the dataset goes"),
 ):
     """The FFHQ images of the train and test folder ranges from data.ffhq.source, as NNNNN/NNNNN.png."""
+    from facegan.data.ffhq import fetch_ffhq, folder_range_ids
+
     f = load_params(params_file).data.ffhq
     ids = [i for folders in f.ranges.values() for i in folder_range_ids(folders)]
     fetch_ffhq(f.source, out, ids, per_folder=f.sample_per_folder, sample_size=f.sample_size,
@@ -47,6 +51,8 @@ def weights(
     Absent weights do not fail the stage: the manifest says why, and the metrics that
     need them are recorded as missing. VGG19 (548 MB) is fetched only when
     hifacegan.train.lambda_vgg turns the perceptual loss on."""
+    from facegan.weights import stage_weights, used_weights, weights_dir
+
     params = load_params(params_file)
     used = used_weights(perceptual_loss=params.hifacegan.train.lambda_vgg > 0)
     manifest = stage_weights(out, download=used if params.weights.download else ())

@@ -1,17 +1,16 @@
-"""Export stage: a generator to TorchScript and ONNX (PGAN: the averaged generator of the last scale)."""
+"""Export stage: a generator to TorchScript and ONNX (PGAN: the averaged generator of the
+last scale), checked with onnxruntime, with a JSON record of its inputs and origin.
+
+Each command imports its own model's code first thing, so that a stage loads, and depends
+on, only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
 from pathlib import Path
 
 import typer
 
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
-from facegan.export import InputSpec, export_generator
-from facegan.params import fingerprint, load_params
-from facegan.training.pgan import load_averaged_generator
-from facegan.models.hifacegan import baked
-from facegan.training import hifacegan as hifacegan_training
-from facegan.training.stargan import load_generator
 
 app = command_app(__doc__)
+CPU = "cpu"  # exports are traced on the CPU, where they are checked
 
 
 @app.command("pgan")
@@ -20,17 +19,15 @@ def pgan(
     root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
     out: Path = typer.Option(Path("data/export/pgan"), help="where the exported files go"),
 ):
-    """Write generator.ts, generator.onnx and generator.json (checked with onnxruntime)."""
-    params = load_params(params_file)
-    G, checkpoint = load_averaged_generator(root / str(params.pgan.resolution) / "model.pt")
-    config = checkpoint["config"]
-    latent = InputSpec("z", (config["latent_dim"],), "latent vector, N(0, 1) per entry")
-    metadata = {"model": "pgan", "weights": "G_ema (averaged generator)", "resolution": G.resolution,
-                "config": config, "params_fingerprint": fingerprint(params.lr, params.pgan),
-                "checkpoint_fingerprint": checkpoint["fingerprint"], "iterations": checkpoint["iteration"]}  # fmt: skip
-    info = export_generator(G, [latent], out, "generator", metadata)
-    typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
+    """Write generator.ts, generator.onnx and generator.json: input a latent vector, output a face."""
+    from facegan.export import export_generator
+    from facegan.inference.pgan import export_spec, load_pgan
+    from facegan.params import fingerprint, load_params
 
+    params = load_params(params_file)
+    model = load_pgan(root / str(params.pgan.resolution) / "model.pt", CPU)
+    info = export_generator(export_spec(model, fingerprint(params.lr, params.pgan)), out)
+    typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
 
 
 @app.command("stargan")
@@ -40,16 +37,12 @@ def stargan(
     out: Path = typer.Option(Path("data/export/stargan"), help="where the exported files go"),
 ):
     """Write generator.ts, generator.onnx and generator.json: inputs image and target labels."""
+    from facegan.export import export_generator
+    from facegan.inference.stargan import export_spec, load_stargan
+    from facegan.params import fingerprint, load_params
+
     params = load_params(params_file)
-    G, checkpoint = load_generator(model)
-    config = checkpoint["config"]
-    size, attributes = config["image_size"], config["attributes"]
-    inputs = [InputSpec("image", (3, size, size), "RGB face in [-1, 1], centre-cropped and resized as in training"),
-              InputSpec("labels", (len(attributes),), f"target attributes, 0 or 1: {', '.join(attributes)}")]
-    metadata = {"model": "stargan", "attributes": attributes, "resolution": size, "config": config,
-                "params_fingerprint": fingerprint(params.stargan), "checkpoint_fingerprint": checkpoint["fingerprint"],
-                "iterations": checkpoint["iteration"]}  # fmt: skip
-    info = export_generator(G, inputs, out, "generator", metadata)
+    info = export_generator(export_spec(load_stargan(model, CPU), fingerprint(params.stargan)), out)
     typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
 
 
@@ -60,16 +53,12 @@ def hifacegan(
     out: Path = typer.Option(Path("data/export/hifacegan"), help="where the exported files go"),
 ):
     """Write generator.ts, generator.onnx and generator.json: input a degraded face, output the restoration."""
+    from facegan.export import export_generator
+    from facegan.inference.hifacegan import export_spec, load_hifacegan
+    from facegan.params import fingerprint, load_params
+
     params = load_params(params_file)
-    G, checkpoint = hifacegan_training.load_generator(model)
-    config = checkpoint["config"]
-    size = config["image_size"]
-    inputs = [InputSpec("image", (3, size, size), "degraded RGB face in [-1, 1], resized to the model's size")]
-    metadata = {"model": "hifacegan", "resolution": size, "config": config,
-                "normalisation": "per-image statistics (instance norm), as in training",
-                "params_fingerprint": fingerprint(params.hifacegan),
-                "checkpoint_fingerprint": checkpoint["fingerprint"], "iterations": checkpoint["iteration"]}  # fmt: skip
-    info = export_generator(baked(G), inputs, out, "generator", metadata)
+    info = export_generator(export_spec(load_hifacegan(model, CPU), fingerprint(params.hifacegan)), out)
     typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
 
 

@@ -1,14 +1,13 @@
 """Prepare stage: crop (CelebA) or degrade (FFHQ) and pack a raw dataset into
-memory-mappable uint8 arrays + a manifest."""
+memory-mappable uint8 arrays + a manifest.
+
+Each command imports its own code first thing, so that a stage loads, and depends on, only
+that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
 from pathlib import Path
 
 import typer
 
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
-from facegan.data.degrade import Degrader, degrade_ffhq
-from facegan.data.ffhq import select_splits
-from facegan.data.prepare import prepare_celeba
-from facegan.data.stargan import prepare_stargan
 from facegan.params import load_params
 
 app = command_app(__doc__)
@@ -21,6 +20,8 @@ def celeba(
     out: Path = typer.Option(Path("data/prepared/celeba"), help="where the packed arrays go"),
 ):
     """The celeba_cropped box, exact 2x2 box downscales to every PGAN scale."""
+    from facegan.data.prepare import prepare_celeba
+
     c = load_params(params_file).data.celeba
     manifest = prepare_celeba(
         raw, out, crop_center=tuple(c.crop_center), crop_size=c.crop_size,
@@ -37,6 +38,8 @@ def stargan(
     out: Path = typer.Option(Path("data/prepared/stargan"), help="where the packed arrays, labels and split go"),
 ):
     """StarGAN's view: centre crop, bilinear resize, selected attributes, seeded test split."""
+    from facegan.data.stargan import prepare_stargan
+
     params = load_params(params_file)
     c = params.data.celeba
     manifest = prepare_stargan(raw, out, params.stargan.data, max_bad_fraction=c.max_bad_fraction, workers=c.workers,
@@ -53,6 +56,9 @@ def ffhq(
     out: Path = typer.Option(Path("data/prepared/ffhq"), help="where the packed (degraded, clean) pairs go"),
 ):
     """HiFaceGAN's pairs: each train/test image resized, degraded with imgaug (seeded per image), packed."""
+    from facegan.data.degrade import Degrader, degrade_ffhq
+    from facegan.data.ffhq import select_splits
+
     params = load_params(params_file)
     d = params.hifacegan.data
     manifest = degrade_ffhq(select_splits(raw, params.data.ffhq.ranges), out,

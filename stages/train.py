@@ -1,39 +1,26 @@
 """Train stages: `pgan-init` writes the untrained 4x4 networks, `pgan SCALE` trains one scale,
 `stargan` trains StarGAN, `stargan-classifier` the attribute classifier that judges it,
 `hifacegan` trains HiFaceGAN. With train.nproc > 1 in params each one relaunches itself
-under torchrun with that many processes (batches in params are global)."""
-import sys
+under torchrun with that many processes (batches in params are global).
+
+Each command imports its own model's code first thing, so that a stage loads, and depends
+on, only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
 from pathlib import Path
 
 import typer
 
-from facegan.data.degrade import load_ffhq_pairs
-from facegan.data.prepare import load_prepared
-from facegan.data.stargan import load_stargan
 from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
-from facegan.params import Params, load_params
-from facegan.training.checkpoint import save_checkpoint
-from facegan.training.classifier import train_classifier
-from facegan.training.compute import computing, relaunch_under_torchrun
-from facegan.training.loop import RunPaths
-from facegan.training.pgan import ScalePaths, init_networks, train_scale
-from facegan.training.hifacegan import train_hifacegan
-from facegan.training.stargan import train_stargan
-from facegan.weights import staged_path
+from facegan.params import load_params
 
 app = command_app(__doc__)
-
-
-def load_params_or_relaunch(params_file: Path) -> Params:
-    """The params, unless this run is to go on under torchrun: then this process becomes torchrun."""
-    params = load_params(params_file)
-    relaunch_under_torchrun(params.train.nproc, sys.argv)
-    return params
 
 
 @app.command("pgan-init")
 def pgan_init(params_file: Path = PARAMS_OPTION, out: Path = Path("data/pgan/init/model.pt")):
     """Write the seeded, untrained 4x4 PGAN networks (the first scale grows from them)."""
+    from facegan.checkpoint import save_checkpoint
+    from facegan.training.pgan import init_networks
+
     save_checkpoint(out, init_networks(load_params(params_file).pgan))
 
 
@@ -46,6 +33,10 @@ def pgan(
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]"),
 ):
     """Train PGAN at one scale, resuming from its working checkpoint when there is one."""
+    from facegan.data.prepare import load_prepared
+    from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.training.pgan import ScalePaths, train_scale
+
     params = load_params_or_relaunch(params_file)
     params.pgan.depth_of(scale)  # fails with the list of scales when SCALE is unknown
     previous = params.pgan.scales[scale].prev
@@ -66,6 +57,11 @@ def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
             out: Path = typer.Option(Path("data/stargan"), help="model.pt, loss.tsv, samples.png, work/"),
             device: str = DEVICE):
     """Train StarGAN on the training split, resuming from its working checkpoint when there is one."""
+    from facegan.data.stargan import load_stargan
+    from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.training.loop import RunPaths
+    from facegan.training.stargan import train_stargan
+
     params = load_params_or_relaunch(params_file)
     with computing(params.train, device) as compute:
         summary = train_stargan(params.stargan, load_stargan(data), RunPaths(out), compute)
@@ -78,6 +74,11 @@ def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_D
                        out: Path = typer.Option(Path("data/stargan/classifier"), help="model.pt, loss.tsv, work/"),
                        device: str = DEVICE):
     """Train the attribute classifier on real training images (it judges StarGAN's edits)."""
+    from facegan.data.stargan import load_stargan
+    from facegan.training.classifier import train_classifier
+    from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.training.loop import RunPaths
+
     params = load_params_or_relaunch(params_file)
     with computing(params.train, device) as compute:
         summary = train_classifier(params.stargan.classifier, load_stargan(data), RunPaths(out), compute)
@@ -93,12 +94,17 @@ def hifacegan(params_file: Path = PARAMS_OPTION,
               device: str = DEVICE):
     """Train HiFaceGAN on the degraded pairs, resuming from its working checkpoint when there is one.
     With hifacegan.train.lambda_vgg > 0 it needs VGG19's weights and stops at once without them."""
+    from facegan.data.degrade import load_ffhq_pairs
+    from facegan.models.pretrained import load_vgg19
+    from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.training.hifacegan import train_hifacegan
+    from facegan.training.loop import RunPaths
+    from facegan.weights import staged_path
+
     params = load_params_or_relaunch(params_file)
     with computing(params.train, device) as compute:
         vgg = None
         if params.hifacegan.train.lambda_vgg:
-            from facegan.models.pretrained import load_vgg19  # torchvision: seconds to import, needed only here
-
             vgg = load_vgg19(staged_path("vgg19", weights), compute.device)
         summary = train_hifacegan(params.hifacegan, load_ffhq_pairs(data), RunPaths(out), compute, vgg)
     if compute.main:

@@ -77,7 +77,7 @@ def tiny_params():
 def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int) -> int:
     """Start a stage, SIGKILL it once its working checkpoint `work` has passed `at_least`
     iterations; the iteration the checkpoint holds afterwards."""
-    from facegan.training.checkpoint import load_checkpoint
+    from facegan.checkpoint import load_checkpoint
 
     process = subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *args[1:]], cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from facegan.training.checkpoint import (
+from facegan.checkpoint import (
     CheckpointError,
     load_checkpoint,
     restore_rng_states,
@@ -35,7 +35,7 @@ def test_damaged_and_missing_checkpoints_say_what_to_do(tmp_path):
     save_checkpoint(tmp_path / "c.pt", {"x": torch.ones(1000)})
     data = (tmp_path / "c.pt").read_bytes()
     (tmp_path / "c.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="delete it and re-run"):
+    with pytest.raises(CheckpointError, match="delete it and run the stage that writes it again"):
         load_checkpoint(tmp_path / "c.pt")
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "absent.pt")

@@ -27,15 +27,9 @@ from facegan.data.prepare import (
     prepare_celeba,
     pyramid,
 )
-from facegan.data.sources import (
-    CELEBA_PARTITION,
-    CELEBA_REQUIRED,
-    ChecksumError,
-    DataSourceError,
-    download_file,
-    fetch_celeba,
-    fetch_local,
-)
+from facegan.data.celeba_format import CELEBA_PARTITION
+from facegan.data.sources import CELEBA_REQUIRED, fetch_celeba, fetch_local
+from facegan.fetch import ChecksumError, DataSourceError, download_file
 from facegan.data.synthetic import draw_face, official_like_partition, write_celeba_sample
 from facegan.errors import UserError
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import FIXTURES, tiny_params_dict, write_params
 from facegan.data.ffhq import fetch_ffhq, folder_range_ids, list_raw_ffhq, relative_path, select_splits
-from facegan.data.sources import ChecksumError, DataSourceError
+from facegan.fetch import ChecksumError, DataSourceError
 from facegan.params import ParamsError, load_params
 
 FFHQ_FIXTURE = FIXTURES / "ffhq_256_12"
@@ -107,7 +107,7 @@ def test_bad_ffhq_params_are_rejected_by_key(tmp_path, change, message):
 
 
 def test_a_checksum_may_be_the_published_prefix_of_at_least_8_digits(tmp_path):
-    from facegan.data.sources import verify_checksum
+    from facegan.fetch import verify_checksum
 
     path = tmp_path / "weights.pth"
     path.write_bytes(b"some weights")

@@ -13,9 +13,9 @@ from conftest import run_stage, tiny_params_dict, write_params
 from PIL import Image
 from test_data_celeba import HALFRES, _raw_copy_with_bad_files, halfres_raw, no_leftovers
 
-from facegan.data.celeba_format import CELEBA_ATTRIBUTES, read_attributes, write_partition
+from facegan.choices import CELEBA_ATTRIBUTES
+from facegan.data.celeba_format import CELEBA_PARTITION, read_attributes, write_partition
 from facegan.data.prepare import BadImagesError, MissingImagesError, crop_box, prepare_celeba
-from facegan.data.sources import CELEBA_PARTITION
 from facegan.data.stargan import (
     attribute_columns,
     attribute_labels,

@@ -12,7 +12,7 @@ from facegan.batching import BatchSplitError, stddev_group_size
 from facegan.models.pgan import Discriminator
 from facegan.params import ParamsError, TrainComputeParams, load_params
 from facegan.training.batches import TrainingBatches, batch_loader
-from facegan.training.checkpoint import load_checkpoint
+from facegan.checkpoint import load_checkpoint
 from facegan.training.compute import Compute, Network, computing, process_share
 from facegan.training.log import read_log
 from facegan.training.losses import discriminator_loss
@@ -76,7 +76,11 @@ def test_channels_last_trains_as_nchw_up_to_rounding(tmp_path):
 
 def test_bf16_autocast_keeps_the_gradient_penalty_close_to_fp32():
     """The critic's forwards in bf16, the penalty's norm and the loss in fp32: its double
-    backward gives the critic nearly the fp32 gradient (bf16 keeps 8 bits of mantissa)."""
+    backward gives the critic nearly the fp32 gradient (bf16 keeps 8 bits of mantissa).
+
+    With ATen's own CPU convolutions: on a Xeon with AMX, oneDNN's bf16 kernels give 3x3
+    conv weight gradients in this double backward at cosine 0.08-0.35 to fp32's (measured;
+    0.997 with AMX off). The pipeline's bf16 runs on CUDA only, where oneDNN is not used."""
     reals, fakes = (torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(s)) * 2 - 1 for s in (1, 2))
     u = torch.rand(8, generator=torch.Generator().manual_seed(3))
     results = {}
@@ -86,8 +90,9 @@ def test_bf16_autocast_keeps_the_gradient_penalty_close_to_fp32():
         dtypes = []
         D.tail[1].register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
         critic = Network(D, Compute(torch.device("cpu"), amp=amp), compilable=False)
-        loss, parts = discriminator_loss(critic, reals, fakes, u, gp_weight=10.0, drift_weight=1e-3)
-        loss.backward()
+        with torch.backends.mkldnn.flags(enabled=False):
+            loss, parts = discriminator_loss(critic, reals, fakes, u, gp_weight=10.0, drift_weight=1e-3)
+            loss.backward()
         assert loss.dtype == torch.float32 and set(dtypes) == {torch.bfloat16 if amp else torch.float32}
         results[amp] = parts["gp"], torch.cat([p.grad.flatten() for p in D.parameters() if p.grad is not None])
     (gp32, grad32), (gp16, grad16) = results[False], results[True]
@@ -160,9 +165,11 @@ def test_two_processes_train_as_one_process_with_the_whole_batch(tmp_path, prepa
 
     log_one, log_two = (read_log(d / "data" / out / "loss.tsv") for d in (one_dir, two_dir))
     assert len(log_one) == len(log_two) == compared_iterations
+    # Rounding only: the largest relative difference measured is 6e-4 (StarGAN's gp) on an
+    # AVX-512 Xeon, 1e-5 on an AMD EPYC; HiFaceGAN with unsynchronised batch norm differs by 6e-2.
     for row_one, row_two in zip(log_one, log_two):
         for column in row_one.keys() - {"seconds"}:
-            expected = pytest.approx(row_one[column], rel=1e-4, abs=1e-5, nan_ok=True)
+            expected = pytest.approx(row_one[column], rel=2e-3, abs=1e-5, nan_ok=True)
             assert row_two[column] == expected, (row_one["iteration"], column)
 
     # The same checkpoint: same entries, config, fingerprint, iteration and random state;
@@ -175,8 +182,9 @@ def test_two_processes_train_as_one_process_with_the_whole_batch(tmp_path, prepa
     network = "G_ema" if "G_ema" in work_one else "G"
     assert work_one[network].keys() == work_two[network].keys()
     # Adam turns rounding noise in a zero gradient (a conv bias before a norm) into steps of
-    # about its learning rate (1e-4 to 4e-4 for StarGAN and HiFaceGAN here): only those may differ.
+    # about its learning rate (1e-4 to 4e-4 for StarGAN and HiFaceGAN here), and batch norm's
+    # running averages follow: 2.7e-3 at most measured (Xeon), 0.14 with unsynchronised batch norm.
     for name, tensor in work_one[network].items():
-        torch.testing.assert_close(work_two[network][name], tensor, rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(work_two[network][name], tensor, rtol=1e-2, atol=5e-3)
     assert sorted(p.name for p in (two_dir / "data" / out).iterdir()) == sorted(
         p.name for p in (one_dir / "data" / out).iterdir())

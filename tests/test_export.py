@@ -5,7 +5,8 @@ import onnxruntime
 import pytest
 import torch
 
-from facegan.export import ExportError, InputSpec, export_generator
+from facegan.export import ExportError, export_generator
+from facegan.inference import ExportSpec, InputSpec
 
 INPUTS = [InputSpec("z", (4,), "latent")]
 
@@ -28,7 +29,7 @@ class BatchBakedIn(Dense):
 
 def test_both_exports_reproduce_the_module_at_new_batch_sizes(tmp_path):
     module = Dense()
-    info = export_generator(module, INPUTS, tmp_path, "generator", {"model": "test"})
+    info = export_generator(ExportSpec(module, INPUTS, {"model": "test"}), tmp_path)
     z = torch.randn(5, 4)
     traced = torch.jit.load(str(tmp_path / "generator.ts"))
     with torch.no_grad():
@@ -41,5 +42,5 @@ def test_both_exports_reproduce_the_module_at_new_batch_sizes(tmp_path):
 
 def test_an_export_that_differs_from_the_module_writes_nothing(tmp_path):
     with pytest.raises(ExportError, match="TorchScript output differs from PyTorch.*nothing was written"):
-        export_generator(BatchBakedIn(), INPUTS, tmp_path, "generator", {"model": "test"})
+        export_generator(ExportSpec(BatchBakedIn(), INPUTS, {"model": "test"}), tmp_path)
     assert list(tmp_path.iterdir()) == []

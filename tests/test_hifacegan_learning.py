@@ -9,7 +9,9 @@ from facegan.data.degrade import Degrader, degrade_ffhq, load_ffhq_pairs
 from facegan.data.ffhq import fetch_ffhq, folder_range_ids, select_splits
 from facegan.evaluation.hifacegan import evaluate_hifacegan
 from facegan.params import load_params
-from facegan.training.hifacegan import build_generator, load_generator, network_config, train_hifacegan
+from facegan.inference.hifacegan import load_hifacegan
+from facegan.models.hifacegan import build_generator
+from facegan.training.hifacegan import network_config, train_hifacegan
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
 
@@ -38,7 +40,7 @@ def test_training_restores_degraded_faces_above_the_degraded_baseline(tmp_path):
     data = load_ffhq_pairs(tmp_path / "pairs")
     train_hifacegan(params.hifacegan, data, RunPaths(tmp_path / "run"), ON_CPU)
 
-    trained, _ = load_generator(tmp_path / "run" / "model.pt")
+    trained = load_hifacegan(tmp_path / "run" / "model.pt", "cpu").network
     torch.manual_seed(params.hifacegan.train.seed)  # the generator training started from
     untrained = build_generator(network_config(params.hifacegan))
     assert data.manifest["degradation"]["type"] == defaults["data"]["degradation"]

@@ -8,7 +8,7 @@ from torchvision.models import vgg19
 from facegan.models.hifacegan import (LIP, SPADE, Generator, MultiscaleDiscriminator, SuppressionEncoder, baked,
                                       lip2d)
 from facegan.models.pretrained import VGG19Features, load_vgg19
-from facegan.training.losses import VGG_LAYER_WEIGHTS, feature_matching_loss, lsgan_loss, perceptual_loss
+from facegan.training.hifacegan_losses import VGG_LAYER_WEIGHTS, feature_matching_loss, lsgan_loss, perceptual_loss
 
 
 def test_lip_pooling_is_an_importance_weighted_average_over_3x3_windows():

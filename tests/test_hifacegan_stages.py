@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import kill_mid_run, run_stage, tiny_params_dict, write_params
 from facegan.cli import app
-from facegan.training.checkpoint import load_checkpoint
+from facegan.checkpoint import load_checkpoint
 from facegan.training.hifacegan import LOG_COLUMNS
 from facegan.training.log import read_log
 

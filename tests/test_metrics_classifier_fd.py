@@ -15,7 +15,8 @@ from facegan.images import to_uint8
 from facegan.metrics.classifier_fd import classifier_fd
 from facegan.models.stargan import AttributeClassifier, Generator, edit_targets
 from facegan.params import StarGANEvalParams, load_params
-from facegan.training.classifier import load_classifier, train_classifier
+from facegan.inference.stargan import load_judge
+from facegan.training.classifier import train_classifier
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
 from test_metrics_fid import ref_frechet
@@ -92,7 +93,7 @@ def test_noise_scores_far_from_real_faces(tmp_path):
     prepare_stargan(tmp_path / "raw", tmp_path / "prepared", params.stargan.data, max_bad_fraction=0.0)
     data = load_stargan(tmp_path / "prepared")
     train_classifier(params.stargan.classifier, data, RunPaths(tmp_path / "classifier"), Compute(torch.device("cpu")))
-    classifier, _ = load_classifier(tmp_path / "classifier" / "model.pt")
+    classifier = load_judge(tmp_path / "classifier" / "model.pt", data.attribute_names, "cpu")
 
     train = np.asarray(data.images[data.indices("train")])
     test = np.asarray(data.images[data.indices("test")])

@@ -1,4 +1,4 @@
-"""PGAN layers and networks against their definitions (Karras et al. 2018; REFERENCE 1)."""
+"""PGAN layers and networks against their definitions (Karras et al. 2018 and the official code)."""
 import math
 
 import pytest

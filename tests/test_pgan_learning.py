@@ -8,11 +8,11 @@ import torch
 from conftest import tiny_params_dict
 from facegan.data.prepare import load_prepared, prepare_celeba
 from facegan.data.synthetic import write_celeba_sample
-from facegan.evaluation.pgan import generated_batches
+from facegan.inference.pgan import generated_batches
 from facegan.images import array_batches
 from facegan.metrics.swd import sliced_wasserstein
 from facegan.params import Params, load_params
-from facegan.training.checkpoint import save_checkpoint
+from facegan.checkpoint import save_checkpoint
 from facegan.training.compute import Compute
 from facegan.training.pgan import ScalePaths, grow_networks, init_networks, train_scale
 
@@ -30,7 +30,7 @@ def _params(tmp_path) -> Params:
 
 def _swd(G, reals) -> float:
     indices = np.arange(len(reals))
-    fakes = generated_batches(G, len(reals), 64, seed=7)
+    fakes = generated_batches(G, G.latent_dim, len(reals), 64, seed=7)
     return sliced_wasserstein(array_batches(reals, indices, 64), fakes, seed=3)["avg"]
 
 

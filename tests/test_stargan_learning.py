@@ -9,12 +9,13 @@ import yaml
 from conftest import tiny_params_dict
 from facegan.data.stargan import load_stargan, prepare_stargan
 from facegan.data.synthetic import write_celeba_sample
-from facegan.evaluation.stargan import evaluate_stargan
+from facegan.evaluation.stargan import stargan_metrics
+from facegan.inference.stargan import load_judge, load_stargan as load_generator
 from facegan.params import load_params
-from facegan.training.classifier import load_classifier, train_classifier
+from facegan.training.classifier import train_classifier
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
-from facegan.training.stargan import load_generator, network_config, train_stargan, untrained_generator
+from facegan.training.stargan import train_stargan
 
 ON_CPU = Compute(torch.device("cpu"))
 
@@ -36,12 +37,10 @@ def test_training_makes_edits_that_keep_the_face_and_convince_the_classifier(tmp
     train_classifier(params.stargan.classifier, data, RunPaths(tmp_path / "classifier"), ON_CPU)
     train_stargan(params.stargan, data, RunPaths(tmp_path / "stargan"), ON_CPU)
 
-    classifier, _ = load_classifier(tmp_path / "classifier" / "model.pt")
-    trained, _ = load_generator(tmp_path / "stargan" / "model.pt")
-    untrained = untrained_generator(network_config(params.stargan), params.stargan.train.seed)
-    test, train = data.indices("test"), data.indices("train")
-    result = evaluate_stargan(trained, untrained, classifier, data.images[test], data.labels[test],
-                              data.images[train[: 5 * len(test)]], data.attribute_names, params.eval.stargan, tmp_path)
+    classifier = load_judge(tmp_path / "classifier" / "model.pt", data.attribute_names, "cpu")
+    trained = load_generator(tmp_path / "stargan" / "model.pt", "cpu")
+    result = stargan_metrics(trained, classifier, data, params.stargan.train.seed, params.eval.stargan, tmp_path,
+                             None, "no FID network given")
     before = result["untrained"]
     print(result)  # with -s: the margins
     assert result["real_accuracy"]["mean"] > 0.8, "the classifier must recognise real faces to judge edits"

@@ -15,8 +15,10 @@ from facegan.models.stargan import (
 from conftest import tiny_params_dict, write_params
 from facegan.params import load_params
 from facegan.training.loop import RunPaths
-from facegan.training.losses import classification_loss, stargan_discriminator_loss, stargan_generator_loss
-from facegan.training.stargan import network_config, setup, untrained_generator
+from facegan.training.losses import classification_loss
+from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
+from facegan.inference.stargan import untrained_generator
+from facegan.training.stargan import network_config, setup
 
 
 def _count(module: torch.nn.Module) -> int:

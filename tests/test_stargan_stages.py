@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURES, kill_mid_run, run_stage, tiny_params_dict, write_params
 from facegan.cli import app
-from facegan.training.checkpoint import load_checkpoint
+from facegan.checkpoint import load_checkpoint
 from facegan.training.log import read_log
 from facegan.training.loop import lr_at
 from facegan.training.stargan import LOG_COLUMNS

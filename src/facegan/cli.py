@@ -1,5 +1,6 @@
-"""The `facegan` command: user-facing work beside the pipeline (metrics on image folders,
-pretrained weights, StarGAN edits)."""
+"""The `facegan` command: user-facing work beside the pipeline: faces from the trained PGAN,
+StarGAN edits, HiFaceGAN restorations, degradations, metrics on image folders, pretrained
+weights."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,22 +9,21 @@ from typing import Annotated, Optional
 import typer
 
 from facegan import weights
-from facegan.cliutil import command_app, run_cli
+from facegan.cliutil import command_app, group_app, run_cli
 from facegan.devices import pick_device
 from facegan.data.degrade import DEGRADATIONS, Degrader, degrade_files
-from facegan.edit import (apply_changes, apply_edit, estimate_labels, load_editor, load_judge, parse_changes,
-                          read_photos)
 from facegan.errors import UserError
 from facegan.imagefolder import ImageFolderError, image_paths, read_image
-from facegan.images import save_png
+from facegan.images import grid, save_gif, save_png
+from facegan.inference.hifacegan import load_hifacegan, restore_photo
+from facegan.inference.pgan import generate, interpolations, load_pgan
+from facegan.inference.stargan import (apply_changes, apply_edit, edit_grid, estimate_labels, load_judge,
+                                       load_stargan, parse_changes, read_photos)
 from facegan.metrics.cli import metrics_app
-from facegan.restore import load_restorer, restore_photo
-from facegan.training.stargan import edit_grid
 
 app = command_app(__doc__)
 app.add_typer(metrics_app, name="metrics", help="Measure image folders with the pipeline's metric code.")
-weights_app = typer.Typer(help="Pretrained weights in the cache ($FACEGAN_WEIGHTS_DIR, else ~/.cache/facegan/weights).",
-                          no_args_is_help=True)
+weights_app = group_app("Pretrained weights in the cache ($FACEGAN_WEIGHTS_DIR, else ~/.cache/facegan/weights).")
 app.add_typer(weights_app, name="weights")
 
 
@@ -54,6 +54,49 @@ def list_command() -> None:
         typer.echo(f"{name} ({weight.purpose}): {state}")
 
 
+@app.command("generate")
+def generate_command(
+    n: Annotated[int, typer.Option("--n", min=1, help="faces (with --interpolate: rows of faces)")] = 16,
+    seed: Annotated[int, typer.Option(help="draws the latents; the same seed gives the same faces anywhere")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="a folder: one PNG per face")] = None,
+    grid_png: Annotated[Optional[Path], typer.Option("--grid", help="one PNG of all the faces")] = None,
+    interpolate: Annotated[int, typer.Option(
+        min=0, help="STEPS: each row walks between two random latents in STEPS faces (0: no walk)")] = 0,
+    linear: Annotated[bool, typer.Option(
+        "--linear", help="walk in a straight line, not spherically (slerp)")] = False,
+    gif: Annotated[Optional[Path], typer.Option(help="with --interpolate: the walk as an animated GIF")] = None,
+    model: Annotated[Path, typer.Option(help="PGAN's exported generator.ts, or a scale's model.pt")] = Path(
+        "data/export/pgan/generator.ts"),
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
+) -> None:
+    """Generate faces with PGAN's averaged generator. `--n 64 --seed S` gives the faces of the
+    evaluation's fakes.png when S is eval.pgan.seed."""
+    if out is None and grid_png is None and gif is None:
+        raise UserError("nothing to write: give --out FOLDER, --grid FILE.png or (with --interpolate) --gif FILE.gif")
+    if gif is not None and interpolate < 2:
+        raise UserError("--gif shows a walk between latents: give --interpolate STEPS (at least 2)")
+    if interpolate == 1:
+        raise UserError("--interpolate 1 has no walk: give at least 2 steps, or 0 for single faces")
+    trained = load_pgan(model, pick_device(device))
+    if interpolate:
+        rows = interpolations(trained, n, interpolate, seed, spherical=not linear)
+        faces, columns = rows.reshape(-1, *rows.shape[2:]), interpolate
+        names = [f"row{r:03d}_step{s:02d}.png" for r in range(n) for s in range(interpolate)]
+    else:
+        faces, columns = generate(trained, n, seed), None
+        names = [f"face{i:05d}.png" for i in range(n)]
+    if out is not None:
+        for name, face in zip(names, faces):
+            save_png(face, out / name)
+    if grid_png is not None:
+        save_png(grid(faces, columns=columns), grid_png, min_side=256)
+    if gif is not None:
+        frames = [grid(rows[:, step]) for step in range(interpolate)]
+        save_gif(frames + frames[-2:0:-1], gif, min_side=256)  # there and back: the loop has no jump
+    typer.echo(f"{len(faces)} face(s) of {faces.shape[1]} px from seed {seed}: "
+               + ", ".join(str(path) for path in (out, grid_png, gif) if path is not None))
+
+
 @app.command("edit")
 def edit_command(
     source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
@@ -72,7 +115,8 @@ def edit_command(
     if (attrs is None) == (not all_attrs):
         raise UserError("give exactly one of --attrs A,B=0 and --all")
     torch_device = pick_device(device)
-    G, attributes, size = load_editor(model, torch_device)
+    trained = load_stargan(model, torch_device)
+    G, attributes, size = trained.network, trained.config["attributes"], trained.config["image_size"]
     changes = parse_changes(attrs, attributes) if attrs is not None else None
     judge = load_judge(classifier, attributes, torch_device)
     paths, images = read_photos(image_paths(source), size, lambda message: typer.echo(message, err=True))
@@ -137,7 +181,8 @@ def restore_command(
     """Restore degraded face photos with HiFaceGAN. Each photo is resized to the model's size,
     restored and resized back to its own size (no tiling); unreadable photos are reported and
     skipped, the others restored."""
-    G, size = load_restorer(model, pick_device(device))
+    trained = load_hifacegan(model, pick_device(device))
+    G, size = trained.network, trained.config["image_size"]
     one_file = not Path(source).is_dir()
     written = 0
     for path in image_paths(source):

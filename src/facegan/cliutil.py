@@ -15,11 +15,20 @@ from facegan.errors import UserError
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="params file to read")
 
 
+# Help texts are Markdown: a docstring's hard line breaks then join into reflowed paragraphs.
+HELP_FORMAT = "markdown"
+
+
 def command_app(help: str) -> typer.Typer:
-    app = typer.Typer(help=help, no_args_is_help=True, add_completion=False)
+    app = typer.Typer(help=help, no_args_is_help=True, add_completion=False, rich_markup_mode=HELP_FORMAT)
     # A callback makes Typer keep the sub-command level even with a single command.
     app.callback()(lambda: None)
     return app
+
+
+def group_app(help: str) -> typer.Typer:
+    """A group of sub-commands under another app (`facegan metrics ...`)."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=HELP_FORMAT)
 
 
 def run_cli(app: typer.Typer) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import platform
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +18,7 @@ import onnxruntime
 import torch
 
 from facegan.errors import UserError
+from facegan.inference import ExportSpec, InputSpec
 from facegan.io import atomic_write_bytes, write_json
 
 
@@ -26,25 +26,12 @@ class ExportError(UserError):
     """The exported graph disagrees with the PyTorch module."""
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    name: str
-    shape: tuple[int, ...]  # without the batch axis
-    description: str
-
-
-def export_generator(
-    module: torch.nn.Module,
-    inputs: list[InputSpec],
-    out_dir: Path,
-    name: str,
-    metadata: dict,
-    tolerance: float = 1e-4,
-    seed: int = 0,
-) -> dict:
-    """Write `name`.ts (TorchScript), `name`.onnx and `name`.json into out_dir, once both
-    exports match the module; otherwise write nothing and raise ExportError."""
-    module = module.eval().cpu()
+def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", tolerance: float = 1e-4,
+                     seed: int = 0) -> dict:
+    """Write `name`.ts (TorchScript), `name`.onnx and `name`.json (`spec.metadata` and the
+    inputs) into out_dir, once both exports match the module; otherwise write nothing and
+    raise ExportError."""
+    module, inputs, metadata = spec.module.eval().cpu(), spec.inputs, spec.metadata
     out_dir = Path(out_dir)
     example = _random_inputs(inputs, batch=2, seed=seed)
     with torch.no_grad():

@@ -50,12 +50,26 @@ def grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.nda
     return out
 
 
-def save_png(image: np.ndarray, path: Path, min_side: int = 0) -> None:
-    """Write an HWC uint8 image as PNG atomically; upscale (nearest) to at least `min_side`."""
+def _upscaled(image: np.ndarray, min_side: int) -> Image.Image:
+    """An HWC uint8 image as PIL, enlarged by a whole factor (nearest) to at least `min_side`."""
     pil = Image.fromarray(image)
     if min_side and min(pil.size) < min_side:
         factor = math.ceil(min_side / min(pil.size))
         pil = pil.resize((pil.width * factor, pil.height * factor), Image.NEAREST)
+    return pil
+
+
+def save_png(image: np.ndarray, path: Path, min_side: int = 0) -> None:
+    """Write an HWC uint8 image as PNG atomically; upscale (nearest) to at least `min_side`."""
     buffer = BytesIO()
-    pil.save(buffer, format="PNG")
+    _upscaled(image, min_side).save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_gif(frames: list[np.ndarray], path: Path, min_side: int = 0, frame_ms: int = 120) -> None:
+    """Write HWC uint8 `frames` as a looping GIF atomically (one palette per frame), upscaled
+    as `save_png` does."""
+    images = [_upscaled(frame, min_side) for frame in frames]
+    buffer = BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
     atomic_write_bytes(path, buffer.getvalue())

@@ -20,10 +20,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-from facegan.data.celeba_format import CELEBA_ATTRIBUTES
-from facegan.data.degrade import DEGRADATIONS
-from facegan.data.ffhq import FFHQ_SOURCES
-from facegan.data.sources import CELEBA_SOURCES
+from facegan.choices import CELEBA_ATTRIBUTES, CELEBA_SOURCES, DEGRADATIONS, FFHQ_SOURCES
 from facegan.errors import UserError
 from facegan.batching import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
 
@@ -48,7 +45,7 @@ def _field(default=dataclasses.MISSING, **check):
 
 @dataclass(frozen=True)
 class CelebAParams:
-    """Where CelebA comes from and how it is cropped (REFERENCE 1, "celeba_cropped")."""
+    """Where CelebA comes from and how it is cropped (PGAN's "celeba_cropped", official `dataset_tool.py`)."""
 
     source: str = _field(choices=CELEBA_SOURCES)
     sample_count: int = _field(low=8)
@@ -64,7 +61,7 @@ class CelebAParams:
 
 @dataclass(frozen=True)
 class FFHQParams:
-    """Where FFHQ comes from and which of its folders of 1000 images are train and test (REFERENCE 4)."""
+    """Where FFHQ comes from and which of its folders of 1000 images are train and test."""
 
     source: str = _field(choices=FFHQ_SOURCES)
     sample_per_folder: int = _field(low=1, high=1000)
@@ -101,7 +98,7 @@ class PGANScale:
 
 @dataclass(frozen=True)
 class PGANModel:
-    """Architecture: latent size and feature maps per scale (REFERENCE 1)."""
+    """Architecture: latent size and feature maps per scale (Karras et al. 2018, table 2)."""
 
     latent_dim: int = _field(low=1)
     channels: list[int] = _field(low=1)
@@ -109,7 +106,7 @@ class PGANModel:
 
 @dataclass(frozen=True)
 class PGANTrain:
-    """Knobs shared by every scale's training (REFERENCE 1: loss, Adam, EMA)."""
+    """Knobs shared by every scale's training (Karras et al. 2018, appendix A.1: loss, Adam, EMA)."""
 
     seed: int = _field(low=0)
     betas: list[float] = _field()
@@ -147,7 +144,7 @@ class PGANParams:
 
 @dataclass(frozen=True)
 class StarGANData:
-    """StarGAN's CelebA view (REFERENCE 3): centre crop, resize, attributes, seeded test split."""
+    """StarGAN's CelebA view (official data loader): centre crop, resize, attributes, seeded test split."""
 
     attributes: list[str] = _field()
     crop_size: int = _field(low=1)
@@ -158,7 +155,7 @@ class StarGANData:
 
 @dataclass(frozen=True)
 class StarGANModel:
-    """Widths and depths of G and D (REFERENCE 3: 64, 64, 6 residual blocks, 6 strided convs at 128 px)."""
+    """Widths and depths of G and D (Choi et al. 2018, appendix: 64, 64, 6 residual blocks, 6 strided convs at 128 px)."""
 
     g_conv_dim: int = _field(low=1)
     d_conv_dim: int = _field(low=1)
@@ -168,7 +165,7 @@ class StarGANModel:
 
 @dataclass(frozen=True)
 class StarGANTrain:
-    """Losses, optimiser and schedule (REFERENCE 3); `iterations` counts critic steps."""
+    """Losses, optimiser and schedule (Choi et al. 2018, section 4); `iterations` counts critic steps."""
 
     seed: int = _field(low=0)
     iterations: int = _field(low=1)
@@ -190,7 +187,7 @@ class StarGANTrain:
 
 @dataclass(frozen=True)
 class AttributeClassifierParams:
-    """The separately trained attribute classifier that judges edited images (REFERENCE 3)."""
+    """The separately trained attribute classifier that judges edited images (Choi et al. 2018, section 5.2)."""
 
     conv_dim: int = _field(low=1)
     repeat_num: int = _field(low=1)
@@ -213,7 +210,7 @@ class StarGANParams:
 
 @dataclass(frozen=True)
 class HiFaceGANData:
-    """The degraded pairs (REFERENCE 4): training size, degradation type, seed."""
+    """The degraded pairs (Yang et al. 2020, official code): training size, degradation type, seed."""
 
     image_size: int = _field(low=64, high=1024, power_of_two=True)  # G starts at S/32: 2x2 at least
     degradation: str = _field(choices=DEGRADATIONS)
@@ -225,7 +222,7 @@ class HiFaceGANData:
 
 @dataclass(frozen=True)
 class HiFaceGANModel:
-    """Widths (REFERENCE 4: ngf 64, or 48 on small GPUs; ndf 64; 2 scales of 4 layers; SPADE hidden 128)."""
+    """Widths (official HiFaceGAN code: ngf 64, or 48 on small GPUs; ndf 64; 2 scales of 4 layers; SPADE hidden 128)."""
 
     ngf: int = _field(low=1)
     ndf: int = _field(low=1)
@@ -236,7 +233,7 @@ class HiFaceGANModel:
 
 @dataclass(frozen=True)
 class HiFaceGANTrain:
-    """Losses, TTUR Adam and schedule (REFERENCE 4): one G step and one D step per iteration."""
+    """Losses, TTUR Adam and schedule (official HiFaceGAN code): one G step and one D step per iteration."""
 
     seed: int = _field(low=0)
     iterations: int = _field(low=1)
@@ -266,7 +263,7 @@ class HiFaceGANParams:
 
 @dataclass(frozen=True)
 class PGANEvalParams:
-    """How PGAN is evaluated (REFERENCE 2): image counts and seeds."""
+    """How PGAN is evaluated (Karras et al. 2018, sections 5 and 6): image counts and seeds."""
 
     num_images: int = _field(low=2)
     batch: int = _field(low=1)

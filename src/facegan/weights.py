@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
 
-from facegan.data.sources import DataSourceError, digest_matches, download_file, file_digest, link_or_copy
-from facegan.data.staging import staged_dir
+from facegan.fetch import DataSourceError, digest_matches, download_file, file_digest, link_or_copy
+from facegan.io import staged, write_json
 from facegan.errors import UserError
-from facegan.io import write_json
 
 MANIFEST = "manifest.json"
 
@@ -131,7 +130,7 @@ def stage_weights(out: Path, *, download: Collection[str], directory: Path | Non
     for what is not, why; downloads the absent ones among the names in `download` first.
     Never fails for an absent file: the stages that need it record it as missing."""
     manifest = {}
-    with staged_dir(out) as staging:
+    with staged(out, folder=True) as staging:
         for name, weight in WEIGHTS.items():
             try:
                 path = fetch(name, directory=directory) if name in download else cached_path(name, directory)

@@ -1,6 +1,6 @@
 """The official CelebA annotation files, read strictly and written byte-exactly.
 
-REFERENCE 3, "Data": `list_attr_celeba.txt` is a count line, a line of the 40 attribute
+As CelebA publishes them (Liu et al. 2015): `list_attr_celeba.txt` is a count line, a line of the 40 attribute
 names, then one row per image, "file  v1 ... v40", values 1 / -1 with variable spacing.
 `list_eval_partition.txt` is one "000001.jpg 0" line per image (0 train, 1 val, 2 test).
 A malformed line fails at once with the file, the 1-based line number and what was
@@ -13,20 +13,11 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from facegan.choices import CELEBA_ATTRIBUTES
 from facegan.errors import UserError
 from facegan.io import atomic_write_bytes
 
-CELEBA_ATTRIBUTES: tuple[str, ...] = (
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald",
-    "Bangs", "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair",
-    "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin",
-    "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones",
-    "Male", "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard",
-    "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks",
-    "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings",
-    "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
-)  # fmt: skip
-
+CELEBA_IMAGES, CELEBA_ATTR, CELEBA_PARTITION = "img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"
 SPLITS: tuple[str, ...] = ("train", "val", "test")  # partition codes 0, 1, 2
 
 

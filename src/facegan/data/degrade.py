@@ -1,4 +1,5 @@
-"""HiFaceGAN's degradations with imgaug, and the packed (degraded, clean) pairs (REFERENCE 4).
+"""HiFaceGAN's degradations with imgaug, and the packed (degraded, clean) pairs (the
+official HiFaceGAN code's five degradation types).
 
 Five types, with the reference's parameter ranges (HiFaceGAN's degradation scripts, which
 degrade 512 px faces):
@@ -34,15 +35,14 @@ from typing import Iterator, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from facegan.choices import DEGRADATIONS
 from facegan.data.prepare import truncate_npy
-from facegan.data.staging import staged_dir
+from facegan.io import staged, write_json
 from facegan.errors import UserError
 from facegan.imagefolder import square_resized
-from facegan.io import write_json
 from facegan.parallel import ordered_map
 from facegan.progress import progress
 
-DEGRADATIONS = ("down", "noise", "blur", "jpeg", "full")
 FFHQ_SPLITS = ("train", "test")
 CHUNK = 16  # images per worker task: large enough to amortise the pickling, small for a smooth bar
 
@@ -156,7 +156,7 @@ def degrade_ffhq(images: dict[str, dict[str, Path]], out_dir: Path, degrader: De
     skipped: list[dict[str, str]] = []
     kept: dict[str, list[str]] = {}
     images_sha256 = hashlib.sha256()
-    with staged_dir(out_dir) as staging:
+    with staged(out_dir, folder=True) as staging:
         for split, named in images.items():
             items = list(named.items())
             path = staging / f"{split}.npy"

@@ -1,4 +1,4 @@
-"""FFHQ in its official on-disk layout: `NNNNN/NNNNN.png`, folders of 1000 (REFERENCE 4, "Data").
+"""FFHQ in its official on-disk layout: `NNNNN/NNNNN.png`, folders of 1000 (Karras et al. 2019).
 
 Image `i` lives in folder `1000 * (i // 1000)`. HiFaceGAN selects its splits by folder
 range (reference: train 00000-09000, test 65000-69000), so every source brings only the
@@ -24,15 +24,15 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from facegan.data.sources import DataSourceError, download_file, link_or_copy
-from facegan.data.staging import staged_dir
+from facegan.choices import FFHQ_SOURCES
+from facegan.fetch import DataSourceError, download_file, link_or_copy
+from facegan.io import staged
 from facegan.data.synthetic import WIDTH, draw_face, sample_attributes
 from facegan.parallel import ordered_map, worth_processes
 from facegan.progress import progress
 
 FOLDER_SIZE = 1000
 FFHQ_COUNT = 70000
-FFHQ_SOURCES = ("sample", "local", "official")
 # NVIDIA's metadata: every image's Drive URL, size and md5 (from download_ffhq.py).
 FFHQ_METADATA = ("https://drive.google.com/uc?id=16N0RV4fHI6joBuKbQAoG34V_cQk7vxSA", "425ae20f06a4da1d4dc0f46d40ba5fd6")
 FFHQ_METADATA_NAME = "ffhq-dataset-v2.json"
@@ -89,7 +89,7 @@ def fetch_ffhq(source: str, dst: Path, ids: Sequence[int], *, per_folder: int, s
 def write_ffhq_sample(out_dir: Path, ids: Sequence[int], seed: int, size: int) -> None:
     """Synthetic faces `ids` as `size` px PNGs; image i depends on (seed, i) alone."""
     faces = ordered_map(functools.partial(_ffhq_face, seed, size), ids, worth_processes(len(ids)), processes=True)
-    with staged_dir(out_dir) as staging:
+    with staged(out_dir, folder=True) as staging:
         for image_id, png in progress(zip(ids, faces), total=len(ids), desc="synthetic FFHQ"):
             path = staging / relative_path(image_id)
             path.parent.mkdir(exist_ok=True)
@@ -116,14 +116,14 @@ def fetch_ffhq_local(src: Path, dst: Path, ids: Sequence[int]) -> None:
             f"{src} holds no FFHQ image (NNNNN.png) of the selected folders (ids {ids[0]:05d}-{ids[-1]:05d}): "
             "point data.ffhq.local_dir at the folder with the images, or change the folder ranges"
         )
-    with staged_dir(dst) as staging:
+    with staged(dst, folder=True) as staging:
         for image_id in progress(chosen, total=len(chosen), desc=f"linking {src.name}"):
             link_or_copy(present[image_id], staging / relative_path(image_id))
 
 
 def fetch_ffhq_official(dst: Path, ids: Sequence[int], metadata: tuple[str, str | None] = FFHQ_METADATA) -> None:
     """The metadata JSON (kept in `dst`), then every selected image, md5-checked."""
-    with staged_dir(dst) as staging:
+    with staged(dst, folder=True) as staging:
         listing = download_file(metadata[0], staging / FFHQ_METADATA_NAME, metadata[1])
         entries = json.loads(listing.read_text())
         missing = [i for i in ids if str(i) not in entries]

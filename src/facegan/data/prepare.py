@@ -1,4 +1,4 @@
-"""CelebA crop and pack: the "celeba_cropped" preprocessing of PGAN (REFERENCE 1).
+"""CelebA crop and pack: the "celeba_cropped" preprocessing of PGAN (official `dataset_tool.py`).
 
 Each aligned 178x218 image is cropped to the 128 px box centred at x 89, y 121 (rows
 57..184, columns 25..152) and reduced by exact box averaging to every power-of-two
@@ -6,9 +6,9 @@ resolution down to 4. Like the official `dataset_tool.py`, which keeps the runni
 average in float32 and quantises each level once with `np.rint`, every level here is the
 exact mean of its block of crop pixels rounded half to even; integer block sums give
 bit-identical results without float error. The output is one memory-mappable uint8 NHWC
-`.npy` per resolution, the attributes, the partition and a manifest (DESIGN, "prepare").
+`.npy` per resolution, the attributes, the partition and a manifest.
 
-With `resize`, the same machinery serves StarGAN (REFERENCE 3, `facegan.data.stargan`):
+With `resize`, the same machinery serves StarGAN (`facegan.data.stargan`):
 each crop is resized once with PIL's bilinear filter, as torchvision's `T.Resize` does on
 PIL images, and that single resolution is packed.
 
@@ -31,11 +31,9 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facegan.data.celeba_format import SPLITS, read_attributes, read_partition
-from facegan.data.sources import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION
-from facegan.data.staging import staged_dir
+from facegan.data.celeba_format import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, SPLITS, read_attributes, read_partition
+from facegan.io import staged, write_json
 from facegan.errors import UserError
-from facegan.io import write_json
 from facegan.parallel import ordered_map
 from facegan.progress import progress
 
@@ -147,7 +145,7 @@ def prepare_celeba(
     if box[0] < 0 or box[1] < 0 or box[2] > image_size[0] or box[3] > image_size[1]:
         raise UserError(f"crop box {box} (data.celeba.crop_center/crop_size) does not fit {image_size} images")
     _check_listed_images_exist(raw_dir, files)
-    with staged_dir(out_dir) as staging:
+    with staged(out_dir, folder=True) as staging:
         packer = _Packer(staging, len(files), resolutions, max_bad_fraction)
         loader = _CropLoader(raw_dir / CELEBA_IMAGES, box, tuple(image_size), resize)
         chunks = [files[start : start + CHUNK] for start in range(0, len(files), CHUNK)]

@@ -1,4 +1,4 @@
-"""Bring a dataset into `data/raw/<dataset>/` in its original on-disk format (DESIGN, "download").
+"""Bring a dataset into `data/raw/<dataset>/` in its original on-disk format.
 
 Three sources: `sample` generates the synthetic CelebA (`synthetic.py`), `local` takes a
 copy the user already has, `official` downloads the files torchvision's CelebA dataset
@@ -7,26 +7,21 @@ beside its final path and renames it in, so an interrupted run leaves nothing ha
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 import os
-import shutil
-import urllib.parse
-import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
-from facegan.data.celeba_format import read_attributes, write_partition
-from facegan.data.staging import staged_dir
+from facegan.choices import CELEBA_SOURCES
+from facegan.data.celeba_format import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, read_attributes, write_partition
 from facegan.data.synthetic import write_celeba_sample
-from facegan.errors import UserError
+from facegan.fetch import DataSourceError, download_file, link_or_copy
+from facegan.io import staged
 from facegan.progress import progress
 
 log = logging.getLogger(__name__)
 
-CELEBA_IMAGES, CELEBA_ATTR, CELEBA_PARTITION = "img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"
 CELEBA_REQUIRED = [CELEBA_IMAGES, CELEBA_ATTR]
 
 _DRIVE = "https://drive.google.com/uc?id="
@@ -36,18 +31,6 @@ CELEBA_OFFICIAL: dict[str, tuple[str, str | None]] = {
     CELEBA_ATTR: (_DRIVE + "0B7EVK8r0v71pblRyaVFSWGxPY0U", "75e246fa4810816ffd6ee81facbd244c"),
     CELEBA_PARTITION: (_DRIVE + "0B7EVK8r0v71pY0NSMzRuSXJEVkk", "d32c9cbf5e040fd4025c592c306e6668"),
 }
-CHUNK = 1 << 20
-
-
-class DataSourceError(UserError):
-    """A dataset that cannot be brought in: missing files, a bad download, an unknown source."""
-
-
-class ChecksumError(DataSourceError):
-    """A downloaded file whose md5 is not the expected one."""
-
-
-CELEBA_SOURCES = ("sample", "local", "official")
 
 
 def fetch_celeba(
@@ -101,7 +84,7 @@ def fetch_local(src: Path, dst: Path, required: Sequence[str], optional: Sequenc
         )
     entries = [*required, *(name for name in optional if (src / name).exists())]
     files = [path for name in entries for path in _walk_files(src / name)]
-    with staged_dir(dst) as staging:
+    with staged(dst, folder=True) as staging:
         for path in progress(files, total=len(files), desc=f"linking {src.name}"):
             link_or_copy(path, staging / path.relative_to(src))
 
@@ -112,93 +95,9 @@ def _walk_files(path: Path) -> list[Path]:
     return sorted(Path(root) / name for root, _, names in os.walk(path) for name in names)
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or one without hard links
-        shutil.copy2(src, dst)
-
-
-def download_file(url: str, dst: Path, checksum: str | None, algorithm: str = "md5") -> Path:
-    """Download `url` (http(s), file://, or a Google Drive link) to `dst`, checking its
-    `algorithm` (a hashlib name) hex digest against `checksum`.
-
-    The bytes go to `dst.part` first and are renamed only once the checksum matches, so
-    `dst` is either complete and verified or absent.
-    """
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    part = dst.with_name(dst.name + ".part")
-    try:
-        if urllib.parse.urlparse(url).netloc == "drive.google.com":
-            _download_drive(url, part)
-        else:
-            _download_url(url, part)
-        verify_checksum(part, checksum, algorithm, name=dst.name)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    os.replace(part, dst)
-    return dst
-
-
-def _download_url(url: str, part: Path) -> None:
-    try:
-        response = urllib.request.urlopen(url, timeout=60)
-    except (OSError, ValueError) as error:
-        raise DataSourceError(f"cannot download {url}: {error}") from error
-    with response, open(part, "wb") as out:
-        size = int(response.headers.get("Content-Length") or 0)
-        chunks = iter(lambda: response.read(CHUNK), b"")
-        for chunk in progress(chunks, total=math.ceil(size / CHUNK) or None, desc=f"{part.stem} (MiB)"):
-            out.write(chunk)
-
-
-def _download_drive(url: str, part: Path) -> None:
-    """Google Drive needs its confirmation dance: torchvision's helper (via gdown) does it."""
-    from torchvision.datasets.utils import download_file_from_google_drive
-
-    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
-    if "id" not in query:
-        raise DataSourceError(f"{url}: a Google Drive URL needs an id=... parameter")
-    part.unlink(missing_ok=True)  # the helper would take any file already there as done
-    try:
-        download_file_from_google_drive(query["id"][0], str(part.parent), part.name)
-    except RuntimeError as error:  # gdown missing, or Drive refused (quota, no network)
-        raise DataSourceError(f"cannot download {url}: {error}") from error
-
-
-def file_digest(path: Path, algorithm: str = "md5") -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def digest_matches(actual: str, expected: str) -> bool:
-    """`expected` is the whole hex digest, or (torch hub's convention: torchvision names its
-    files `name-<first 8 hex digits of the sha256>.pth`) a prefix of at least 8 digits."""
-    expected = expected.lower()
-    return actual == expected or (len(expected) >= 8 and actual.startswith(expected))
-
-
-def verify_checksum(path: Path, expected: str | None, algorithm: str = "md5", name: str | None = None) -> None:
-    """Raise ChecksumError naming the file, the expected and the actual digest when they differ."""
-    if expected is None:
-        return
-    actual = file_digest(path, algorithm)
-    if not digest_matches(actual, expected):
-        raise ChecksumError(
-            f"{name or Path(path).name}: {algorithm} {actual} does not match the expected {expected}; "
-            "the download was deleted, run the stage again (or place the verified file by hand)"
-        )
-
-
 def fetch_official(dst: Path, files: Mapping[str, tuple[str, str | None]] = CELEBA_OFFICIAL) -> None:
     """Download each file into `dst`, verify it, and unpack zip archives (then delete them)."""
-    with staged_dir(dst) as staging:
+    with staged(dst, folder=True) as staging:
         for name, (url, md5) in files.items():
             path = download_file(url, staging / name, md5)
             if path.suffix == ".zip":

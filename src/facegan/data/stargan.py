@@ -1,4 +1,4 @@
-"""StarGAN's CelebA (REFERENCE 3): centre crop, bilinear resize, selected attributes, seeded test split.
+"""StarGAN's CelebA (the official data loader): centre crop, bilinear resize, selected attributes, seeded test split.
 
 The official loader (yunjey/stargan, `data_loader.py`) reads the rows of
 `list_attr_celeba.txt` in file order, runs `random.seed(1234); random.shuffle(lines)` and
@@ -21,12 +21,11 @@ from typing import Sequence
 
 import numpy as np
 
-from facegan.data.celeba_format import CELEBA_ATTRIBUTES, read_attributes
+from facegan.choices import CELEBA_ATTRIBUTES
+from facegan.data.celeba_format import CELEBA_ATTR, read_attributes
 from facegan.data.prepare import CELEBA_IMAGE_SIZE, prepare_celeba
-from facegan.data.sources import CELEBA_ATTR
-from facegan.data.staging import staged_dir
+from facegan.io import staged, write_json
 from facegan.errors import UserError
-from facegan.io import write_json
 from facegan.params import StarGANData
 
 STARGAN_SPLITS: tuple[str, ...] = ("train", "test")  # split codes 0, 1
@@ -104,7 +103,7 @@ def prepare_stargan(
     labels = attribute_labels(values, data.attributes)
     # Nested staging: prepare_celeba's finished folder replaces our empty staging folder,
     # the labels and split join it, and only the whole then replaces out_dir.
-    with staged_dir(out_dir) as staging:
+    with staged(out_dir, folder=True) as staging:
         manifest = prepare_celeba(
             raw_dir, staging, crop_center=center_crop_center(image_size, data.crop_size),
             crop_size=data.crop_size, resize=data.image_size, max_bad_fraction=max_bad_fraction,

@@ -1,8 +1,8 @@
 """A deterministic synthetic CelebA in exactly the official on-disk layout (the embedded sample).
 
 `out_dir/img_align_celeba/000001.jpg ...` (178x218 RGB JPEG), `list_attr_celeba.txt` and
-`list_eval_partition.txt`, as REFERENCE 3 ("Data") describes. Every face is drawn in the
-aligned-CelebA frame so that the PGAN crop (REFERENCE 1: centre x 89, y 121, side 128)
+`list_eval_partition.txt`, as CelebA publishes them (Liu et al. 2015). Every face is drawn in the
+aligned-CelebA frame so that the PGAN crop (official `dataset_tool.py`: centre x 89, y 121, side 128)
 frames it as it frames a real face: eyes near y 112, mouth near y 152. The attributes that
 StarGAN edits and a few more drive visible cues (hair colour and length, sex, age,
 smile, glasses, bangs, pale skin, hat, beard); the other columns follow rough CelebA
@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from facegan.data.celeba_format import CELEBA_ATTRIBUTES, write_attributes, write_partition
-from facegan.data.staging import staged_dir
+from facegan.choices import CELEBA_ATTRIBUTES
+from facegan.data.celeba_format import write_attributes, write_partition
+from facegan.io import staged
 from facegan.parallel import ordered_map, worth_processes
 from facegan.progress import progress
 
@@ -52,7 +53,7 @@ def write_celeba_sample(out_dir: Path, count: int, seed: int) -> None:
     files = [f"{index:06d}.jpg" for index in range(1, count + 1)]
     values = np.empty((count, len(CELEBA_ATTRIBUTES)), np.int8)
     faces = ordered_map(functools.partial(_celeba_face, seed), range(count), worth_processes(count), processes=True)
-    with staged_dir(out_dir) as staging:
+    with staged(out_dir, folder=True) as staging:
         images = staging / "img_align_celeba"
         images.mkdir()
         for row, (jpeg, labels) in progress(enumerate(faces), total=count, desc="synthetic CelebA"):

@@ -1,4 +1,5 @@
-"""HiFaceGAN evaluation on the test pairs (REFERENCE 4, "Evaluation").
+"""HiFaceGAN evaluation on the test pairs, with the measures the paper and the official code
+report (Yang et al. 2020, section 4).
 
 - `psnr`, `ssim`: restored against clean test faces, as HiFaceGAN reports them (RGB in
   [0, 1], per image, then the mean; `facegan.metrics.psnr_ssim`);
@@ -20,9 +21,10 @@ from facegan.images import save_png
 from facegan.metrics.fid import fid
 from facegan.metrics.lpips import LPIPSAlex, lpips
 from facegan.metrics.psnr_ssim import psnr_ssim
+from facegan.inference import TrainedModel
+from facegan.inference.hifacegan import restoration_grid, restore
 from facegan.models.hifacegan import Generator
 from facegan.params import HiFaceGANEvalParams, HiFaceGANParams
-from facegan.training.hifacegan import restoration_grid, restore
 
 if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3
@@ -63,6 +65,21 @@ def evaluate_hifacegan(G: Generator, pairs: np.ndarray, params: HiFaceGANEvalPar
         result["missing"]["lpips"] = lpips_missing
     save_png(restoration_grid(G, pairs[:8]), out_dir / "restorations.png", min_side=512)
     return result
+
+
+def hifacegan_metrics(model: TrainedModel, pairs: np.ndarray, params: HiFaceGANEvalParams, hifacegan: HiFaceGANParams,
+                      out_dir: Path, fid_model: FIDInceptionV3 | None, fid_missing: str,
+                      lpips_model: LPIPSAlex | None, lpips_missing: str) -> dict:
+    """The record of metrics/hifacegan.json: `evaluate_hifacegan` on the test pairs, the
+    iterations trained, and the conditions the numbers were made under."""
+    result = evaluate_hifacegan(model.network, pairs, params, out_dir, fid_model, fid_missing, lpips_model,
+                                lpips_missing)
+    return {**result, "iterations": model.iterations, **training_conditions(hifacegan)}
+
+
+def summary(result: dict) -> str:
+    return (f"PSNR {result['psnr']} (degraded {result['degraded']['psnr']}), SSIM {result['ssim']:.4f} "
+            f"(degraded {result['degraded']['ssim']:.4f}), FID {result['fid']}, LPIPS {result['lpips']}")
 
 
 def training_conditions(hifacegan: HiFaceGANParams) -> dict:

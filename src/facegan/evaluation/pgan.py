@@ -1,4 +1,4 @@
-"""PGAN evaluation (Karras et al. 2018, sections 5 and 6; REFERENCE 2).
+"""PGAN evaluation (Karras et al. 2018, sections 5 and 6).
 
 Fakes come from the averaged generator, streamed in batches and converted to uint8
 exactly as the paper does; reals are drawn from the packed training images. SWD is
@@ -9,12 +9,13 @@ FID between generated and real images when the Inception weights are present.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from facegan.images import array_batches, grid, save_png, to_uint8
+from facegan.images import array_batches, grid, save_png
+from facegan.inference import TrainedModel
+from facegan.inference.pgan import LATENT_BATCH, generated_batches
 from facegan.metrics.fid import fid
 from facegan.metrics.ms_ssim import MIN_SIZE, ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
@@ -25,21 +26,15 @@ if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3
 
 
-@torch.no_grad()
-def generated_batches(G: Generator, count: int, batch: int, seed: int) -> Iterator[np.ndarray]:
-    """`count` uint8 NHWC fakes from latents drawn with `seed`, `batch` at a time."""
-    rng = torch.Generator().manual_seed(seed)
-    device = next(G.parameters()).device
-    for start in range(0, count, batch):
-        z = torch.randn(min(batch, count - start), G.latent_dim, generator=rng)
-        yield to_uint8(G(z.to(device)))
-
-
 def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_dir: Path,
                   fid_model: FIDInceptionV3 | None = None, fid_missing: str = "no FID network given") -> dict:
     """Measure SWD, MS-SSIM and (with `fid_model`) FID, save fake and real grids, return
     the metrics dict; what cannot be measured is None, with the reason under "missing"."""
     G = G.eval()
+
+    def fakes(count: int, seed: int):
+        return generated_batches(G, G.latent_dim, count, params.batch, seed)
+
     permutation = np.random.default_rng(params.seed).permutation(len(reals))
     count = min(params.num_images, len(reals))
     real_set = permutation[:count]
@@ -51,7 +46,7 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
         directions=params.swd_directions, repeats=params.swd_repeats,
     )  # fmt: skip
     swd = sliced_wasserstein(
-        array_batches(reals, real_set, params.batch), generated_batches(G, count, params.batch, params.seed), **swd_args
+        array_batches(reals, real_set, params.batch), fakes(count, params.seed), **swd_args
     )
     floor = sliced_wasserstein(
         array_batches(reals, floor_a, params.batch), array_batches(reals, floor_b, params.batch), **swd_args
@@ -59,7 +54,7 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
     real_pairs = min(params.ms_ssim_pairs, len(reals) // 2)
     missing = {}
     if G.resolution >= MIN_SIZE:
-        fake_ms_ssim = ms_ssim(generated_batches(G, 2 * params.ms_ssim_pairs, params.batch, params.seed + 1))
+        fake_ms_ssim = ms_ssim(fakes(2 * params.ms_ssim_pairs, params.seed + 1))
         real_ms_ssim = ms_ssim(array_batches(reals, permutation[: 2 * real_pairs], params.batch))
     else:
         fake_ms_ssim = real_ms_ssim = None
@@ -67,12 +62,13 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
     fid_count = min(params.fid_images, len(reals))
     if fid_model is not None:
         fid_value = fid(array_batches(reals, permutation[:fid_count], params.batch),
-                        generated_batches(G, fid_count, params.batch, params.seed + 2), model=fid_model)["fid"]
+                        fakes(fid_count, params.seed + 2), model=fid_model)["fid"]
     else:
         fid_value = None
         missing["fid"] = fid_missing
 
-    save_png(grid(next(generated_batches(G, 64, 64, params.seed))), out_dir / "fakes.png", min_side=512)
+    shown = next(generated_batches(G, G.latent_dim, 64, LATENT_BATCH, params.seed))  # `facegan generate --n 64`'s
+    save_png(grid(shown), out_dir / "fakes.png", min_side=512)
     save_png(grid(reals[np.sort(permutation[:64])]), out_dir / "reals.png", min_side=512)
     return {
         "swd": swd,
@@ -89,3 +85,15 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
         "seed": params.seed,
         "missing": missing,
     }  # fmt: skip
+
+
+def pgan_metrics(model: TrainedModel, reals: np.ndarray, params: PGANEvalParams, out_dir: Path,
+                 fid_model: FIDInceptionV3 | None, fid_missing: str) -> dict:
+    """The record of metrics/pgan.json: `evaluate_pgan` of the averaged generator, and the
+    iterations it was trained for."""
+    return {**evaluate_pgan(model.network, reals, params, out_dir, fid_model, fid_missing),
+            "iterations": model.iterations}
+
+
+def summary(result: dict) -> str:
+    return f"SWD avg {result['swd']['avg']:.2f} (x1e3), MS-SSIM {result['ms_ssim']}, FID {result['fid']}"

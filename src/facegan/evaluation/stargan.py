@@ -34,9 +34,11 @@ from facegan.metrics.classifier_fd import classifier_features, classifier_stats,
 from facegan.metrics.fid import fid
 from facegan.metrics.frechet import FeatureStats
 from facegan.metrics.psnr_ssim import psnr_ssim_pairs
+from facegan.data.stargan import PreparedStarGAN
+from facegan.inference import TrainedModel
+from facegan.inference.stargan import edit_grid, untrained_generator
 from facegan.models.stargan import AttributeClassifier, Generator, edit_targets
 from facegan.params import StarGANEvalParams
-from facegan.training.stargan import edit_grid
 
 if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3
@@ -141,3 +143,25 @@ def evaluate_stargan(G: Generator, untrained: Generator, classifier: AttributeCl
         result["missing"]["fid"] = fid_missing
     save_png(edit_grid(G, images[:8], labels[:8], attributes), out_dir / "edits.png", min_side=512)
     return result
+
+
+def stargan_metrics(model: TrainedModel, judge: AttributeClassifier, data: PreparedStarGAN, seed: int,
+                    params: StarGANEvalParams, out_dir: Path, fid_model: FIDInceptionV3 | None,
+                    fid_missing: str) -> dict:
+    """The record of metrics/stargan.json: `evaluate_stargan` on the test split, beside the
+    generator training starts from with the train `seed`, and the iterations trained."""
+    device = next(model.network.parameters()).device
+    untrained = untrained_generator(model.config, seed).to(device)
+    test, train = data.indices("test"), data.indices("train")
+    floor = data.images[train[: len(test) * len(data.attribute_names)]]  # as many as the edits
+    result = evaluate_stargan(model.network, untrained, judge, data.images[test], data.labels[test], floor,
+                              data.attribute_names, params, out_dir, fid_model, fid_missing)
+    return {**result, "iterations": model.iterations}
+
+
+def summary(result: dict) -> str:
+    untrained = result["untrained"]
+    return (f"edit accuracy {result['attr_accuracy']['mean']:.3f} (real images: {result['real_accuracy']['mean']:.3f}), "
+            f"self-reconstruction PSNR {result['self_reconstruction_psnr']} dB (untrained "
+            f"{untrained['self_reconstruction_psnr']}), fd_classifier {result['fd_classifier']:.2f} (untrained "
+            f"{untrained['fd_classifier']:.2f}, real floor {result['fd_classifier_real_floor']:.2f}), FID {result['fid']}")

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import torch
 import typer
 
+from facegan.cliutil import group_app
 from facegan.errors import UserError
 from facegan.imagefolder import image_size, iter_image_batches, list_images, paired_images, select_images
 from facegan.metrics import compute
@@ -22,7 +23,7 @@ from facegan.metrics.lpips import load_lpips
 from facegan.progress import progress
 from facegan.weights import cached_path
 
-metrics_app = typer.Typer(help="Image-set metrics: SWD, MS-SSIM, PSNR/SSIM, FID, LPIPS.", no_args_is_help=True)
+metrics_app = group_app("Image-set metrics: SWD, MS-SSIM, PSNR/SSIM, FID, LPIPS.")
 
 Folder = Annotated[Path, typer.Argument(exists=True, file_okay=False, dir_okay=True, show_default=False)]
 Limit = Annotated[Optional[int], typer.Option(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 import torch
 
-from facegan.data.sources import file_digest
+from facegan.fetch import file_digest
 from facegan.errors import UserError
 from facegan.metrics.frechet import FeatureStats, frechet_distance
 from facegan.weights import WEIGHTS, MissingWeightsError, staged_path

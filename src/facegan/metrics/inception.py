@@ -1,4 +1,4 @@
-"""The InceptionV3 that FID is defined with, as a feature extractor (REFERENCE 2).
+"""The InceptionV3 that FID is defined with, as a feature extractor (Heusel et al. 2017).
 
 Heusel et al. (2017) computed FID on pool3 features of the TensorFlow Inception graph
 of 2015-12-05. `pytorch-fid` ports those weights onto torchvision's InceptionV3 with

@@ -1,4 +1,4 @@
-"""PSNR and SSIM of restored vs clean images, as HiFaceGAN reports them (REFERENCE 2, 4).
+"""PSNR and SSIM of restored vs clean images, as HiFaceGAN reports them.
 
 Yang et al., ACM MM 2020 (table 2), and the ports' `eval` scripts: RGB in [0, 1],
 each image scored on its own and the scores averaged over images.

@@ -1,4 +1,4 @@
-"""HiFaceGAN (Yang et al., ACM MM 2020; REFERENCE 4): generator and multi-scale discriminator.
+"""HiFaceGAN (Yang et al., ACM MM 2020, and the official code): generator and multi-scale discriminator.
 
 G(x), x the degraded face (size S, a multiple of 32):
     encoder ("content-adaptive suppression"): 3x3 conv (ngf, no bias), IN, ReLU, then five
@@ -247,3 +247,12 @@ def baked(module: nn.Module) -> nn.Module:
             for name in list(layer.parametrizations):
                 parametrize.remove_parametrizations(layer, name, leave_parametrized=True)
     return module
+
+
+# Builders from the architecture a checkpoint records (its "config"): training and inference share them.
+def build_generator(config: dict) -> Generator:
+    return Generator(config["ngf"], config["spade_hidden"])
+
+
+def build_discriminator(config: dict) -> MultiscaleDiscriminator:
+    return MultiscaleDiscriminator(config["ndf"], config["n_layers_d"], config["num_d"])

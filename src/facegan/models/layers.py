@@ -76,7 +76,7 @@ class MinibatchStddev(nn.Module):
 
 
 def fade(alpha: float | torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
-    """Fade-in blend: alpha = 1 is all old path, alpha = 0 all new (REFERENCE 1)."""
+    """Fade-in blend: alpha = 1 is all old path, alpha = 0 all new (Karras et al. 2018, figure 2)."""
     return alpha * old + (1.0 - alpha) * new
 
 

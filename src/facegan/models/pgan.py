@@ -143,3 +143,8 @@ def load_grown(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
             )
     model.load_state_dict(state, strict=False)
     return sorted(set(own) - set(state))
+
+
+def build_generator(config: dict) -> Generator:
+    """G from the architecture a checkpoint records ("latent_dim", "channels", "depth")."""
+    return Generator(config["latent_dim"], config["channels"], config["depth"])

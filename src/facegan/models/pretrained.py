@@ -1,7 +1,7 @@
 """Frozen ImageNet feature extractors from torchvision's weight files.
 
 - VGG19 relu1_1 .. relu5_1 (`vgg19-dcbb9e9d.pth`), for HiFaceGAN's perceptual loss
-  (REFERENCE 4). Like the reference's loss (SPADE's VGGLoss), it takes the images as
+  (Yang et al. 2020). Like the reference's loss (SPADE's VGGLoss), it takes the images as
   they are, in [-1, 1], without ImageNet normalisation.
 - AlexNet relu1 .. relu5 (`alexnet-owt-7be5be79.pth`), LPIPS's network
   (`facegan.metrics.lpips`, which scales its input itself).

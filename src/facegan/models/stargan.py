@@ -140,3 +140,17 @@ def edit_targets(c_org: torch.Tensor, attribute_names: list[str] | tuple[str, ..
             c_trg[:, i] = 1.0 - c_trg[:, i]
         targets.append(c_trg)
     return targets
+
+
+# Builders from the architecture a checkpoint records (its "config"): training and inference share them.
+def build_generator(config: dict) -> Generator:
+    return Generator(len(config["attributes"]), config["g_conv_dim"], config["g_repeat_num"])
+
+
+def build_discriminator(config: dict) -> Discriminator:
+    return Discriminator(config["image_size"], len(config["attributes"]), config["d_conv_dim"], config["d_repeat_num"])
+
+
+def build_classifier(config: dict) -> AttributeClassifier:
+    return AttributeClassifier(config["image_size"], len(config["attributes"]), config["conv_dim"],
+                               config["repeat_num"])

@@ -6,25 +6,18 @@ critic uses for its class head, and resumable like every train stage (`loop.py`)
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 
 from facegan.data.stargan import PreparedStarGAN
-from facegan.models.stargan import AttributeClassifier
+from facegan.models.stargan import build_classifier
 from facegan.params import AttributeClassifierParams, fingerprint
-from facegan.training.checkpoint import load_checkpoint
 from facegan.training.batches import TrainingBatches
 from facegan.training.compute import Compute, Network
 from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
 from facegan.training.losses import classification_loss
 
 LOG_COLUMNS = ["loss", "accuracy", "seconds"]
-
-
-def build_classifier(config: dict) -> AttributeClassifier:
-    return AttributeClassifier(config["image_size"], len(config["attributes"]), config["conv_dim"],
-                               config["repeat_num"])
 
 
 def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, paths: RunPaths,
@@ -59,10 +52,3 @@ def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, p
     if compute.main:
         write_model(state, paths, keep=("C",), plotted=LOG_COLUMNS[:-1], title="StarGAN attribute classifier")
     return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
-
-
-def load_classifier(path: Path) -> tuple[AttributeClassifier, dict]:
-    checkpoint = load_checkpoint(path)
-    classifier = build_classifier(checkpoint["config"])
-    classifier.load_state_dict(checkpoint["C"])
-    return classifier.eval(), checkpoint

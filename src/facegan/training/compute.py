@@ -20,7 +20,8 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -29,10 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from facegan.batching import groups_per_process
 from facegan.devices import pick_device
 from facegan.images import to_float
-
-if TYPE_CHECKING:
-    from facegan.params import TrainComputeParams
-
+from facegan.params import Params, TrainComputeParams, load_params
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -195,3 +193,11 @@ def relaunch_under_torchrun(nproc: int, argv: list[str]) -> None:
     print(f"launching {nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     sys.stdout.flush()
     os.execv(sys.executable, command)
+
+
+def load_params_or_relaunch(params_file: Path) -> Params:
+    """A train stage's params, unless the run is to go on under torchrun (train.nproc > 1):
+    then this process becomes torchrun, running the stage's command line again."""
+    params = load_params(params_file)
+    relaunch_under_torchrun(params.train.nproc, sys.argv)
+    return params

@@ -1,4 +1,4 @@
-"""HiFaceGAN training (REFERENCE 4): LSGAN + feature matching + VGG19 perceptual loss, TTUR Adam.
+"""HiFaceGAN training (Yang et al. 2020, section 4 and the official code): LSGAN + feature matching + VGG19 perceptual loss, TTUR Adam.
 
 Each iteration is one generator step, then one discriminator step on a freshly generated
 (detached) restoration, as the reference's trainer does. Learning rates are constant
@@ -11,21 +11,20 @@ clean face when the VGG19 weights cannot be had (README).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
 from facegan.data.degrade import PreparedFFHQ
-from facegan.images import grid, save_png, to_float, to_uint8
-from facegan.models.hifacegan import Generator, MultiscaleDiscriminator
+from facegan.images import save_png
+from facegan.inference.hifacegan import restoration_grid
+from facegan.models.hifacegan import build_discriminator, build_generator
 from facegan.params import HiFaceGANParams, fingerprint
-from facegan.training.checkpoint import load_checkpoint
 from facegan.training.batches import TrainingBatches
 from facegan.training.compute import Compute, Network
 from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
-from facegan.training.losses import feature_matching_loss, lsgan_loss, perceptual_loss
+from facegan.training.hifacegan_losses import feature_matching_loss, lsgan_loss, perceptual_loss
 
 if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
     from facegan.models.pretrained import VGG19Features
@@ -37,14 +36,6 @@ def network_config(hifacegan: HiFaceGANParams) -> dict:
     model = hifacegan.model
     return {"image_size": hifacegan.data.image_size, "ngf": model.ngf, "spade_hidden": model.spade_hidden,
             "ndf": model.ndf, "num_d": model.num_d, "n_layers_d": model.n_layers_d}
-
-
-def build_generator(config: dict) -> Generator:
-    return Generator(config["ngf"], config["spade_hidden"])
-
-
-def build_discriminator(config: dict) -> MultiscaleDiscriminator:
-    return MultiscaleDiscriminator(config["ndf"], config["n_layers_d"], config["num_d"])
 
 
 def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, clean: torch.Tensor,
@@ -131,30 +122,3 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     save_png(restoration_grid(state.G, data.pairs["test"][: train.sample_images]), paths.out_dir / "samples.png",
              min_side=256)
     return summary
-
-
-@torch.no_grad()
-def restore(G, degraded: np.ndarray, batch: int = 16) -> np.ndarray:
-    """uint8 NHWC restorations of uint8 NHWC `degraded` faces (G in inference mode)."""
-    was_training = getattr(G, "training", False)
-    G.eval()
-    device = next(G.parameters()).device
-    out = [to_uint8(G(to_float(degraded[start : start + batch]).to(device)))
-           for start in range(0, len(degraded), batch)]
-    G.train(was_training)
-    return np.concatenate(out)
-
-
-def restoration_grid(G, pairs: np.ndarray) -> np.ndarray:
-    """One row per test face: degraded | restored | clean."""
-    degraded, clean = pairs[:, 0], pairs[:, 1]
-    rows = np.stack([degraded, restore(G, degraded), clean], axis=1)
-    return grid(rows.reshape(-1, *rows.shape[2:]), columns=3)
-
-
-def load_generator(path: Path) -> tuple[Generator, dict]:
-    """HiFaceGAN's generator from a model.pt (inference mode), and the checkpoint."""
-    checkpoint = load_checkpoint(path)
-    G = build_generator(checkpoint["config"])
-    G.load_state_dict(checkpoint["G"])
-    return G.eval(), checkpoint

@@ -25,7 +25,7 @@ import torch
 from facegan.lossplot import plot_losses
 from facegan.progress import progress
 from facegan.training.batches import TrainingBatches, batch_loader
-from facegan.training.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from facegan.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from facegan.training.compute import Compute
 from facegan.training.log import LossLog
 
@@ -91,10 +91,13 @@ def seeded_gan(build: Callable[[], tuple[torch.nn.Module, torch.nn.Module]], *, 
 
 @functools.cache
 def code_fingerprint() -> str:
-    """sha256 of the model and training code (facegan/models, facegan/training)."""
+    """sha256 of the source of every facegan module this process has loaded: the code that a
+    train stage's deps in dvc.yaml list (first asked once the stage has done its imports)."""
     package = Path(__file__).resolve().parents[1]
+    loaded = {Path(module.__file__).resolve() for name, module in list(sys.modules.items())
+              if name.partition(".")[0] == "facegan" and getattr(module, "__file__", None)}
     digest = hashlib.sha256()
-    for path in sorted([*package.glob("models/*.py"), *package.glob("training/*.py")]):
+    for path in sorted(loaded):
         digest.update(f"{path.relative_to(package).as_posix()}\n".encode() + path.read_bytes())
     return digest.hexdigest()
 

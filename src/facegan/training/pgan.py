@@ -19,13 +19,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from facegan.data.sources import file_digest
+from facegan.fetch import file_digest
 from facegan.images import grid, save_png, to_uint8
 from facegan.models.layers import downscale_blend
 from facegan.batching import stddev_group_size
 from facegan.models.pgan import Discriminator, Generator, load_grown
 from facegan.params import PGANParams, PGANScale, fingerprint
-from facegan.training.checkpoint import load_checkpoint
+from facegan.checkpoint import load_checkpoint
 from facegan.training.batches import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
 from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
@@ -87,7 +87,8 @@ def alpha_at(iteration: int, fade_iterations: int) -> float:
 
 @torch.no_grad()
 def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float) -> None:
-    """avg = decay * avg + (1 - decay) * G, parameter by parameter (REFERENCE 1, "AvG")."""
+    """avg = decay * avg + (1 - decay) * G, parameter by parameter (Karras et al. 2018, appendix A.1;
+    decay 0.999 in the official code)."""
     for average, current in zip(G_ema.parameters(), G.parameters()):
         average.lerp_(current, 1.0 - decay)
 
@@ -202,12 +203,3 @@ def train_scale(pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, 
         samples = to_uint8(state.G_ema(fixed_z.to(compute.device)))
     save_png(grid(samples), paths.out_dir / "samples.png", min_side=256)
     return summary
-
-
-def load_averaged_generator(path: Path) -> tuple[Generator, dict]:
-    """The averaged generator (G_ema) of a scale's model.pt, and the checkpoint."""
-    checkpoint = load_checkpoint(path)
-    config = checkpoint["config"]
-    G = Generator(config["latent_dim"], config["channels"], config["depth"])
-    G.load_state_dict(checkpoint["G_ema"])
-    return G.eval(), checkpoint

@@ -1,4 +1,4 @@
-"""Training StarGAN (Choi et al., CVPR 2018, section 3 and the official solver; REFERENCE 3).
+"""Training StarGAN (Choi et al., CVPR 2018, section 3 and the official solver).
 
 Every iteration trains D once: real images against their translation to target labels
 drawn by permuting the batch's own labels (WGAN-GP, plus the attribute classification of
@@ -13,21 +13,20 @@ One DVC stage; its working checkpoint makes it resumable exactly (`loop.py`).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
 from facegan.data.stargan import PreparedStarGAN
-from facegan.images import grid, save_png, to_float, to_uint8
-from facegan.models.stargan import Discriminator, Generator, edit_targets
+from facegan.images import save_png
+from facegan.inference.stargan import edit_grid
+from facegan.models.stargan import build_discriminator, build_generator
 from facegan.params import StarGANParams, fingerprint
-from facegan.training.checkpoint import load_checkpoint
 from facegan.training.batches import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
 from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
-from facegan.training.losses import stargan_discriminator_loss, stargan_generator_loss
+from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
 
 LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id", "lr",
                "seconds"]
@@ -38,14 +37,6 @@ def network_config(stargan: StarGANParams) -> dict:
     return {"attributes": list(data.attributes), "image_size": data.image_size,
             "g_conv_dim": model.g_conv_dim, "g_repeat_num": model.g_repeat_num,
             "d_conv_dim": model.d_conv_dim, "d_repeat_num": model.d_repeat_num}
-
-
-def build_generator(config: dict) -> Generator:
-    return Generator(len(config["attributes"]), config["g_conv_dim"], config["g_repeat_num"])
-
-
-def build_discriminator(config: dict) -> Discriminator:
-    return Discriminator(config["image_size"], len(config["attributes"]), config["d_conv_dim"], config["d_repeat_num"])
 
 
 def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_org: torch.Tensor,
@@ -126,30 +117,3 @@ def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths
     save_png(edit_grid(state.G, data.images[shown], data.labels[shown], stargan.data.attributes),
              paths.out_dir / "samples.png", min_side=256)
     return summary
-
-
-@torch.no_grad()
-def edit_grid(G, images: np.ndarray, labels: np.ndarray, attributes: list[str]) -> np.ndarray:
-    """The paper's figure: one row per input face, then one column per target attribute.
-    `G` is a Generator or its TorchScript export; `labels` the faces' own 0/1 labels."""
-    device = next(G.parameters()).device
-    reals = to_float(images).to(device)
-    c_org = torch.from_numpy(np.asarray(labels, np.float32)).to(device)
-    columns = [reals] + [G(reals, c_trg) for c_trg in edit_targets(c_org, attributes)]
-    rows = torch.stack(columns, dim=1).flatten(0, 1)  # image-major: each row one face
-    return grid(to_uint8(rows), columns=len(columns))
-
-
-def untrained_generator(config: dict, seed: int) -> Generator:
-    """G as training starts it (`seeded_gan` builds G first, right after seeding torch with
-    the train seed): the baseline the evaluation measures the trained G against."""
-    torch.manual_seed(seed)
-    return build_generator(config).eval()
-
-
-def load_generator(path: Path) -> tuple[Generator, dict]:
-    """StarGAN's generator from a model.pt, and the checkpoint (config, attributes, iteration)."""
-    checkpoint = load_checkpoint(path)
-    G = build_generator(checkpoint["config"])
-    G.load_state_dict(checkpoint["G"])
-    return G.eval(), checkpoint

@@ -1,15 +1,15 @@
-"""`facegan edit`: StarGAN attribute editing of face photos (Choi et al. 2018, figure 1).
+"""StarGAN inference: attribute editing (Choi et al. 2018, figure 1), the paper's grid of
+edits, the attribute classifier that judges them, and the generator as training starts it.
 
 A photo is prepared as training prepared CelebA: the centred square of side
 min(width, height) (the 178 px centre crop of an aligned 178x218 CelebA image), resized
 bilinearly to the model's size. StarGAN's generator takes the full target label vector,
-so the photo's own attributes are first estimated by the attribute classifier that the
+so a photo's own attributes are first estimated by the attribute classifier that the
 pipeline trains; the requested changes are applied on top of them (setting a hair
 colour clears the other hair colours, as in training's edits).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -18,11 +18,10 @@ import torch
 from PIL import Image
 
 from facegan.errors import UserError
-from facegan.images import to_float, to_uint8
+from facegan.images import grid, to_float, to_uint8
 from facegan.imagefolder import ImageFolderError, read_image, square_resized
-from facegan.models.stargan import HAIR_COLORS
-from facegan.training.classifier import load_classifier
-from facegan.training.stargan import load_generator
+from facegan.inference import ExportSpec, InputSpec, TrainedModel, export_metadata, from_checkpoint, load_trained
+from facegan.models.stargan import HAIR_COLORS, Generator, build_classifier, build_generator, edit_targets
 
 GeneratorFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -60,32 +59,6 @@ def apply_changes(c_org: np.ndarray, changes: dict[str, float], attributes: list
     return c_trg
 
 
-def load_editor(model: Path, device: torch.device) -> tuple[GeneratorFn, list[str], int]:
-    """The generator (a train_stargan model.pt, or an exported generator.ts with its .json),
-    its attribute names and its image size."""
-    model = Path(model)
-    if not model.exists():
-        raise UserError(f"{model} not found: run `dvc repro train_stargan` (or export_stargan) first, or pass --model")
-    if model.suffix == ".ts":
-        info_path = model.with_suffix(".json")
-        if not info_path.exists():
-            raise UserError(f"{info_path} not found: the exported .ts needs the .json written beside it")
-        info = json.loads(info_path.read_text())
-        return torch.jit.load(str(model), map_location=device), info["attributes"], info["resolution"]
-    G, checkpoint = load_generator(model)
-    return G.to(device), checkpoint["config"]["attributes"], checkpoint["config"]["image_size"]
-
-
-def load_judge(path: Path, attributes: list[str], device: torch.device) -> torch.nn.Module:
-    """The attribute classifier that estimates a photo's own labels; same attributes as G."""
-    if not Path(path).exists():
-        raise UserError(f"{path} not found: run `dvc repro train_stargan_classifier` first, or pass --classifier")
-    classifier, checkpoint = load_classifier(path)
-    if checkpoint["config"]["attributes"] != attributes:
-        raise UserError(f"{path} judges {checkpoint['config']['attributes']}, the generator edits {attributes}")
-    return classifier.to(device)
-
-
 def read_photos(paths: list[Path], size: int, warn: Callable[[str], None]) -> tuple[list[Path], np.ndarray]:
     """The readable photos (an unreadable one is reported through `warn` and left out)."""
     kept, images = [], []
@@ -111,3 +84,46 @@ def estimate_labels(judge: torch.nn.Module, images: np.ndarray) -> np.ndarray:
 def apply_edit(G: GeneratorFn, images: np.ndarray, c_trg: np.ndarray, device: torch.device) -> np.ndarray:
     """uint8 NHWC `images` translated to the target labels `c_trg`."""
     return to_uint8(G(to_float(images).to(device), torch.from_numpy(c_trg).to(device)))
+
+
+def load_stargan(path: Path, device: torch.device | str) -> TrainedModel:
+    """The generator of a train_stargan model.pt, or an exported generator.ts; its config
+    names the attributes it edits ("attributes") and its image size ("image_size")."""
+    return load_trained(path, build_generator, "G", device, ("train_stargan", "export_stargan"))
+
+
+def load_judge(path: Path, attributes: list[str], device: torch.device | str) -> torch.nn.Module:
+    """The attribute classifier (train_stargan_classifier's model.pt); it must judge the
+    attributes the generator edits."""
+    judge = from_checkpoint(path, build_classifier, "C", "train_stargan_classifier")
+    if judge.config["attributes"] != list(attributes):
+        raise UserError(f"{path} judges {judge.config['attributes']}, the generator edits {list(attributes)}")
+    return judge.network.to(device)
+
+
+def untrained_generator(config: dict, seed: int) -> Generator:
+    """G as training starts it (training seeds torch with the train seed and builds G
+    first): the baseline the evaluation measures the trained G against."""
+    torch.manual_seed(seed)
+    return build_generator(config).eval()
+
+
+@torch.no_grad()
+def edit_grid(G, images: np.ndarray, labels: np.ndarray, attributes: list[str]) -> np.ndarray:
+    """The paper's figure: one row per input face, then one column per target attribute.
+    `G` is a Generator or its TorchScript export; `labels` the faces' own 0/1 labels."""
+    device = next(G.parameters()).device
+    reals = to_float(images).to(device)
+    c_org = torch.from_numpy(np.asarray(labels, np.float32)).to(device)
+    columns = [reals] + [G(reals, c_trg) for c_trg in edit_targets(c_org, attributes)]
+    rows = torch.stack(columns, dim=1).flatten(0, 1)  # image-major: each row one face
+    return grid(to_uint8(rows), columns=len(columns))
+
+
+def export_spec(model: TrainedModel, params_fingerprint: str) -> ExportSpec:
+    """The generator, fed a face and the target labels."""
+    size, attributes = model.config["image_size"], model.config["attributes"]
+    inputs = [InputSpec("image", (3, size, size), "RGB face in [-1, 1], centre-cropped and resized as in training"),
+              InputSpec("labels", (len(attributes),), f"target attributes, 0 or 1: {', '.join(attributes)}")]
+    return ExportSpec(model.network, inputs, export_metadata(model, "stargan", params_fingerprint,
+                                                             attributes=attributes, resolution=size))

@@ -28,16 +28,15 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_checkpoint(path: Path, writer: str = "the stage that writes it") -> dict[str, Any]:
+    """The checkpoint at `path`; `writer` says, in an error, what makes the file."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"checkpoint {path} not found: run the stage that writes it first")
+        raise CheckpointError(f"checkpoint {path} not found: run {writer} first")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({error}); delete it and re-run the stage"
-        ) from error
+        raise CheckpointError(f"checkpoint {path} cannot be read ({error}); delete it and run {writer} again") from error
 
 
 def rng_states(generator: torch.Generator) -> dict[str, Any]:

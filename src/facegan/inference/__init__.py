@@ -1,0 +1,89 @@
+"""Running trained models: a network from a train stage's `model.pt` or from an export's
+`generator.ts`, and what the user commands and the evaluate stages do with it (generate,
+edit, restore), one module per model.
+
+Training code is never imported here: a network is rebuilt from the architecture its
+checkpoint records (`config`), with the builders in `facegan.models`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from facegan.checkpoint import CheckpointError, load_checkpoint
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of a generator as its user feeds it."""
+
+    name: str
+    shape: tuple[int, ...]  # without the batch axis
+    description: str
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A network in inference mode and what its checkpoint or export says about it."""
+
+    network: nn.Module  # a PyTorch module, or a TorchScript one from an export
+    config: dict  # the architecture, as the checkpoint records it
+    iterations: int
+    fingerprint: str  # of the inputs the checkpoint was trained from
+
+
+def from_checkpoint(path: Path, build: Callable[[dict], nn.Module], weights: str, stage: str) -> TrainedModel:
+    """The network that `build(config)` makes, with the checkpoint's `weights` entry (e.g.
+    "G_ema"); `stage` names the DVC stage that writes `path`, for the error message."""
+    checkpoint = load_checkpoint(path, f"`dvc repro {stage}`")
+    try:
+        network = build(checkpoint["config"])
+        network.load_state_dict(checkpoint[weights])
+    except (KeyError, RuntimeError, TypeError) as error:  # a checkpoint of another model or version
+        raise CheckpointError(f"{path} is not a {stage} model.pt ({type(error).__name__}: {error})") from error
+    return TrainedModel(network.eval(), checkpoint["config"], checkpoint["iteration"], checkpoint["fingerprint"])
+
+
+def from_export(path: Path, device: torch.device | str, stage: str) -> TrainedModel:
+    """An exported `generator.ts` and the `generator.json` written beside it."""
+    path = Path(path)
+    info_path = path.with_suffix(".json")
+    for needed in (path, info_path):
+        if not needed.exists():
+            raise CheckpointError(f"{needed} not found: run `dvc repro {stage}` first (the .ts needs its .json)")
+    try:
+        network = torch.jit.load(str(path), map_location=device)
+        info = json.loads(info_path.read_text())
+        return TrainedModel(network.eval(), info["config"], info["iterations"], info["checkpoint_fingerprint"])
+    except (RuntimeError, ValueError, KeyError) as error:  # a damaged or foreign file
+        raise CheckpointError(f"{path} cannot be read as a {stage} export ({type(error).__name__}: {error}); "
+                              f"run `dvc repro {stage}` again") from error
+
+
+def load_trained(path: Path, build: Callable[[dict], nn.Module], weights: str, device: torch.device | str,
+                 stages: tuple[str, str]) -> TrainedModel:
+    """From a `.ts` export, else from a model.pt; on `device`. `stages`: (train stage, export stage)."""
+    if Path(path).suffix == ".ts":
+        return from_export(path, device, stages[1])
+    model = from_checkpoint(path, build, weights, stages[0])
+    return replace(model, network=model.network.to(device))
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What the export stage traces (`module`), its inputs, and the record written beside it."""
+
+    module: nn.Module
+    inputs: list[InputSpec]
+    metadata: dict
+
+
+def export_metadata(model: TrainedModel, name: str, params_fingerprint: str, **details) -> dict:
+    """The record every export carries: which model, trained from what, for how long."""
+    return {"model": name, "config": model.config, "params_fingerprint": params_fingerprint,
+            "checkpoint_fingerprint": model.fingerprint, "iterations": model.iterations, **details}
