@@ -65,6 +65,15 @@ def test_repro_then_experiment_with_another_lr(clone):
 
     _run("git", "add", "-A", cwd=clone)
     _run("git", "commit", "-qm", "baseline", cwd=clone)
+    # One model's code edited: only that model's stages are out of date.
+    for edited, stale in (("training/stargan.py", {"train_stargan"}),
+                          ("inference/pgan.py", {"export_pgan", "evaluate_pgan"})):
+        with open(clone / "src/facegan" / edited, "a") as handle:
+            handle.write("# an edit\n")
+        changed = {line.rstrip(":").strip() for line in _run("dvc", "status", cwd=clone).splitlines()
+                   if line.endswith(":") and not line.startswith((" ", "\t"))}
+        assert changed - {"download_weights"} == stale, (edited, changed)
+        _run("git", "checkout", "--", f"src/facegan/{edited}", cwd=clone)
     experiment = _run("dvc", "exp", "run", "-S", "lr=0.003", cwd=clone)
     for stage in ("train_pgan@4", "train_pgan@8", "train_pgan@16", "export_pgan", "evaluate_pgan"):
         assert f"Running stage '{stage}'" in experiment
