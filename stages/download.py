@@ -1,8 +1,7 @@
-"""Download stage: bring a dataset into data/raw/<dataset>/ in its original on-disk format,
-and pretrained weights into data/weights/.
-
-Each command imports its own code first thing, so that a stage loads, and depends on, only
-that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
+"""Download stage: bring a dataset into data/raw/DATASET/ in its original on-disk format,
+and pretrained weights into data/weights/."""
+# Each command imports its own code first thing, so that a stage loads, and depends on,
+# only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads).
 from pathlib import Path
 
 import typer

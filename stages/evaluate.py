@@ -1,9 +1,8 @@
 """Evaluate stages: PGAN (SWD per pyramid level, MS-SSIM, FID) into metrics/pgan.json,
 StarGAN (attribute accuracy of edits, cycle L1, FID) into metrics/stargan.json,
-HiFaceGAN (PSNR/SSIM against the degraded baseline, FID, LPIPS) into metrics/hifacegan.json.
-
-Each command imports its own model's code first thing, so that a stage loads, and depends
-on, only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
+HiFaceGAN (PSNR/SSIM against the degraded baseline, FID, LPIPS) into metrics/hifacegan.json."""
+# Each command imports its own code first thing, so that a stage loads, and depends on,
+# only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads).
 from pathlib import Path
 
 import typer
@@ -55,19 +54,19 @@ def stargan(
     device: str = DEVICE,
 ):
     """Judge StarGAN's edits of the test faces with the attribute classifier; cycle L1; FID."""
-    from facegan.data.stargan import load_stargan
+    from facegan.data.stargan import load_stargan as load_stargan_data
     from facegan.devices import pick_device
     from facegan.evaluation.stargan import stargan_metrics, summary
-    from facegan.inference.stargan import load_judge, load_stargan as load_generator
+    from facegan.inference.stargan import load_judge, load_stargan
     from facegan.io import write_json
     from facegan.metrics.fid import staged_inception
     from facegan.params import load_params
 
     params, device = load_params(params_file), pick_device(device)
-    G = load_generator(model, device)
+    G = load_stargan(model, device)
     judge = load_judge(classifier, G.config["attributes"], device)
     inception, fid_missing = staged_inception(weights, device)
-    result = stargan_metrics(G, judge, load_stargan(data), params.stargan.train.seed, params.eval.stargan, out,
+    result = stargan_metrics(G, judge, load_stargan_data(data), params.stargan.train.seed, params.eval.stargan, out,
                              inception, fid_missing)
     write_json(metrics, result)
     typer.echo(f"wrote {metrics}: {summary(result)}")

@@ -1,8 +1,7 @@
 """Export stage: a generator to TorchScript and ONNX (PGAN: the averaged generator of the
-last scale), checked with onnxruntime, with a JSON record of its inputs and origin.
-
-Each command imports its own model's code first thing, so that a stage loads, and depends
-on, only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
+last scale), checked with onnxruntime, with a JSON record of its inputs and origin."""
+# Each command imports its own code first thing, so that a stage loads, and depends on,
+# only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads).
 from pathlib import Path
 
 import typer

@@ -1,8 +1,7 @@
 """Prepare stage: crop (CelebA) or degrade (FFHQ) and pack a raw dataset into
-memory-mappable uint8 arrays + a manifest.
-
-Each command imports its own code first thing, so that a stage loads, and depends on, only
-that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
+memory-mappable uint8 arrays + a manifest."""
+# Each command imports its own code first thing, so that a stage loads, and depends on,
+# only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads).
 from pathlib import Path
 
 import typer

@@ -1,10 +1,9 @@
 """Train stages: `pgan-init` writes the untrained 4x4 networks, `pgan SCALE` trains one scale,
 `stargan` trains StarGAN, `stargan-classifier` the attribute classifier that judges it,
 `hifacegan` trains HiFaceGAN. With train.nproc > 1 in params each one relaunches itself
-under torchrun with that many processes (batches in params are global).
-
-Each command imports its own model's code first thing, so that a stage loads, and depends
-on, only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads)."""
+under torchrun with that many processes (batches in params are global)."""
+# Each command imports its own code first thing, so that a stage loads, and depends on,
+# only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads).
 from pathlib import Path
 
 import typer

@@ -128,20 +128,42 @@ def test_stage_deps_are_exactly_the_code_it_loads(name):
     assert not unused, f"{name} depends on {unused}, which it never loads: an edit there would re-run it for nothing"
 
 
+def _is_command(function: ast.FunctionDef) -> bool:
+    return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr == "command"
+               for d in function.decorator_list)
+
+
 def test_stage_commands_import_only_at_their_start():
-    """The probe runs a command's leading imports; an import further down would escape it."""
+    """The probe runs a command's leading imports; an import further down, or in another
+    function of the script, would escape it."""
     late = []
     for script in sorted((ROOT / "stages").glob("*.py")):
-        for function in (n for n in ast.parse(script.read_text()).body if isinstance(n, ast.FunctionDef)):
+        for function in (n for n in ast.walk(ast.parse(script.read_text())) if isinstance(n, ast.FunctionDef)):
             body = function.body[1:] if ast.get_docstring(function) else function.body
-            leading = True
+            leading = _is_command(function)
             for node in body:
                 is_import = isinstance(node, (ast.Import, ast.ImportFrom))
                 nested = [n for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))]
                 if (is_import and not leading) or (not is_import and nested):
                     late.append(f"{script.name}:{node.lineno} in {function.name}")
                 leading = leading and is_import
-    assert not late, f"imports after a command's first statement: {late}"
+    assert not late, f"imports outside the start of a command: {late}"
+
+
+def test_the_library_imports_itself_only_by_absolute_name():
+    """The probe follows `from facegan.x import y` and `import facegan.x`: a relative import
+    or an import by a computed name would hide a dependency from it."""
+    hidden = []
+    for path in sorted(LIBRARY.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            relative = isinstance(node, ast.ImportFrom) and node.level > 0
+            computed = (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("import_module", "__import__")
+                        and not (node.args and isinstance(node.args[0], ast.Constant)
+                                 and not str(node.args[0].value).startswith("facegan")))
+            if relative or computed:
+                hidden.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not hidden, hidden
 
 
 def test_the_library_has_no_import_cycles():

@@ -11,14 +11,16 @@ import typer
 from facegan import weights
 from facegan.cliutil import command_app, group_app, run_cli
 from facegan.devices import pick_device
-from facegan.data.degrade import DEGRADATIONS, Degrader, degrade_files
+from facegan.choices import DEGRADATIONS
+from facegan.data.degrade import Degrader, degrade_files
 from facegan.errors import UserError
 from facegan.imagefolder import ImageFolderError, image_paths, read_image
 from facegan.images import grid, save_gif, save_png
 from facegan.inference.hifacegan import load_hifacegan, restore_photo
 from facegan.inference.pgan import generate, interpolations, load_pgan
-from facegan.inference.stargan import (apply_changes, apply_edit, edit_grid, estimate_labels, load_judge,
-                                       load_stargan, parse_changes, read_photos)
+from facegan.inference.stargan import (apply_changes, apply_edit, estimate_labels, load_judge, load_stargan,
+                                       parse_changes, read_photos)
+from facegan.models.stargan import edit_grid
 from facegan.metrics.cli import metrics_app
 
 app = command_app(__doc__)

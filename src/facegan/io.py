@@ -51,12 +51,13 @@ def staged(final: Path, folder: bool = False) -> Iterator[Path]:
 
 
 def _replace(temporary: Path, final: Path) -> None:
-    """Rename `temporary` over `final`. A folder that `final` names is moved aside first
-    (a rename cannot replace a non-empty folder) and deleted after."""
+    """Rename `temporary` over `final`. A new folder replaces an old one whole: the old one
+    is moved aside first (a rename cannot replace a non-empty folder) and deleted after. A
+    file never replaces a folder (os.replace raises IsADirectoryError): nothing is lost."""
     old = None
     if temporary.is_dir() and (final.is_symlink() or final.is_file()):
         final.unlink()  # a rename cannot put a folder over a file
-    elif final.is_dir() and not final.is_symlink():
+    elif temporary.is_dir() and final.is_dir() and not final.is_symlink():
         old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
         os.rename(final, old)
     os.replace(temporary, final)

@@ -36,8 +36,8 @@ from facegan.metrics.frechet import FeatureStats
 from facegan.metrics.psnr_ssim import psnr_ssim_pairs
 from facegan.data.stargan import PreparedStarGAN
 from facegan.inference import TrainedModel
-from facegan.inference.stargan import edit_grid, untrained_generator
-from facegan.models.stargan import AttributeClassifier, Generator, edit_targets
+from facegan.inference.stargan import untrained_generator
+from facegan.models.stargan import AttributeClassifier, Generator, edit_grid, edit_targets
 from facegan.params import StarGANEvalParams
 
 if TYPE_CHECKING:

@@ -44,9 +44,10 @@ def from_checkpoint(path: Path, build: Callable[[dict], nn.Module], weights: str
     try:
         network = build(checkpoint["config"])
         network.load_state_dict(checkpoint[weights])
+        return TrainedModel(network.eval(), checkpoint["config"], checkpoint.get("iteration", 0),
+                            checkpoint["fingerprint"])  # pgan init: no iteration
     except (KeyError, RuntimeError, TypeError) as error:  # a checkpoint of another model or version
         raise CheckpointError(f"{path} is not a {stage} model.pt ({type(error).__name__}: {error})") from error
-    return TrainedModel(network.eval(), checkpoint["config"], checkpoint["iteration"], checkpoint["fingerprint"])
 
 
 def from_export(path: Path, device: torch.device | str, stage: str) -> TrainedModel:

@@ -1,9 +1,10 @@
 """HiFaceGAN inference: blind face restoration of degraded faces, at the size the model was
 trained at, from a train_hifacegan model.pt or an exported generator.ts.
 
-The generator runs in inference mode: its SPADE batch norms use the running statistics
-gathered in training, so a face's restoration does not depend on the other faces in its
-batch (the reference's test script keeps batch statistics instead).
+The generator runs in inference mode (`facegan.models.hifacegan.restore`): its SPADE
+batch norms use the running statistics gathered in training, so a face's restoration
+does not depend on the other faces in its batch (the reference's test script keeps batch
+statistics instead).
 
 A photo of another size or shape is resized (Lanczos) to the model's size, restored, and
 resized back to its own size; no tiling: the model sees the whole face, as in training,
@@ -17,34 +18,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from facegan.images import grid, to_float, to_uint8
 from facegan.inference import ExportSpec, InputSpec, TrainedModel, export_metadata, load_trained
-from facegan.models.hifacegan import baked, build_generator
+from facegan.models.hifacegan import baked, build_generator, restore
 
 
 def load_hifacegan(path: Path, device: torch.device | str) -> TrainedModel:
     """The generator of a train_hifacegan model.pt, or an exported generator.ts; its config
     holds the size it restores at ("image_size")."""
     return load_trained(path, build_generator, "G", device, ("train_hifacegan", "export_hifacegan"))
-
-
-@torch.no_grad()
-def restore(G, degraded: np.ndarray, batch: int = 16) -> np.ndarray:
-    """uint8 NHWC restorations of uint8 NHWC `degraded` faces (G in inference mode)."""
-    was_training = getattr(G, "training", False)
-    G.eval()
-    device = next(G.parameters()).device
-    out = [to_uint8(G(to_float(degraded[start : start + batch]).to(device)))
-           for start in range(0, len(degraded), batch)]
-    G.train(was_training)
-    return np.concatenate(out)
-
-
-def restoration_grid(G, pairs: np.ndarray) -> np.ndarray:
-    """One row per test face: degraded | restored | clean."""
-    degraded, clean = pairs[:, 0], pairs[:, 1]
-    rows = np.stack([degraded, restore(G, degraded), clean], axis=1)
-    return grid(rows.reshape(-1, *rows.shape[2:]), columns=3)
 
 
 def restore_photo(G: torch.nn.Module, image: np.ndarray, size: int) -> np.ndarray:

@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from facegan.errors import UserError
-from facegan.images import grid, to_float, to_uint8
+from facegan.images import to_float, to_uint8
 from facegan.imagefolder import ImageFolderError, read_image, square_resized
 from facegan.inference import ExportSpec, InputSpec, TrainedModel, export_metadata, from_checkpoint, load_trained
-from facegan.models.stargan import HAIR_COLORS, Generator, build_classifier, build_generator, edit_targets
+from facegan.models.stargan import HAIR_COLORS, Generator, build_classifier, build_generator
 
 GeneratorFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -106,18 +106,6 @@ def untrained_generator(config: dict, seed: int) -> Generator:
     first): the baseline the evaluation measures the trained G against."""
     torch.manual_seed(seed)
     return build_generator(config).eval()
-
-
-@torch.no_grad()
-def edit_grid(G, images: np.ndarray, labels: np.ndarray, attributes: list[str]) -> np.ndarray:
-    """The paper's figure: one row per input face, then one column per target attribute.
-    `G` is a Generator or its TorchScript export; `labels` the faces' own 0/1 labels."""
-    device = next(G.parameters()).device
-    reals = to_float(images).to(device)
-    c_org = torch.from_numpy(np.asarray(labels, np.float32)).to(device)
-    columns = [reals] + [G(reals, c_trg) for c_trg in edit_targets(c_org, attributes)]
-    rows = torch.stack(columns, dim=1).flatten(0, 1)  # image-major: each row one face
-    return grid(to_uint8(rows), columns=len(columns))
 
 
 def export_spec(model: TrainedModel, params_fingerprint: str) -> ExportSpec:

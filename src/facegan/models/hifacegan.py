@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -44,6 +45,8 @@ from torch import nn
 from torch.distributed import _functional_collectives as funcol
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
+
+from facegan.images import grid, to_float, to_uint8
 
 LEVELS = 5  # 2x poolings in the encoder: the decoder starts at S/32 (16 px at 512)
 MAX_RATIO = 16  # encoder channels stop doubling at 16 ngf
@@ -247,6 +250,25 @@ def baked(module: nn.Module) -> nn.Module:
             for name in list(layer.parametrizations):
                 parametrize.remove_parametrizations(layer, name, leave_parametrized=True)
     return module
+
+
+@torch.no_grad()
+def restore(G, degraded: np.ndarray, batch: int = 16) -> np.ndarray:
+    """uint8 NHWC restorations of uint8 NHWC `degraded` faces (G in inference mode)."""
+    was_training = getattr(G, "training", False)
+    G.eval()
+    device = next(G.parameters()).device
+    out = [to_uint8(G(to_float(degraded[start : start + batch]).to(device)))
+           for start in range(0, len(degraded), batch)]
+    G.train(was_training)
+    return np.concatenate(out)
+
+
+def restoration_grid(G, pairs: np.ndarray) -> np.ndarray:
+    """One row per test face: degraded | restored | clean."""
+    degraded, clean = pairs[:, 0], pairs[:, 1]
+    rows = np.stack([degraded, restore(G, degraded), clean], axis=1)
+    return grid(rows.reshape(-1, *rows.shape[2:]), columns=3)
 
 
 # Builders from the architecture a checkpoint records (its "config"): training and inference share them.

@@ -12,11 +12,15 @@ D(x): repeat_num 4x4 stride-2 convs, channels x2 from conv_dim, leaky ReLU 0.01,
     class head: conv with kernel image_size / 2**repeat_num -> c_dim logits (eq. 2 and 3).
 The paper judged translated images by the classification error of a separately trained
 classifier; ours is D's trunk with the class head only, trained on real images.
+`edit_grid` draws the paper's figure of edits (training's samples and the evaluation's).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
+
+from facegan.images import grid, to_float, to_uint8
 
 HAIR_COLORS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
 
@@ -140,6 +144,18 @@ def edit_targets(c_org: torch.Tensor, attribute_names: list[str] | tuple[str, ..
             c_trg[:, i] = 1.0 - c_trg[:, i]
         targets.append(c_trg)
     return targets
+
+
+@torch.no_grad()
+def edit_grid(G, images: np.ndarray, labels: np.ndarray, attributes: list[str]) -> np.ndarray:
+    """The paper's figure: one row per input face, then one column per target attribute.
+    `G` is a Generator or its TorchScript export; `labels` the faces' own 0/1 labels."""
+    device = next(G.parameters()).device
+    reals = to_float(images).to(device)
+    c_org = torch.from_numpy(np.asarray(labels, np.float32)).to(device)
+    columns = [reals] + [G(reals, c_trg) for c_trg in edit_targets(c_org, attributes)]
+    rows = torch.stack(columns, dim=1).flatten(0, 1)  # image-major: each row one face
+    return grid(to_uint8(rows), columns=len(columns))
 
 
 # Builders from the architecture a checkpoint records (its "config"): training and inference share them.

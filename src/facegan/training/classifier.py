@@ -6,7 +6,6 @@ critic uses for its class head, and resumable like every train stage (`loop.py`)
 """
 from __future__ import annotations
 
-
 import torch
 
 from facegan.data.stargan import PreparedStarGAN

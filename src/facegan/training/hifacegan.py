@@ -18,8 +18,7 @@ import torch
 
 from facegan.data.degrade import PreparedFFHQ
 from facegan.images import save_png
-from facegan.inference.hifacegan import restoration_grid
-from facegan.models.hifacegan import build_discriminator, build_generator
+from facegan.models.hifacegan import build_discriminator, build_generator, restoration_grid
 from facegan.params import HiFaceGANParams, fingerprint
 from facegan.training.batches import TrainingBatches
 from facegan.training.compute import Compute, Network

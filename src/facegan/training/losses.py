@@ -1,5 +1,5 @@
-"""The critic losses PGAN and StarGAN share: WGAN-GP (Gulrajani et al. 2017) and the
-attribute classification loss.
+"""WGAN-GP (Gulrajani et al. 2017), which PGAN and StarGAN share, and the attribute
+classification loss of StarGAN's critic and of the attribute classifier.
 
 PGAN (Karras et al. 2018, appendix A.1):
 D: D(fake) - D(real) + gp_weight * (||grad D(x_hat)|| - 1)^2 + drift * D(real)^2,

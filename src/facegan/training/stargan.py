@@ -20,8 +20,7 @@ import torch
 
 from facegan.data.stargan import PreparedStarGAN
 from facegan.images import save_png
-from facegan.inference.stargan import edit_grid
-from facegan.models.stargan import build_discriminator, build_generator
+from facegan.models.stargan import build_discriminator, build_generator, edit_grid
 from facegan.params import StarGANParams, fingerprint
 from facegan.training.batches import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
