@@ -107,7 +107,8 @@ def test_degrade_command_on_a_folder_with_a_corrupt_file(tmp_path):
     for name in ("00000.png", "00001.png"):
         (folder / name).write_bytes((FACE.parent / name).read_bytes())
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
-    result = CliRunner().invoke(app, ["degrade", str(folder), str(tmp_path / "out"), "--type", "full", "--seed", "3",
+    (tmp_path / "clean").mkdir()  # an existing folder: written into, as a trailing / says for "out/"
+    result = CliRunner().invoke(app, ["degrade", str(folder), f"{tmp_path / 'out'}/", "--type", "full", "--seed", "3",
                                       "--size", "64", "--clean", str(tmp_path / "clean"), "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert "skipped" in result.stderr and "broken.jpg" in result.stderr

@@ -41,14 +41,14 @@ def _pngs(folder) -> dict[str, np.ndarray]:
 
 def test_one_png_per_face_and_the_same_faces_for_the_same_seed(model, tmp_path):
     for out in ("a", "b"):
-        result = _generate("--n", 5, "--seed", 3, "--out", tmp_path / out, "--model", model / "model.pt")
+        result = _generate("--n", 5, "--seed", 3, "--out", f"{tmp_path / out}/", "--model", model / "model.pt")
         assert result.exit_code == 0, result.output
     a, b = _pngs(tmp_path / "a"), _pngs(tmp_path / "b")
     assert list(a) == [f"face{i:05d}.png" for i in range(5)]
     assert all(face.shape == (8, 8, 3) for face in a.values())
     assert all(np.array_equal(a[name], b[name]) for name in a)
     assert len({face.tobytes() for face in a.values()}) == 5, "every face drawn from its own latent"
-    _generate("--n", 5, "--seed", 4, "--out", tmp_path / "c", "--model", model / "model.pt")
+    _generate("--n", 5, "--seed", 4, "--out", f"{tmp_path / 'c'}/", "--model", model / "model.pt")
     assert not np.array_equal(_pngs(tmp_path / "c")["face00000.png"], a["face00000.png"])
 
 
@@ -75,7 +75,7 @@ def test_grid_and_interpolation_rows_and_gif(model, tmp_path):
     grid = Image.open(tmp_path / "grid.png")
     assert min(grid.size) >= 256  # enlarged for a person to look at
 
-    result = _generate("--n", 2, "--interpolate", 4, "--seed", 9, "--out", tmp_path / "walk",
+    result = _generate("--n", 2, "--interpolate", 4, "--seed", 9, "--out", f"{tmp_path / 'walk'}/",
                        "--grid", tmp_path / "walk.png", "--gif", tmp_path / "walk.gif", "--model", model / "model.pt")
     assert result.exit_code == 0, result.output
     frames = _pngs(tmp_path / "walk")
@@ -125,3 +125,18 @@ def test_nothing_to_write_and_a_gif_without_a_walk_are_refused(model, tmp_path):
     assert "nothing to write" in str(_generate("--model", model / "model.pt").exception)
     no_walk = _generate("--gif", tmp_path / "a.gif", "--model", model / "model.pt")
     assert "--interpolate" in str(no_walk.exception) and not (tmp_path / "a.gif").exists()
+
+
+def test_out_follows_the_one_rule(model, tmp_path):
+    """A trailing / or an existing folder: into it; else the one file (several: an error, nothing written)."""
+    assert _generate("--n", 1, "--out", tmp_path / "one.png", "--model", model / "model.pt").exit_code == 0
+    assert Image.open(tmp_path / "one.png").size == (8, 8)
+    refused = _generate("--n", 3, "--out", tmp_path / "faces", "--model", model / "model.pt")
+    assert "is a file path, but there are 3 images" in str(refused.exception) and "end it with /" in str(
+        refused.exception)
+    assert not (tmp_path / "faces").exists()
+    (tmp_path / "existing").mkdir()
+    result = _generate("--n", 2, "--out", tmp_path / "existing", "--grid", tmp_path / "existing",
+                       "--model", model / "model.pt")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "existing").iterdir()) == ["face00000.png", "face00001.png", "grid.png"]

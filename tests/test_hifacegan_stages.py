@@ -110,10 +110,27 @@ def test_restore_a_folder_with_a_corrupt_file_and_odd_sizes(trained, tmp_path):
         if not (trained / model).exists():
             continue  # the export test makes the .ts
         out = tmp_path / f"out-{model.rsplit('.', 1)[-1]}"
-        result = CliRunner().invoke(app, ["restore", str(folder), "--out", str(out), "--model", str(trained / model),
+        result = CliRunner().invoke(app, ["restore", str(folder), "--out", f"{out}/", "--model", str(trained / model),
                                           "--device", "cpu"])
         assert result.exit_code == 0, result.output
         assert "skipped" in result.stderr and "broken.png" in result.stderr
         assert Image.open(out / "wide.png").size == (80, 48)  # back at the photo's own size
         assert Image.open(out / "square.png").size == (64, 64)
         assert not (out / "broken.png").exists()
+
+
+def test_restore_out_follows_the_one_rule(trained, tmp_path):
+    """One photo into a new folder (trailing /) or an existing one; a file path for a folder is refused."""
+    Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(tmp_path / "face.png")
+    model = str(trained / "data/hifacegan/model.pt")
+    for out in (f"{tmp_path / 'new'}/", str(tmp_path / "new")):  # then the folder exists
+        result = CliRunner().invoke(app, ["restore", str(tmp_path / "face.png"), "--out", out, "--model", model,
+                                          "--device", "cpu"])
+        assert result.exit_code == 0, result.output
+        assert [p.name for p in (tmp_path / "new").iterdir()] == ["face.png"]
+    (tmp_path / "photos").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "photos" / name)
+    refused = CliRunner().invoke(app, ["restore", str(tmp_path / "photos"), "--out", str(tmp_path / "x.png"),
+                                       "--model", model, "--device", "cpu"])
+    assert "is a file path, but there are 2 images" in str(refused.exception)

@@ -122,3 +122,16 @@ def test_edit_rejects_unknown_attributes_by_name(trained, tmp_path):
     assert result.exit_code != 0
     message = str(result.exception)
     assert "unknown attribute 'Blonde_Hair'" in message and "Black_Hair, Blond_Hair, Brown_Hair, Male, Young" in message
+
+
+@pytest.mark.skipif(not PHOTO.exists(), reason=f"fixtures not present at {PHOTO.parent}")
+def test_edit_out_follows_the_one_rule(trained, tmp_path):
+    """An existing folder or a trailing /: into it, as <photo>.png; a folder of photos and a file path: an error."""
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "existing" / "kept.png").write_bytes(b"kept")
+    assert _edit(trained, PHOTO, "--attrs", "Young", "--out", tmp_path / "existing").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "existing").iterdir()) == ["000001.png", "kept.png"]
+    assert _edit(trained, PHOTO, "--all", "--out", f"{tmp_path / 'new'}/").exit_code == 0
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["grid.png"]
+    refused = _edit(trained, PHOTO.parent, "--attrs", "Young", "--out", tmp_path / "one.png")
+    assert "is a file path" in str(refused.exception) and not (tmp_path / "one.png").exists()

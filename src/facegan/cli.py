@@ -3,6 +3,7 @@ StarGAN edits, HiFaceGAN restorations, degradations, metrics on image folders, p
 weights."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -56,17 +57,36 @@ def list_command() -> None:
         typer.echo(f"{name} ({weight.purpose}): {state}")
 
 
+OUT_RULE = "a path ending in / or an existing folder: write into it; else the file to write"
+
+
+def output_paths(out: str, names: list[str], option: str = "--out") -> list[Path]:
+    """The one output rule of every command: `out` ending in / or naming an existing folder
+    is a folder that `names` are written into; anything else is the one file to write (a
+    file path for several images is an error, raised before any work is done)."""
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return [Path(out) / name for name in names]
+    if len(names) != 1:
+        raise UserError(f"{option} {out} is a file path, but there are {len(names)} images to write: "
+                        "end it with / to write them into that folder")
+    return [Path(out)]
+
+
+def _png_names(source: Path) -> dict[Path, str]:
+    return {path: f"{path.stem}.png" for path in image_paths(source)}
+
+
 @app.command("generate")
 def generate_command(
     n: Annotated[int, typer.Option("--n", min=1, help="faces (with --interpolate: rows of faces)")] = 16,
     seed: Annotated[int, typer.Option(help="draws the latents; the same seed gives the same faces anywhere")] = 0,
-    out: Annotated[Optional[Path], typer.Option(help="a folder: one PNG per face")] = None,
-    grid_png: Annotated[Optional[Path], typer.Option("--grid", help="one PNG of all the faces")] = None,
+    out: Annotated[Optional[str], typer.Option(help=f"one PNG per face; {OUT_RULE}")] = None,
+    grid_png: Annotated[Optional[str], typer.Option("--grid", help="one PNG of all the faces")] = None,
     interpolate: Annotated[int, typer.Option(
         min=0, help="STEPS: each row walks between two random latents in STEPS faces (0: no walk)")] = 0,
     linear: Annotated[bool, typer.Option(
         "--linear", help="walk in a straight line, not spherically (slerp)")] = False,
-    gif: Annotated[Optional[Path], typer.Option(help="with --interpolate: the walk as an animated GIF")] = None,
+    gif: Annotated[Optional[str], typer.Option(help="with --interpolate: the walk as an animated GIF")] = None,
     model: Annotated[Path, typer.Option(help="PGAN's exported generator.ts, or a scale's model.pt")] = Path(
         "data/export/pgan/generator.ts"),
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
@@ -79,30 +99,35 @@ def generate_command(
         raise UserError("--gif shows a walk between latents: give --interpolate STEPS (at least 2)")
     if interpolate == 1:
         raise UserError("--interpolate 1 has no walk: give at least 2 steps, or 0 for single faces")
+    if interpolate:
+        names = [f"row{r:03d}_step{s:02d}.png" for r in range(n) for s in range(interpolate)]
+    else:
+        names = [f"face{i:05d}.png" for i in range(n)]
+    face_paths = output_paths(out, names) if out is not None else []
+    grid_path = output_paths(grid_png, ["grid.png"], "--grid")[0] if grid_png is not None else None
+    gif_path = output_paths(gif, ["walk.gif"], "--gif")[0] if gif is not None else None
     trained = load_pgan(model, pick_device(device))
     if interpolate:
         rows = interpolations(trained, n, interpolate, seed, spherical=not linear)
         faces, columns = rows.reshape(-1, *rows.shape[2:]), interpolate
-        names = [f"row{r:03d}_step{s:02d}.png" for r in range(n) for s in range(interpolate)]
     else:
         faces, columns = generate(trained, n, seed), None
-        names = [f"face{i:05d}.png" for i in range(n)]
-    if out is not None:
-        for name, face in zip(names, faces):
-            save_png(face, out / name)
-    if grid_png is not None:
-        save_png(grid(faces, columns=columns), grid_png, min_side=256)
-    if gif is not None:
+    for path, face in zip(face_paths, faces):
+        save_png(face, path)
+    if grid_path is not None:
+        save_png(grid(faces, columns=columns), grid_path, min_side=256)
+    if gif_path is not None:
         frames = [grid(rows[:, step]) for step in range(interpolate)]
-        save_gif(frames + frames[-2:0:-1], gif, min_side=256)  # there and back: the loop has no jump
+        save_gif(frames + frames[-2:0:-1], gif_path, min_side=256)  # there and back: the loop has no jump
+    written = [str(out)] if out is not None else []
     typer.echo(f"{len(faces)} face(s) of {faces.shape[1]} px from seed {seed}: "
-               + ", ".join(str(path) for path in (out, grid_png, gif) if path is not None))
+               + ", ".join(written + [str(path) for path in (grid_path, gif_path) if path is not None]))
 
 
 @app.command("edit")
 def edit_command(
     source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
-    out: Annotated[Path, typer.Option(help="PNG file (one photo, or --all), else a folder of PNGs")],
+    out: Annotated[str, typer.Option(help=f"one PNG per photo, or the --all grid; {OUT_RULE}")],
     attrs: Annotated[Optional[str], typer.Option(help="changes, e.g. Blond_Hair,Young or Male=0")] = None,
     all_attrs: Annotated[bool, typer.Option(
         "--all", help="a grid: one row per photo, one column per attribute")] = False,
@@ -116,6 +141,8 @@ def edit_command(
     model's size, as training prepared CelebA; unreadable photos are reported and skipped."""
     if (attrs is None) == (not all_attrs):
         raise UserError("give exactly one of --attrs A,B=0 and --all")
+    names = {"grid": "grid.png"} if all_attrs else _png_names(source)
+    targets = dict(zip(names, output_paths(out, list(names.values()))))
     torch_device = pick_device(device)
     trained = load_stargan(model, torch_device)
     G, attributes, size = trained.network, trained.config["attributes"], trained.config["image_size"]
@@ -124,26 +151,23 @@ def edit_command(
     paths, images = read_photos(image_paths(source), size, lambda message: typer.echo(message, err=True))
     c_org = estimate_labels(judge, images)
     if all_attrs:
-        save_png(edit_grid(G, images, c_org, attributes), out, min_side=256)
-        typer.echo(f"wrote {out}: {len(paths)} photo(s) x (input + {', '.join(attributes)})")
+        save_png(edit_grid(G, images, c_org, attributes), targets["grid"], min_side=256)
+        typer.echo(f"wrote {targets['grid']}: {len(paths)} photo(s) x (input + {', '.join(attributes)})")
         return
     edited = apply_edit(G, images, apply_changes(c_org, changes, attributes), torch_device)
-    if Path(source).is_dir():
-        for path, image in zip(paths, edited):
-            save_png(image, out / f"{path.stem}.png")
-    else:
-        save_png(edited[0], out)
+    for path, image in zip(paths, edited):
+        save_png(image, targets[path])
     typer.echo(f"wrote {len(edited)} edited photo(s) to {out}")
 
 
 @app.command("degrade")
 def degrade_command(
     source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
-    out: Annotated[Path, typer.Argument(help="a folder for the degraded PNGs (a PNG file for one photo)")],
+    out: Annotated[str, typer.Argument(help=f"one degraded PNG per photo; {OUT_RULE}")],
     kind: Annotated[str, typer.Option("--type", help=f"one of {', '.join(DEGRADATIONS)}")] = "full",
     seed: Annotated[int, typer.Option(help="with each file's name, seeds its degradation")] = 0,
     size: Annotated[int, typer.Option(help="side the photos are resized to first (the training size)")] = 512,
-    clean: Annotated[Optional[Path], typer.Option(help="also write the resized clean photos here")] = None,
+    clean: Annotated[Optional[str], typer.Option(help="also write the resized clean photos here (the same rule)")] = None,
     scale_ranges: Annotated[bool, typer.Option(
         help="scale the blur's pixel ranges (given for 512 px faces) by --size / 512, as "
              "hifacegan.data.scale_ranges does")] = True,
@@ -157,15 +181,17 @@ def degrade_command(
         raise UserError(f"--type {kind!r}: must be one of {', '.join(DEGRADATIONS)}")
     if size < 8:
         raise UserError(f"--size {size}: must be at least 8 pixels")
-    one_file = not Path(source).is_dir()
+    names = _png_names(source)
+    targets = dict(zip(names, output_paths(out, list(names.values()), "OUT")))
+    clean_targets = dict(zip(names, output_paths(clean, list(names.values()), "--clean"))) if clean else {}
     written = 0
-    for path, pair, reason in degrade_files(image_paths(source), Degrader(kind, size, seed, scale_ranges), workers):
+    for path, pair, reason in degrade_files(list(names), Degrader(kind, size, seed, scale_ranges), workers):
         if pair is None:
             typer.echo(f"skipped {path}: {reason}", err=True)
             continue
-        save_png(pair[0], out if one_file else out / f"{path.stem}.png")
-        if clean is not None:
-            save_png(pair[1], clean / f"{path.stem}.png")
+        save_png(pair[0], targets[path])
+        if clean_targets:
+            save_png(pair[1], clean_targets[path])
         written += 1
     if not written:
         raise UserError(f"no readable photo in {source}")
@@ -175,7 +201,7 @@ def degrade_command(
 @app.command("restore")
 def restore_command(
     source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
-    out: Annotated[Path, typer.Option(help="PNG file (one photo), else a folder of PNGs")],
+    out: Annotated[str, typer.Option(help=f"one restored PNG per photo; {OUT_RULE}")],
     model: Annotated[Path, typer.Option(help="train_hifacegan's model.pt or an exported generator.ts")] = Path(
         "data/hifacegan/model.pt"),
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
@@ -183,17 +209,18 @@ def restore_command(
     """Restore degraded face photos with HiFaceGAN. Each photo is resized to the model's size,
     restored and resized back to its own size (no tiling); unreadable photos are reported and
     skipped, the others restored."""
+    names = _png_names(source)
+    targets = dict(zip(names, output_paths(out, list(names.values()))))
     trained = load_hifacegan(model, pick_device(device))
     G, size = trained.network, trained.config["image_size"]
-    one_file = not Path(source).is_dir()
     written = 0
-    for path in image_paths(source):
+    for path in names:
         try:
             image = read_image(path)
         except ImageFolderError as error:
             typer.echo(f"skipped: {error}", err=True)
             continue
-        save_png(restore_photo(G, image, size), out if one_file else out / f"{path.stem}.png")
+        save_png(restore_photo(G, image, size), targets[path])
         written += 1
     if not written:
         raise UserError(f"no readable photo in {source}")
