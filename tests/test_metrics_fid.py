@@ -175,7 +175,8 @@ def test_fid_command_without_weights_exits_2_naming_the_file(tmp_path, monkeypat
     result = invoke("fid", folder, folder)
     assert result.exit_code == 2
     assert "pt_inception-2015-12-05-6726825d.pth" in result.stderr
-    assert f"put it in {tmp_path / 'cache'}/" in result.stderr and "facegan weights fetch inception" in result.stderr
+    assert f"puts it in {tmp_path / 'cache'}/" in result.stderr
+    assert "facegan weights fetch inception --from FILE" in result.stderr
 
 
 # ---------------------------------------------------------------- weights cache and stage
@@ -239,9 +240,27 @@ def test_vgg19_is_used_only_with_the_perceptual_loss():
 def test_weights_commands(fake_official, tmp_path):
     runner = CliRunner()
     listed = runner.invoke(app, ["weights", "list"])
-    assert listed.exit_code == 0 and "inception (FID): missing" in listed.stdout
+    assert listed.exit_code == 0
+    lines = listed.stdout.splitlines()
+    assert lines[1].split() == ["name", "state", "file", "for"] and lines[2].split() == [
+        "inception", "missing", "pt_inception-test.pth", "FID"]
+    assert "inception: `facegan weights fetch inception` downloads it" in listed.stdout
+    assert max(len(line) for line in lines[:3]) < 120  # a table, each file once
     fetched = runner.invoke(app, ["weights", "fetch", "inception"])
     assert fetched.exit_code == 0, fetched.output
-    assert "inception (FID): present" in runner.invoke(app, ["weights", "list"]).stdout
+    assert runner.invoke(app, ["weights", "list"]).stdout.splitlines()[2].split()[:2] == ["inception", "present"]
+    (tmp_path / "cache" / "pt_inception-test.pth").write_bytes(b"altered")
+    altered = runner.invoke(app, ["weights", "list"]).stdout
+    assert altered.splitlines()[2].split()[:2] == ["inception", "ALTERED"] and "delete " in altered
     unknown = runner.invoke(app, ["weights", "fetch", "vgg99"])
     assert unknown.exit_code != 0 and "unknown weights 'vgg99'" in str(unknown.exception)
+
+
+def test_a_file_that_is_not_weights_is_a_one_line_error(tmp_path):
+    folder = write_folder(tmp_path / "a", images(2, 16, 1))
+    (tmp_path / "bogus.pth").write_bytes(b"not weights")
+    result = invoke("fid", folder, folder, "--weights", tmp_path / "bogus.pth")
+    assert result.exit_code == 2
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "bogus.pth is not a usable InceptionV3 weights file" in error[0]
+    assert "weights_only" not in result.stderr and "file an issue" not in result.stderr

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from facegan.errors import UserError
+from facegan.errors import UserError, cause
 from facegan.io import atomic_write_bytes
 
 
@@ -36,7 +36,7 @@ def load_checkpoint(path: Path, writer: str = "the stage that writes it") -> dic
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        raise CheckpointError(f"checkpoint {path} cannot be read ({error}); delete it and run {writer} again") from error
+        raise CheckpointError(f"checkpoint {path} cannot be read ({cause(error)}); delete it and run {writer} again") from error
 
 
 def rng_states(generator: torch.Generator) -> dict[str, Any]:

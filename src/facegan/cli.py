@@ -47,14 +47,26 @@ def fetch_command(names: Names = None, source: Source = None) -> None:
 
 @weights_app.command("list")
 def list_command() -> None:
-    """Each known weights file, what it is for, and whether the cache has it."""
-    typer.echo(f"cache: {weights.weights_dir()}")
+    """Each known weights file, whether the cache has it (verified), and what it is for; then
+    how to get the missing ones."""
+    directory = weights.weights_dir()
+    rows, absent = [("name", "state", "file", "for")], []
     for name, weight in weights.WEIGHTS.items():
         try:
-            state = f"present: {weights.cached_path(name)}"
-        except UserError as error:
-            state = f"missing: {error}"
-        typer.echo(f"{name} ({weight.purpose}): {state}")
+            weights.cached_path(name)
+            state = "present"
+        except UserError:
+            state = "ALTERED" if (directory / weight.filename).exists() else "missing"
+            absent.append((weight, state))
+        rows.append((name, state, weight.filename, weight.purpose))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    typer.echo(f"cache: {directory}")
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    for weight, state in absent:
+        first = f"delete {directory / weight.filename} (not the published file), then " if state == "ALTERED" else ""
+        typer.echo(f"{weight.name}: {first}`facegan weights fetch {weight.name}` downloads it; offline, download "
+                   f"{weight.url} by hand and add `--from FILE`")
 
 
 OUT_RULE = "a path ending in / or an existing folder: write into it; else the file to write"

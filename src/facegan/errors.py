@@ -2,6 +2,17 @@
 (which says what was wrong and how to fix it) and exit with code 2, no traceback."""
 from __future__ import annotations
 
+import pickle
+
 
 class UserError(Exception):
     """Bad input, params or files; the message says what to change."""
+
+
+def cause(error: BaseException) -> str:
+    """The first line of another library's error message, for a one-line UserError
+    (torch's load errors run to a dozen lines of advice meant for its own developers)."""
+    if isinstance(error, pickle.UnpicklingError):  # torch's weights_only refusal: its text suggests unsafe loading
+        return "not a file of tensors that torch loads without running code"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"

@@ -3,7 +3,7 @@ linked or copied in. A file reaches its final path complete and verified, or not
 """
 from __future__ import annotations
 
-import hashlib
+import http.client
 import math
 import os
 import shutil
@@ -11,11 +11,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from facegan.digests import CHUNK, digest_matches, file_digest
 from facegan.errors import UserError
 from facegan.io import staged
 from facegan.progress import progress
-
-CHUNK = 1 << 20
 
 
 class DataSourceError(UserError):
@@ -23,7 +22,7 @@ class DataSourceError(UserError):
 
 
 class ChecksumError(DataSourceError):
-    """A downloaded file whose md5 is not the expected one."""
+    """A fetched file whose digest is not the published one."""
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
@@ -34,32 +33,41 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def download_file(url: str, dst: Path, checksum: str | None, algorithm: str = "md5") -> Path:
+def download_file(url: str, dst: Path, checksum: str | None, algorithm: str = "md5", instead: str = "") -> Path:
     """Download `url` (http(s), file://, or a Google Drive link) to `dst`, checking its
     `algorithm` (a hashlib name) hex digest against `checksum`.
 
     The bytes go to a temporary file beside `dst` and are renamed only once the checksum
-    matches, so `dst` is either complete and verified or absent.
+    matches, so `dst` is either complete and verified or absent. Every failure (no network,
+    a refusal, an HTTP error or quota, a truncated file, a wrong digest) is one
+    DataSourceError (ChecksumError for a wrong digest) that names the file and the URL and,
+    with `instead`, says what to do.
     """
-    with staged(Path(dst)) as part:
-        if urllib.parse.urlparse(url).netloc == "drive.google.com":
-            _download_drive(url, part)
-        else:
-            _download_url(url, part, Path(dst).name)
-        verify_checksum(part, checksum, algorithm, name=Path(dst).name)
-    return Path(dst)
+    dst = Path(dst)
+    try:
+        with staged(dst) as part:
+            if urllib.parse.urlparse(url).netloc == "drive.google.com":
+                _download_drive(url, part)
+            else:
+                _download_url(url, part, dst.name)
+            verify_checksum(part, checksum, algorithm)
+    except DataSourceError as error:
+        message = f"{dst.name}: cannot fetch it from {url}: {error}; nothing was kept"
+        raise type(error)(message + (f". Instead: {instead}" if instead else "")) from error
+    return dst
 
 
 def _download_url(url: str, part: Path, name: str) -> None:
     try:
-        response = urllib.request.urlopen(url, timeout=60)
-    except (OSError, ValueError) as error:
-        raise DataSourceError(f"cannot download {url}: {error}") from error
-    with response, open(part, "wb") as out:
-        size = int(response.headers.get("Content-Length") or 0)
-        chunks = iter(lambda: response.read(CHUNK), b"")
-        for chunk in progress(chunks, total=math.ceil(size / CHUNK) or None, desc=f"{name} (MiB)"):
-            out.write(chunk)
+        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
+            size = int(response.headers.get("Content-Length") or 0)
+            chunks = iter(lambda: response.read(CHUNK), b"")
+            for chunk in progress(chunks, total=math.ceil(size / CHUNK) or None, desc=f"{name} (MiB)"):
+                out.write(chunk)
+    except (OSError, ValueError, http.client.HTTPException) as error:  # no network, refused, HTTP errors
+        raise DataSourceError(str(getattr(error, "reason", None) or error)) from error
+    if size and part.stat().st_size != size:
+        raise DataSourceError(f"the server sent {part.stat().st_size} of {size} bytes (a truncated file)")
 
 
 def _download_drive(url: str, part: Path) -> None:
@@ -68,36 +76,20 @@ def _download_drive(url: str, part: Path) -> None:
 
     query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
     if "id" not in query:
-        raise DataSourceError(f"{url}: a Google Drive URL needs an id=... parameter")
+        raise DataSourceError("a Google Drive URL needs an id=... parameter")
     part.unlink(missing_ok=True)  # the helper would take any file already there as done
     try:
         download_file_from_google_drive(query["id"][0], str(part.parent), part.name)
-    except RuntimeError as error:  # gdown missing, or Drive refused (quota, no network)
-        raise DataSourceError(f"cannot download {url}: {error}") from error
+    except Exception as error:  # gdown and requests raise many types: no network, quota, a changed page
+        raise DataSourceError(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from error
+    if not part.exists():
+        raise DataSourceError("Google Drive sent nothing (quota or a changed page)")
 
 
-def file_digest(path: Path, algorithm: str = "md5") -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def digest_matches(actual: str, expected: str) -> bool:
-    """`expected` is the whole hex digest, or (torch hub's convention: torchvision names its
-    files `name-<first 8 hex digits of the sha256>.pth`) a prefix of at least 8 digits."""
-    expected = expected.lower()
-    return actual == expected or (len(expected) >= 8 and actual.startswith(expected))
-
-
-def verify_checksum(path: Path, expected: str | None, algorithm: str = "md5", name: str | None = None) -> None:
-    """Raise ChecksumError naming the file, the expected and the actual digest when they differ."""
+def verify_checksum(path: Path, expected: str | None, algorithm: str = "md5") -> None:
+    """Raise ChecksumError with the expected and the actual digest when they differ."""
     if expected is None:
         return
     actual = file_digest(path, algorithm)
     if not digest_matches(actual, expected):
-        raise ChecksumError(
-            f"{name or Path(path).name}: {algorithm} {actual} does not match the expected {expected}; "
-            "the download was deleted, run the stage again (or place the verified file by hand)"
-        )
+        raise ChecksumError(f"{algorithm} {actual} does not match the expected {expected}")

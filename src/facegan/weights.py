@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
 
-from facegan.fetch import DataSourceError, digest_matches, download_file, file_digest, link_or_copy
+from facegan.digests import digest_matches, file_digest
+from facegan.fetch import DataSourceError, download_file, link_or_copy
 from facegan.io import staged, write_json
 from facegan.errors import UserError
 
@@ -83,8 +84,9 @@ def _shown(directory: Path) -> str:
 
 
 def _how_to_get(weight: WeightFile, directory: Path) -> str:
-    return (f"download {weight.url} and put it in {_shown(directory)}/ (or set FACEGAN_WEIGHTS_DIR), "
-            f"or run `facegan weights fetch {weight.name} [--from FILE]`")
+    """Which file, where it goes, and the one command that takes it there (checked)."""
+    return (f"download {weight.url} by hand, then run `facegan weights fetch {weight.name} --from FILE`, "
+            f"which checks it and puts it in {_shown(directory)}/ (FACEGAN_WEIGHTS_DIR moves that folder)")
 
 
 def cached_path(name: str, directory: Path | None = None) -> Path:
@@ -114,9 +116,10 @@ def fetch(name: str, source: str | Path | None = None, directory: Path | None = 
     if source is not None and "://" not in url:
         url = Path(url).resolve().as_uri()
     try:
-        return download_file(url, directory / weight.filename, weight.sha256, "sha256")
-    except DataSourceError as error:  # no network, a bad URL or a wrong file: say how to get the right one
-        raise MissingWeightsError(f"{error}. Instead: {_how_to_get(weight, directory)}") from error
+        return download_file(url, directory / weight.filename, weight.sha256, "sha256",
+                             instead=_how_to_get(weight, directory))
+    except DataSourceError as error:  # no network, a bad URL or a wrong file: the message says how to get it
+        raise MissingWeightsError(str(error)) from error
 
 
 def used_weights(perceptual_loss: bool) -> list[str]:

@@ -40,6 +40,8 @@ _IMAGE_NAME = re.compile(r"^(\d{5})\.png$")
 # The square taken from the synthetic 178x218 frame: the whole head with some hair and
 # neck around it, as FFHQ's alignment frames faces (eyes a little above the centre).
 _SAMPLE_BOX = (0, 32, WIDTH, 32 + WIDTH)
+LOCAL_FFHQ = ("download FFHQ's images1024x1024 folders by hand, then set data.ffhq.source: local and "
+              "data.ffhq.local_dir to their folder")
 
 
 def folder_of(image_id: int) -> int:
@@ -124,14 +126,14 @@ def fetch_ffhq_local(src: Path, dst: Path, ids: Sequence[int]) -> None:
 def fetch_ffhq_official(dst: Path, ids: Sequence[int], metadata: tuple[str, str | None] = FFHQ_METADATA) -> None:
     """The metadata JSON (kept in `dst`), then every selected image, md5-checked."""
     with staged(dst, folder=True) as staging:
-        listing = download_file(metadata[0], staging / FFHQ_METADATA_NAME, metadata[1])
+        listing = download_file(metadata[0], staging / FFHQ_METADATA_NAME, metadata[1], instead=LOCAL_FFHQ)
         entries = json.loads(listing.read_text())
         missing = [i for i in ids if str(i) not in entries]
         if missing:
             raise DataSourceError(f"{FFHQ_METADATA_NAME} lists no image {missing[0]} ({len(missing)} missing)")
         for image_id in progress(ids, total=len(ids), desc="FFHQ images"):
             spec = entries[str(image_id)]["image"]
-            download_file(spec["file_url"], staging / relative_path(image_id), spec["file_md5"])
+            download_file(spec["file_url"], staging / relative_path(image_id), spec["file_md5"], instead=LOCAL_FFHQ)
 
 
 def select_splits(raw_dir: Path, ranges: dict[str, Sequence[int]]) -> dict[str, dict[str, Path]]:

@@ -23,6 +23,8 @@ from facegan.progress import progress
 log = logging.getLogger(__name__)
 
 CELEBA_REQUIRED = [CELEBA_IMAGES, CELEBA_ATTR]
+LOCAL_CELEBA = ("download CelebA's img_align_celeba and list_attr_celeba.txt by hand, then set "
+                "data.celeba.source: local and data.celeba.local_dir to their folder")
 
 _DRIVE = "https://drive.google.com/uc?id="
 # name -> (url, md5): the files and checksums of torchvision.datasets.CelebA.file_list.
@@ -99,7 +101,7 @@ def fetch_official(dst: Path, files: Mapping[str, tuple[str, str | None]] = CELE
     """Download each file into `dst`, verify it, and unpack zip archives (then delete them)."""
     with staged(dst, folder=True) as staging:
         for name, (url, md5) in files.items():
-            path = download_file(url, staging / name, md5)
+            path = download_file(url, staging / name, md5, instead=LOCAL_CELEBA)
             if path.suffix == ".zip":
                 extract_zip(path, staging)
                 path.unlink()  # the unpacked folder is the official layout; the zip is 1.4 GB more

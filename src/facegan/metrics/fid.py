@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 import torch
 
-from facegan.fetch import file_digest
-from facegan.errors import UserError
+from facegan.digests import file_digest
+from facegan.errors import UserError, cause
 from facegan.metrics.frechet import FeatureStats, frechet_distance
 from facegan.weights import WEIGHTS, MissingWeightsError, staged_path
 
@@ -33,7 +33,7 @@ def load_inception(path: Path, device: str | torch.device = "cpu") -> FIDIncepti
         model = FIDInceptionV3()
         model.load_state_dict(state)
     except Exception as error:  # torch raises many types for a damaged file or another network's weights
-        raise UserError(f"{path} is not a usable InceptionV3 weights file for FID: {error}") from error
+        raise UserError(f"{path} is not a usable InceptionV3 weights file for FID ({cause(error)})") from error
     return model.eval().requires_grad_(False).to(device)
 
 

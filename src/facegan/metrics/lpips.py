@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from facegan.errors import UserError
+from facegan.errors import UserError, cause
 from facegan.images import to_float
 from facegan.models.pretrained import AlexNetFeatures, load_alexnet
 from facegan.weights import MissingWeightsError, staged_path
@@ -46,7 +46,7 @@ class LPIPSAlex(nn.Module):
             state = torch.load(path, map_location="cpu", weights_only=True)
             self.lins.load_state_dict({f"{i}.weight": state[f"lin{i}.model.1.weight"] for i in range(len(CHANNELS))})
         except Exception as error:  # a damaged file, or another network's weights
-            raise UserError(f"{path} is not LPIPS v0.1's AlexNet lin weights file: {error}") from error
+            raise UserError(f"{path} is not LPIPS v0.1's AlexNet lin weights file ({cause(error)})") from error
         return self
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

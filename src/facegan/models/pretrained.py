@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from facegan.errors import UserError
+from facegan.errors import UserError, cause
 
 VGG19_ENDS = (2, 7, 12, 21, 30)  # torchvision's vgg19().features[:end] ends at relu1_1, relu2_1, ..., relu5_1
 ALEXNET_ENDS = (2, 5, 8, 10, 12)  # alexnet().features[:end] ends at relu1, ..., relu5
@@ -62,7 +62,7 @@ def _torchvision_features(name: str, path: Path) -> nn.Sequential:
     try:
         network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as error:  # torch raises many types for a damaged file or another network's weights
-        raise UserError(f"{path} is not a usable torchvision {name} weights file: {error}") from error
+        raise UserError(f"{path} is not a usable torchvision {name} weights file ({cause(error)})") from error
     return network.features
 
 

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from facegan.fetch import file_digest
+from facegan.digests import file_digest
 from facegan.images import grid, save_png, to_uint8
 from facegan.models.layers import downscale_blend
 from facegan.batching import stddev_group_size
