@@ -38,8 +38,21 @@ def test_swd_prints_json_equal_to_the_library(tmp_path):
                     "--seed", 3, "--batch-size", 4)
     assert result.exit_code == 0, result.output
     expected = sliced_wasserstein([real], [fake], seed=3)
-    assert json.loads(result.stdout) == {"swd": pytest.approx(expected, rel=1e-6)}
+    assert json.loads(result.stdout) == {"swd": pytest.approx(expected, rel=1e-6), "images": {"real": 6, "fake": 6}}
     assert set(expected) == {"32", "16", "avg"}
+
+
+def test_swd_of_a_folder_against_itself_is_its_sampling_floor_not_zero(tmp_path):
+    """Patches are drawn independently per set: the same images give a floor that shrinks with the count."""
+    floors = {}
+    for count in (4, 32):
+        folder = write_folder(tmp_path / str(count), images(count, 32, 5))
+        result = invoke("swd", folder, folder)
+        floors[count] = json.loads(result.stdout)["swd"]["avg"]
+        assert json.loads(result.stdout)["images"] == {"real": count, "fake": count}
+    assert 0 < floors[32] < floors[4]
+    help_text = CliRunner().invoke(metrics_app, ["swd", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "do not give 0" in help_text and "real-vs-real" in help_text
 
 
 def subset(array, limit, seed):

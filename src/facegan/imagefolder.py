@@ -93,7 +93,8 @@ def image_size(paths: Sequence[Path]) -> tuple[int, int]:
 
 def _check_size(path: Path, size: tuple[int, int], first: Path, expected: tuple[int, int]) -> None:
     if tuple(size) != tuple(expected):
-        raise ImageFolderError(f"{path} is {size[0]}x{size[1]} (HxW) but {first} is {expected[0]}x{expected[1]}")
+        raise ImageFolderError(f"{path} is {size[1]}x{size[0]} but {first} is {expected[1]}x{expected[0]} "
+                               "(width x height)")
 
 
 def read_image(path: Path) -> np.ndarray:
