@@ -84,8 +84,10 @@ def output_paths(out: str, names: list[str], option: str = "--out") -> list[Path
     return [Path(out)]
 
 
-def _png_names(source: Path) -> dict[Path, str]:
-    return {path: f"{path.stem}.png" for path in image_paths(source)}
+def photo_targets(source: Path, out: str, option: str = "--out") -> dict[Path, Path]:
+    """{photo: where its PNG goes} for every image of `source`, under the output rule."""
+    photos = image_paths(source)
+    return dict(zip(photos, output_paths(out, [f"{path.stem}.png" for path in photos], option)))
 
 
 @app.command("generate")
@@ -153,8 +155,7 @@ def edit_command(
     model's size, as training prepared CelebA; unreadable photos are reported and skipped."""
     if (attrs is None) == (not all_attrs):
         raise UserError("give exactly one of --attrs A,B=0 and --all")
-    names = {"grid": "grid.png"} if all_attrs else _png_names(source)
-    targets = dict(zip(names, output_paths(out, list(names.values()))))
+    targets = {"grid": output_paths(out, ["grid.png"])[0]} if all_attrs else photo_targets(source, out)
     torch_device = pick_device(device)
     trained = load_stargan(model, torch_device)
     G, attributes, size = trained.network, trained.config["attributes"], trained.config["image_size"]
@@ -193,11 +194,10 @@ def degrade_command(
         raise UserError(f"--type {kind!r}: must be one of {', '.join(DEGRADATIONS)}")
     if size < 8:
         raise UserError(f"--size {size}: must be at least 8 pixels")
-    names = _png_names(source)
-    targets = dict(zip(names, output_paths(out, list(names.values()), "OUT")))
-    clean_targets = dict(zip(names, output_paths(clean, list(names.values()), "--clean"))) if clean else {}
+    targets = photo_targets(source, out, "OUT")
+    clean_targets = photo_targets(source, clean, "--clean") if clean else {}
     written = 0
-    for path, pair, reason in degrade_files(list(names), Degrader(kind, size, seed, scale_ranges), workers):
+    for path, pair, reason in degrade_files(list(targets), Degrader(kind, size, seed, scale_ranges), workers):
         if pair is None:
             typer.echo(f"skipped {path}: {reason}", err=True)
             continue
@@ -221,12 +221,11 @@ def restore_command(
     """Restore degraded face photos with HiFaceGAN. Each photo is resized to the model's size,
     restored and resized back to its own size (no tiling); unreadable photos are reported and
     skipped, the others restored."""
-    names = _png_names(source)
-    targets = dict(zip(names, output_paths(out, list(names.values()))))
+    targets = photo_targets(source, out)
     trained = load_hifacegan(model, pick_device(device))
     G, size = trained.network, trained.config["image_size"]
     written = 0
-    for path in names:
+    for path in targets:
         try:
             image = read_image(path)
         except ImageFolderError as error:
