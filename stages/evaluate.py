@@ -11,6 +11,7 @@ from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
 
 app = command_app(__doc__)
 WEIGHTS = typer.Option(Path("data/weights"), help="download_weights stage output (Inception, AlexNet, LPIPS lin)")
+METRICS_HELP = "metrics file (tracked in git); the whole record goes beside it, in NAME.details.json"
 DEVICE = typer.Option("auto", help="auto, cpu or cuda[:N]")
 
 
@@ -21,15 +22,15 @@ def pgan(
     root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
     weights: Path = WEIGHTS,
     out: Path = typer.Option(Path("data/eval/pgan"), help="image grids go here"),
-    metrics: Path = typer.Option(Path("metrics/pgan.json"), help="metrics file (tracked in git)"),
+    metrics: Path = typer.Option(Path("metrics/pgan.json"), help=METRICS_HELP),
     device: str = DEVICE,
 ):
     """Compare the averaged generator's faces with the real ones."""
     from facegan.data.prepare import load_prepared
     from facegan.devices import pick_device
-    from facegan.evaluation.pgan import pgan_metrics, summary
+    from facegan.evaluation import write_record
+    from facegan.evaluation.pgan import HEADLINE, pgan_metrics, summary
     from facegan.inference.pgan import load_pgan
-    from facegan.io import write_json
     from facegan.metrics.fid import staged_inception
     from facegan.params import load_params
 
@@ -38,8 +39,8 @@ def pgan(
     model = load_pgan(root / str(resolution) / "model.pt", device)
     inception, fid_missing = staged_inception(weights, device)
     result = pgan_metrics(model, load_prepared(data).images(resolution), params.eval.pgan, out, inception, fid_missing)
-    write_json(metrics, result)
-    typer.echo(f"wrote {metrics}: {summary(result)}")
+    details = write_record(metrics, result, HEADLINE)
+    typer.echo(f"wrote {metrics} and {details}: {summary(result)}")
 
 
 @app.command("stargan")
@@ -50,15 +51,15 @@ def stargan(
     classifier: Path = typer.Option(Path("data/stargan/classifier/model.pt"), help="the attribute classifier"),
     weights: Path = WEIGHTS,
     out: Path = typer.Option(Path("data/eval/stargan"), help="the grid of edits goes here"),
-    metrics: Path = typer.Option(Path("metrics/stargan.json"), help="metrics file (tracked in git)"),
+    metrics: Path = typer.Option(Path("metrics/stargan.json"), help=METRICS_HELP),
     device: str = DEVICE,
 ):
     """Judge StarGAN's edits of the test faces with the attribute classifier; cycle L1; FID."""
     from facegan.data.stargan import load_stargan as load_stargan_data
     from facegan.devices import pick_device
-    from facegan.evaluation.stargan import stargan_metrics, summary
+    from facegan.evaluation import write_record
+    from facegan.evaluation.stargan import HEADLINE, stargan_metrics, summary
     from facegan.inference.stargan import load_judge, load_stargan
-    from facegan.io import write_json
     from facegan.metrics.fid import staged_inception
     from facegan.params import load_params
 
@@ -68,8 +69,8 @@ def stargan(
     inception, fid_missing = staged_inception(weights, device)
     result = stargan_metrics(G, judge, load_stargan_data(data), params.stargan.train.seed, params.eval.stargan, out,
                              inception, fid_missing)
-    write_json(metrics, result)
-    typer.echo(f"wrote {metrics}: {summary(result)}")
+    details = write_record(metrics, result, HEADLINE)
+    typer.echo(f"wrote {metrics} and {details}: {summary(result)}")
 
 
 @app.command("hifacegan")
@@ -79,15 +80,15 @@ def hifacegan(
     model: Path = typer.Option(Path("data/hifacegan/model.pt"), help="train_hifacegan output"),
     weights: Path = WEIGHTS,
     out: Path = typer.Option(Path("data/eval/hifacegan"), help="the grid of restorations goes here"),
-    metrics: Path = typer.Option(Path("metrics/hifacegan.json"), help="metrics file (tracked in git)"),
+    metrics: Path = typer.Option(Path("metrics/hifacegan.json"), help=METRICS_HELP),
     device: str = DEVICE,
 ):
     """Restore the degraded test faces; PSNR/SSIM against the clean ones, beside the degraded baseline; FID, LPIPS."""
     from facegan.data.degrade import load_ffhq_pairs
     from facegan.devices import pick_device
-    from facegan.evaluation.hifacegan import hifacegan_metrics, summary
+    from facegan.evaluation import write_record
+    from facegan.evaluation.hifacegan import HEADLINE, hifacegan_metrics, summary
     from facegan.inference.hifacegan import load_hifacegan
-    from facegan.io import write_json
     from facegan.metrics.fid import staged_inception
     from facegan.metrics.lpips import staged_lpips
     from facegan.params import load_params
@@ -98,8 +99,8 @@ def hifacegan(
     lpips_model, lpips_missing = staged_lpips(weights, device)
     result = hifacegan_metrics(G, load_ffhq_pairs(data).pairs["test"], params.eval.hifacegan, params.hifacegan, out,
                                inception, fid_missing, lpips_model, lpips_missing)
-    write_json(metrics, result)
-    typer.echo(f"wrote {metrics}: {summary(result)}")
+    details = write_record(metrics, result, HEADLINE)
+    typer.echo(f"wrote {metrics} and {details}: {summary(result)}")
 
 
 if __name__ == "__main__":

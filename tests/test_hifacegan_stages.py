@@ -89,13 +89,15 @@ def test_export_and_evaluate(trained):
 
     run_stage("evaluate.py", "hifacegan", cwd=trained)
     metrics = json.loads((trained / "metrics/hifacegan.json").read_text())
-    assert 0 < metrics["psnr"] < 60 and 0 < metrics["degraded"]["psnr"] < 60
-    assert metrics["gain"]["psnr"] == pytest.approx(metrics["psnr"] - metrics["degraded"]["psnr"])
-    assert -1 <= metrics["ssim"] <= 1 and metrics["images"] == {"test": 10}
-    assert metrics["fid"] is None and "pt_inception" in metrics["missing"]["fid"]
-    assert metrics["lpips"] is None and "alexnet-owt-7be5be79.pth" in metrics["missing"]["lpips"]
-    assert metrics["perceptual_loss"].startswith("off") and metrics["pixel_loss"].startswith("on")
-    assert metrics["degradation"] == tiny_params_dict()["hifacegan"]["data"]["degradation"]
+    details = json.loads((trained / "metrics/hifacegan.details.json").read_text())
+    assert metrics == {key: details[key] for key in ("fid", "gain", "lpips", "psnr", "ssim")}
+    assert 0 < metrics["psnr"] < 60 and 0 < details["degraded"]["psnr"] < 60
+    assert metrics["gain"]["psnr"] == pytest.approx(metrics["psnr"] - details["degraded"]["psnr"])
+    assert -1 <= metrics["ssim"] <= 1 and details["images"] == {"test": 10}
+    assert metrics["fid"] is None and "pt_inception" in details["missing"]["fid"]
+    assert metrics["lpips"] is None and "alexnet-owt-7be5be79.pth" in details["missing"]["lpips"]
+    assert details["perceptual_loss"].startswith("off") and details["pixel_loss"].startswith("on")
+    assert details["degradation"] == tiny_params_dict()["hifacegan"]["data"]["degradation"]
     assert (trained / "data/eval/hifacegan/restorations.png").exists()
 
 

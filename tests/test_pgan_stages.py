@@ -93,14 +93,16 @@ def test_export_and_evaluate_write_checked_models_and_metrics(tmp_path, trained_
     assert "inception: MISSING" in weights.stdout
     run_stage("evaluate.py", "pgan", cwd=workdir)
     metrics = json.loads((workdir / "metrics/pgan.json").read_text())
+    details = json.loads((workdir / "metrics/pgan.details.json").read_text())
+    assert metrics == {key: details[key] for key in ("fid", "ms_ssim", "swd")}
     assert set(metrics["swd"]) == {"8", "avg"} and metrics["swd"]["avg"] > 0
-    assert metrics["images"]["swd_fake"] == 32
+    assert details["images"]["swd_fake"] == 32
     # 8 px is too small for MS-SSIM's five scales: reported missing, with the reason.
-    assert metrics["ms_ssim"] is None and "at least 16 px" in metrics["missing"]["ms_ssim"]
+    assert metrics["ms_ssim"] is None and "at least 16 px" in details["missing"]["ms_ssim"]
     # Without the Inception weights FID is missing too, and the reason says how to get them.
-    assert metrics["fid"] is None and metrics["images"]["fid_each"] == 0
-    assert "pt_inception-2015-12-05-6726825d.pth" in metrics["missing"]["fid"]
-    assert "facegan weights fetch inception" in metrics["missing"]["fid"]
+    assert metrics["fid"] is None and details["images"]["fid_each"] == 0
+    assert "pt_inception-2015-12-05-6726825d.pth" in details["missing"]["fid"]
+    assert "facegan weights fetch inception" in details["missing"]["fid"]
     assert (workdir / "data/eval/pgan/fakes.png").exists()
 
 

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3
 
 
+# metrics/hifacegan.json: what changes with the model (the degraded baseline and conditions in the details).
+HEADLINE = ("fid", "gain", "lpips", "psnr", "ssim")
+
+
 def evaluate_hifacegan(G: Generator, pairs: np.ndarray, params: HiFaceGANEvalParams, out_dir: Path,
                        fid_model: FIDInceptionV3 | None = None, fid_missing: str = "no FID network given",
                        lpips_model: LPIPSAlex | None = None, lpips_missing: str = "no LPIPS network given") -> dict:

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3
 
 
+# metrics/pgan.json: what changes with the model (the floors and counts are in the details).
+HEADLINE = ("fid", "ms_ssim", "swd")
+
+
 def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_dir: Path,
                   fid_model: FIDInceptionV3 | None = None, fid_missing: str = "no FID network given") -> dict:
     """Measure SWD, MS-SSIM and (with `fid_model`) FID, save fake and real grids, return

@@ -44,6 +44,10 @@ if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3
 
 
+# metrics/stargan.json: what changes with the model (per attribute, baselines and counts in the details).
+HEADLINE = ("attr_accuracy.mean", "fd_classifier", "fid", "reconstruction_l1", "self_reconstruction_psnr")
+
+
 def _batches(images: np.ndarray, labels: np.ndarray, batch: int, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     for start in range(0, len(images), batch):
         yield (to_float(images[start : start + batch]).to(device),

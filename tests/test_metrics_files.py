@@ -1,0 +1,72 @@
+"""The committed metrics files: numbers only, in tables DVC prints readably, consistent with
+the details beside them; and every figure the README quotes from them is theirs."""
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from facegan.evaluation import details_path, headline_numbers, write_record
+from facegan.evaluation.hifacegan import HEADLINE as HIFACEGAN
+from facegan.evaluation.pgan import HEADLINE as PGAN
+from facegan.evaluation.stargan import HEADLINE as STARGAN
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADLINES = {"pgan": PGAN, "stargan": STARGAN, "hifacegan": HIFACEGAN}
+# A README figure taken from a metrics file carries, invisible once rendered, the file and
+# the dotted key it quotes: "39.5<!-- metrics/pgan.json swd.avg -->".
+README_FIGURE = re.compile(r"([\d,]*\.?\d+)<!-- (metrics/[\w.]+\.json) ([\w.]+) -->")
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for child in value.values():
+            yield from _leaves(child)
+    else:
+        yield value
+
+
+def _lookup(record: dict, dotted: str):
+    for key in dotted.split("."):
+        record = record[key]
+    return record
+
+
+@pytest.mark.parametrize("model", HEADLINES)
+def test_committed_metrics_are_the_headline_numbers_of_their_details(model):
+    metrics = json.loads((ROOT / f"metrics/{model}.json").read_text())
+    details = json.loads(details_path(ROOT / f"metrics/{model}.json").read_text())
+    assert all(value is None or type(value) in (int, float) for value in _leaves(metrics)), metrics
+    assert metrics == headline_numbers(details, HEADLINES[model])
+    assert set(details["missing"]) >= {path for path in HEADLINES[model] if _lookup(metrics, path) is None}
+
+
+@pytest.mark.parametrize("model", HEADLINES)
+def test_dvc_metrics_show_fits_120_columns_per_model(model):
+    shown = subprocess.run(["dvc", "metrics", "show", f"metrics/{model}.json"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout
+    assert f"metrics/{model}.json" in shown and max(map(len, shown.splitlines())) <= 120, shown
+
+
+def test_write_record_splits_numbers_from_the_rest(tmp_path):
+    record = {"swd": {"16": 30.5, "avg": 31.0}, "fid": None, "images": {"swd": 10},
+              "missing": {"fid": "no weights"}, "seed": 3}
+    details = write_record(tmp_path / "m.json", record, ("fid", "swd.avg"))
+    assert details == tmp_path / "m.details.json" and json.loads(details.read_text()) == record
+    assert json.loads((tmp_path / "m.json").read_text()) == {"fid": None, "swd": {"avg": 31.0}}
+
+
+@pytest.mark.parametrize("value", ["off", True, [1.0]])
+def test_a_headline_that_is_not_a_number_is_refused(value):
+    with pytest.raises(TypeError, match="must be a number or null"):
+        headline_numbers({"loss": value}, ("loss",))
+
+
+def test_readme_figures_are_the_committed_ones():
+    quoted = README_FIGURE.findall((ROOT / "README.md").read_text())
+    assert len(quoted) >= 8  # the check reads the figures it is meant to
+    for text, file, key in quoted:
+        value = _lookup(json.loads((ROOT / file).read_text()), key)
+        decimals = len(text.partition(".")[2])
+        assert float(text.replace(",", "")) == round(value, decimals), f"README quotes {text} for {file} {key}: {value}"
