@@ -1,5 +1,6 @@
 """Checkpoints: plain tensors (weights_only loads), atomic writes, every random state."""
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,8 +38,17 @@ def test_damaged_and_missing_checkpoints_say_what_to_do(tmp_path):
     (tmp_path / "c.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="delete it and run the stage that writes it again"):
         load_checkpoint(tmp_path / "c.pt")
-    with pytest.raises(CheckpointError, match="not found"):
+    with pytest.raises(CheckpointError, match="not found: run the stage that writes it first"):
         load_checkpoint(tmp_path / "absent.pt")
+
+
+def test_a_default_path_outside_the_project_says_where_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError, match=f"{tmp_path} is not the project folder .it has no dvc.yaml."):
+        load_checkpoint(Path("data/stargan/model.pt"), "`dvc repro train_stargan`")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    with pytest.raises(CheckpointError, match="not found: run `dvc repro train_stargan` first"):
+        load_checkpoint(Path("data/stargan/model.pt"), "`dvc repro train_stargan`")
 
 
 def test_failed_write_leaves_the_old_checkpoint(tmp_path):

@@ -1,18 +1,18 @@
 """Loss curves as PNG: one panel per plotted column, the same bytes for the same log, and
-a clear error for a column the log does not have."""
+a clear error for a column the log does not have; the published log has no wall clock."""
 import numpy as np
 import pytest
 from PIL import Image
 
 from facegan.lossplot import plot_losses
-from facegan.training.log import LossLog
+from facegan.training.log import WALL_CLOCK, LossLog, publish_log, read_log
 
 
 def _log(path, rows=40):
-    log = LossLog(path, ["loss_d", "loss_g", "gp", "seconds"])
+    log = LossLog(path, ["loss_d", "loss_g", "gp", WALL_CLOCK])
     for iteration in range(1, rows + 1):
         log.add({"loss_d": np.sin(iteration / 5), "loss_g": 1 / iteration, "gp": 0.1})
-        log.write(iteration, {"seconds": iteration * 0.5})
+        log.write(iteration, {WALL_CLOCK: iteration * 0.5})
     return path
 
 
@@ -32,3 +32,11 @@ def test_unknown_column_names_the_column(tmp_path):
     with pytest.raises(ValueError, match="no column wasserstein"):
         plot_losses(_log(tmp_path / "loss.tsv"), tmp_path / "x.png", ["loss_d", "wasserstein"], "bad")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_published_log_is_the_working_one_without_its_wall_clock(tmp_path):
+    working = _log(tmp_path / "work" / "loss.tsv")
+    publish_log(working, tmp_path / "loss.tsv")
+    published, timed = read_log(tmp_path / "loss.tsv"), read_log(working)
+    assert list(published[0]) == ["iteration", "loss_d", "loss_g", "gp"] and timed[-1][WALL_CLOCK] == 20
+    assert published == [{key: row[key] for key in published[0]} for row in timed]

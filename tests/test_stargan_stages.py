@@ -139,3 +139,10 @@ def test_edit_out_follows_the_one_rule(trained, tmp_path):
     assert [p.name for p in (tmp_path / "new").iterdir()] == ["grid.png"]
     refused = _edit(trained, PHOTO.parent, "--attrs", "Young", "--out", tmp_path / "one.png")
     assert "is a file path" in str(refused.exception) and not (tmp_path / "one.png").exists()
+
+
+@pytest.mark.skipif(not PHOTO.exists(), reason=f"fixtures not present at {PHOTO.parent}")
+def test_edit_outside_the_project_says_where_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["edit", str(PHOTO), "--attrs", "Male", "--out", "x.png"], env={"COLUMNS": "1000"})
+    assert f"data/stargan/model.pt not found: {tmp_path} is not the project folder" in str(result.exception)

@@ -28,11 +28,20 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
+def missing_file(path: Path, writer: str) -> CheckpointError:
+    """The error for a pipeline file that is not there: run its `writer`, or, when the
+    command runs outside the project, where the default paths mean nothing, go there."""
+    if not path.is_absolute() and not Path("dvc.yaml").exists():
+        return CheckpointError(f"{path} not found: {Path.cwd()} is not the project folder (it has no dvc.yaml) and the "
+                               f"default paths are inside the project; run the command there, or give the file's path (see --help)")
+    return CheckpointError(f"{path} not found: run {writer} first")
+
+
 def load_checkpoint(path: Path, writer: str = "the stage that writes it") -> dict[str, Any]:
     """The checkpoint at `path`; `writer` says, in an error, what makes the file."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"checkpoint {path} not found: run {writer} first")
+        raise missing_file(path, writer)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file

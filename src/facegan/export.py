@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import platform
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -35,11 +36,9 @@ def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", t
     out_dir = Path(out_dir)
     example = _random_inputs(inputs, batch=2, seed=seed)
     with torch.no_grad():
-        traced = torch.jit.trace(module, example, check_trace=False)
-    torchscript = io.BytesIO()
-    torch.jit.save(traced, torchscript)
+        torchscript, loaded = portable_torchscript(torch.jit.trace(module, example, check_trace=False))
     _fail_if_different("TorchScript", out_dir / f"{name}.ts", max_difference(
-        lambda tensors: traced(*tensors).numpy(), module, inputs, seed + 1), tolerance)
+        lambda tensors: loaded(*tensors).numpy(), module, inputs, seed + 1), tolerance)
 
     onnx = io.BytesIO()
     dynamic = {spec.name: {0: "batch"} for spec in inputs} | {"images": {0: "batch"}}
@@ -53,7 +52,7 @@ def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", t
         module, inputs, seed + 1)
     _fail_if_different("ONNX", out_dir / f"{name}.onnx", difference, tolerance)
 
-    atomic_write_bytes(out_dir / f"{name}.ts", torchscript.getvalue())
+    atomic_write_bytes(out_dir / f"{name}.ts", torchscript)
     atomic_write_bytes(out_dir / f"{name}.onnx", onnx.getvalue())
     info = {
         **metadata,
@@ -64,6 +63,26 @@ def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", t
     }  # fmt: skip
     write_json(out_dir / f"{name}.json", info)
     return info
+
+
+def portable_torchscript(module: torch.jit.ScriptModule) -> tuple[bytes, torch.jit.ScriptModule]:
+    """`module`'s TorchScript archive, the same bytes from any checkout, and the module loaded
+    from it. torch.jit.save maps every op to its source line by absolute path (this
+    checkout's, the environment's) in .debug_pkl records, and derives the archive's id from
+    them; saved, stripped of those records, loaded and saved again, the archive maps its
+    ops into its own code instead."""
+    first = io.BytesIO()
+    torch.jit.save(module, first)
+    stripped = io.BytesIO()
+    with zipfile.ZipFile(first) as source, zipfile.ZipFile(stripped, "w") as target:
+        for record in source.infolist():
+            if not record.filename.endswith(".debug_pkl"):
+                target.writestr(record, source.read(record))
+    stripped.seek(0)
+    loaded = torch.jit.load(stripped)
+    archive = io.BytesIO()
+    torch.jit.save(loaded, archive)
+    return archive.getvalue(), loaded
 
 
 def max_difference(exported: Callable[[tuple[torch.Tensor, ...]], np.ndarray], module: torch.nn.Module,

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from facegan.checkpoint import CheckpointError, load_checkpoint
+from facegan.checkpoint import CheckpointError, load_checkpoint, missing_file
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def from_export(path: Path, device: torch.device | str, stage: str) -> TrainedMo
     info_path = path.with_suffix(".json")
     for needed in (path, info_path):
         if not needed.exists():
-            raise CheckpointError(f"{needed} not found: run `dvc repro {stage}` first (the .ts needs its .json)")
+            raise missing_file(needed, f"`dvc repro {stage}`")
     try:
         network = torch.jit.load(str(path), map_location=device)
         info = json.loads(info_path.read_text())

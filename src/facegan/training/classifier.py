@@ -16,7 +16,7 @@ from facegan.training.compute import Compute, Network
 from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
 from facegan.training.losses import classification_loss
 
-LOG_COLUMNS = ["loss", "accuracy", "seconds"]
+LOG_COLUMNS = ["loss", "accuracy"]
 
 
 def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, paths: RunPaths,
@@ -49,5 +49,5 @@ def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, p
                        log_every=max(1, params.iterations // 50), checkpoint_every=max(1, params.iterations // 5),
                        desc="attribute classifier")
     if compute.main:
-        write_model(state, paths, keep=("C",), plotted=LOG_COLUMNS[:-1], title="StarGAN attribute classifier")
+        write_model(state, paths, keep=("C",), plotted=LOG_COLUMNS, title="StarGAN attribute classifier")
     return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}

@@ -28,7 +28,7 @@ from facegan.training.hifacegan_losses import feature_matching_loss, lsgan_loss,
 if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
     from facegan.models.pretrained import VGG19Features
 
-LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "g_l1", "loss_d", "d_real", "d_fake", "lr", "seconds"]
+LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "g_l1", "loss_d", "d_real", "d_fake", "lr"]
 
 
 def network_config(hifacegan: HiFaceGANParams) -> dict:
@@ -116,7 +116,7 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     if not compute.main:
         return summary
     off = {"g_vgg": train.lambda_vgg == 0, "g_l1": train.lambda_l1 == 0}
-    plotted = [name for name in LOG_COLUMNS[:-2] if not off.get(name)]
+    plotted = [name for name in LOG_COLUMNS[:-1] if not off.get(name)]
     write_model(state, paths, keep=("G",), plotted=plotted, title="HiFaceGAN")
     save_png(restoration_grid(state.G, data.pairs["test"][: train.sample_images]), paths.out_dir / "samples.png",
              min_side=256)

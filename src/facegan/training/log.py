@@ -1,13 +1,18 @@
 """Loss curves as TSV, one row per logging interval, appended and flushed as training goes.
 
 A resumed run first drops the rows written after the checkpoint it resumes from, so the
-curve has no duplicated or orphaned iterations.
+curve has no duplicated or orphaned iterations. The working log also keeps the training
+time; the published one leaves it out (`publish_log`).
 """
 from __future__ import annotations
 
 import csv
 from collections import defaultdict
 from pathlib import Path
+
+from facegan.io import atomic_write_bytes
+
+WALL_CLOCK = "seconds"  # the only logged column that differs between two runs on the same inputs
 
 
 class LossLog:
@@ -48,3 +53,12 @@ class LossLog:
 def read_log(path: Path) -> list[dict[str, float]]:
     with Path(path).open(newline="") as handle:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def publish_log(working: Path, published: Path) -> None:
+    """Copy the `working` log to `published` without its wall-clock column, so that a run on
+    the same inputs writes the same bytes and DVC's lock file does not change; the timed
+    log stays in the working folder, which DVC does not track."""
+    rows = [line.split("\t") for line in Path(working).read_text().splitlines()]
+    keep = [index for index, column in enumerate(rows[0]) if column != WALL_CLOCK]
+    atomic_write_bytes(Path(published), "".join("\t".join(row[i] for i in keep) + "\n" for row in rows).encode())

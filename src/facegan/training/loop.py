@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from facegan.progress import progress
 from facegan.training.batches import TrainingBatches, batch_loader
 from facegan.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from facegan.training.compute import Compute
-from facegan.training.log import LossLog
+from facegan.training.log import WALL_CLOCK, LossLog, publish_log
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, floa
     `log_every` iterations (each process's step values averaged) and writes the working
     checkpoint every `checkpoint_every` iterations and at the end; returns the steps run."""
     start, seconds_before, started_at = state.iteration, state.seconds, time.monotonic()
-    log = LossLog(paths.work_log, columns, resume_iteration=start) if compute.main else None
+    log = LossLog(paths.work_log, [*columns, WALL_CLOCK], resume_iteration=start) if compute.main else None
     loader = batch_loader(batches, start, total, compute)
     for batch in progress(loader, total=total, initial=start, desc=desc) if compute.main else loader:
         values = compute.mean(step(batch))
@@ -144,7 +143,7 @@ def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, floa
         log.add(values)
         done = state.iteration == total
         if state.iteration % log_every == 0 or done:
-            log.write(state.iteration, {**log_extra(), "seconds": state.seconds})
+            log.write(state.iteration, {**log_extra(), WALL_CLOCK: state.seconds})
         if state.iteration % checkpoint_every == 0 or done:
             save_checkpoint(paths.work, state.snapshot())
     return state.iteration - start
@@ -154,9 +153,9 @@ def write_model(state: LoopState, paths: RunPaths, keep: tuple[str, ...], plotte
     """model.pt with the `keep` parts, config, fingerprint and iteration; loss.tsv beside it,
     and loss.png with the `plotted` columns (a chart that renders offline).
 
-    No wall time or optimizer state in model.pt: its bytes depend only on the inputs, so
-    DVC sees an identical file on any machine (the time is in loss.tsv)."""
+    No wall time or optimizer state in model.pt or loss.tsv: their bytes depend only on the
+    inputs, so a second run leaves dvc.lock as it was (the time is in work/loss.tsv)."""
     model = {key: value for key, value in state.snapshot().items() if key in (*state.meta, "iteration", *keep)}
     save_checkpoint(paths.out_dir / "model.pt", model)
-    shutil.copyfile(paths.work_log, paths.out_dir / "loss.tsv")
+    publish_log(paths.work_log, paths.out_dir / "loss.tsv")
     plot_losses(paths.out_dir / "loss.tsv", paths.out_dir / "loss.png", plotted, title)

@@ -31,7 +31,7 @@ from facegan.training.compute import BatchShare, Compute, Network
 from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
 from facegan.training.losses import discriminator_loss, generator_loss
 
-LOG_COLUMNS = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha", "kimg", "seconds"]
+LOG_COLUMNS = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha", "kimg"]
 PLOTTED = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha"]
 
 

@@ -27,8 +27,7 @@ from facegan.training.compute import BatchShare, Compute, Network
 from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
 from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
 
-LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id", "lr",
-               "seconds"]
+LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id", "lr"]
 
 
 def network_config(stargan: StarGANParams) -> dict:
@@ -110,7 +109,7 @@ def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
-    plotted = [name for name in LOG_COLUMNS[:-2] if name != "g_id" or train.lambda_id > 0]
+    plotted = [name for name in LOG_COLUMNS[:-1] if name != "g_id" or train.lambda_id > 0]
     write_model(state, paths, keep=("G", "D"), plotted=plotted, title="StarGAN")
     shown = data.indices("test")[: train.sample_images]
     save_png(edit_grid(state.G, data.images[shown], data.labels[shown], stargan.data.attributes),
