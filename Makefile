@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test reproduce-check
+.PHONY: setup repro test test-fast reproduce-check
 
 $(SETUP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ repro: setup
 
 test: setup
 	python -m pytest -q
+
+# The edit-test loop: all but the tests marked slow (stages, learning runs, DVC, several
+# processes or machines, the GPU check's CPU fallback), which `make test` runs too.
+test-fast: setup
+	python -m pytest -q -m "not slow"
 
 # The DAG reproduced with a HOME of its own (an empty weights cache, no DVC or torch
 # config), so that nothing this machine keeps outside the checkout can change a metric;

@@ -227,6 +227,7 @@ def test_load_stargan_says_to_run_prepare(celeba_32, tmp_path):
 # ---------------------------------------------------------------- the stage
 
 
+@pytest.mark.slow
 def test_prepare_stage_stargan(celeba_32, tmp_path):
     params = tiny_params_dict()
     params["data"]["celeba"].update(source="local", local_dir=str(celeba_32))

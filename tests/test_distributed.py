@@ -1,6 +1,9 @@
-"""Training in several processes (DDP under torchrun, gloo on CPU) against one process,
-batch shares, mixed precision and the batch loader."""
+"""Training in several processes (DDP under torchrun, gloo on CPU) and on several machines
+(c10d rendezvous) against one process, batch shares, mixed precision and the batch loader."""
 import shutil
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,6 +154,7 @@ def _run_with(prepared, destination, nproc: int, stage: tuple[str, ...]):
     return run_stage("train.py", *stage, cwd=workdir), workdir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage, out, compared_iterations", [
     (("pgan", "8"), "pgan/8", 12),  # minibatch stddev, gradient penalty, fade-in, EMA
     (("stargan",), "stargan", 10),  # target labels permuted across the processes' shares, n_critic 5
@@ -162,7 +166,31 @@ def test_two_processes_train_as_one_process_with_the_whole_batch(tmp_path, prepa
     one, one_dir = _run_with(prepared, tmp_path / "one", 1, stage)
     two, two_dir = _run_with(prepared, tmp_path / "two", 2, stage)
     assert "launching 2 processes" in two.stderr and "launching" not in one.stderr
+    _assert_trained_alike(one_dir, two_dir, out, compared_iterations)
 
+
+@pytest.mark.slow
+def test_two_machines_of_one_process_train_as_one_process(tmp_path, prepared):
+    """Two launchers on this machine stand for two machines: each starts the same stage
+    command, which relaunches itself as a torchrun node; they meet through c10d on 127.0.0.1."""
+    _, one_dir = _run_with(prepared, tmp_path / "one", 1, ("pgan", "8"))
+    template, params = prepared
+    nodes_dir = shutil.copytree(template, tmp_path / "nodes")  # the filesystem both machines share
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"127.0.0.1:{probe.getsockname()[1]}"
+    write_params(nodes_dir / "params.yaml",
+                 {**params, "train": {**params["train"], "nproc": 1, "nnodes": 2, "rdzv_endpoint": endpoint}})
+    with ThreadPoolExecutor(2) as pool:
+        nodes = list(pool.map(lambda _: run_stage("train.py", "pgan", "8", cwd=nodes_dir, timeout=300), range(2)))
+    for node in nodes:
+        assert "launching 1 processes on each of 2 machines" in node.stderr
+        assert f"--rdzv-backend=c10d --rdzv-endpoint={endpoint} --rdzv-id=facegan-train-pgan-8" in node.stderr
+    _assert_trained_alike(one_dir, nodes_dir, "pgan/8", 12)
+
+
+def _assert_trained_alike(one_dir: Path, two_dir: Path, out: str, compared_iterations: int) -> None:
+    """The run in `two_dir` logged and saved what the one-process run in `one_dir` did, up to rounding."""
     log_one, log_two = (read_log(d / "data" / out / "loss.tsv") for d in (one_dir, two_dir))
     assert len(log_one) == len(log_two) == compared_iterations
     # Rounding only: the largest relative difference measured is 6e-4 (StarGAN's gp) on an

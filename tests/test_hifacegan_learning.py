@@ -1,6 +1,7 @@
 """A real learning check: a short run of the sample default restores faces with its default
 degradation better than the degraded inputs themselves, by PSNR and SSIM (and far better
 than the untrained generator)."""
+import pytest
 import torch
 import yaml
 
@@ -14,6 +15,8 @@ from facegan.models.hifacegan import build_generator
 from facegan.training.hifacegan import network_config, train_hifacegan
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
+
+pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 
 ON_CPU = Compute(torch.device("cpu"), channels_last=True)
 

@@ -14,6 +14,8 @@ from facegan.checkpoint import load_checkpoint
 from facegan.training.hifacegan import LOG_COLUMNS
 from facegan.training.log import read_log
 
+pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
+
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):

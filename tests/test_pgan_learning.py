@@ -3,6 +3,7 @@ generator measurably closer to the real faces (SWD) than the untrained one."""
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import tiny_params_dict
@@ -15,6 +16,8 @@ from facegan.params import Params, load_params
 from facegan.checkpoint import save_checkpoint
 from facegan.training.compute import Compute
 from facegan.training.pgan import ScalePaths, grow_networks, init_networks, train_scale
+
+pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 
 
 def _params(tmp_path) -> Params:

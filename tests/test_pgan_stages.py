@@ -9,6 +9,8 @@ from conftest import kill_mid_run, run_stage, tiny_params_dict, write_params
 from facegan.checkpoint import load_checkpoint
 from facegan.training.log import read_log
 
+pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
+
 
 @pytest.fixture(scope="module")
 def trained_to_4(tmp_path_factory):

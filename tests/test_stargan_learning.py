@@ -3,6 +3,7 @@ convincing to the separately trained attribute classifier, far more than the unt
 generator's (which the classifier judges the same whatever the target); asked for no
 change, the trained G comes back closer to its input, and its edits are far closer to
 real faces in the classifier's features (fd_classifier) than the untrained G's."""
+import pytest
 import torch
 import yaml
 
@@ -16,6 +17,8 @@ from facegan.training.classifier import train_classifier
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
 from facegan.training.stargan import train_stargan
+
+pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 
 ON_CPU = Compute(torch.device("cpu"))
 

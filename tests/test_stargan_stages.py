@@ -15,6 +15,8 @@ from facegan.training.log import read_log
 from facegan.training.loop import lr_at
 from facegan.training.stargan import LOG_COLUMNS
 
+pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
+
 PHOTO = FIXTURES / "celeba_aligned_32" / "img_align_celeba" / "000001.jpg"
 
 

@@ -309,11 +309,13 @@ class WeightsParams:
 class TrainComputeParams:
     """How every train stage computes, not what it learns (`facegan.training.compute`)."""
 
-    nproc: int = _field(low=1, high=64)
+    nproc: int = _field(low=1, high=64)  # per machine
     amp: bool = _field()
     channels_last: bool = _field()
     compile: bool = _field()
     loader_workers: int = _field(low=0, high=64)
+    nnodes: int = _field(1, low=1, high=4096)
+    rdzv_endpoint: str = _field("")  # host:port where the machines meet (torchrun's c10d rendezvous)
 
 
 @dataclass(frozen=True)
@@ -356,6 +358,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         _validate_ffhq(params.data.ffhq, problems)
         _validate_adam_schedule("hifacegan.train", params.hifacegan.train, problems)
         _validate_batch_split(params, problems)
+        _validate_machines(params.train, problems)
     if len(problems) == 1:
         raise ParamsError(problems[0])
     if problems:
@@ -518,8 +521,10 @@ def _validate_adam_schedule(prefix: str, train: StarGANTrain | HiFaceGANTrain, p
 
 
 def _validate_batch_split(params: Params, problems: list[str]) -> None:
-    """Every global batch splits into train.nproc equal shares (PGAN's: whole stddev groups)."""
-    nproc = params.train.nproc
+    """Every global batch splits into train.nproc x train.nnodes equal shares (PGAN's: whole
+    stddev groups)."""
+    nproc = params.train.nproc * params.train.nnodes
+    setting = "train.nproc" if params.train.nnodes == 1 else "train.nproc x train.nnodes"
     # (key, batch, its group size, the batch unit that always splits: PGAN's full groups)
     batches = [(f"pgan.scales.{key}.batch", scale.batch, stddev_group_size(scale.batch), MINIBATCH_GROUP_SIZE)
                for key, scale in params.pgan.scales.items()]
@@ -531,8 +536,19 @@ def _validate_batch_split(params: Params, problems: list[str]) -> None:
             groups_per_process(batch, nproc, group_size)
         except BatchSplitError:
             groups = f" in whole minibatch-stddev groups (of {group_size} images here)" if unit > 1 else ""
-            problems.append(f"{key} = {batch} with train.nproc = {nproc}: cannot be shared equally{groups}; "
-                            f"make it a multiple of {unit * nproc}, or change train.nproc")
+            problems.append(f"{key} = {batch} with {setting} = {nproc}: cannot be shared equally{groups}; "
+                            f"make it a multiple of {unit * nproc}, or change {setting}")
+
+
+def _validate_machines(train: TrainComputeParams, problems: list[str]) -> None:
+    """Several machines need the host:port where they meet; one machine needs none."""
+    host, _, port = train.rdzv_endpoint.rpartition(":")
+    if train.nnodes > 1 and not (host and port.isdigit()):
+        problems.append(f"train.rdzv_endpoint = {train.rdzv_endpoint!r} with train.nnodes = {train.nnodes}: must be "
+                        "HOST:PORT, a machine of the run that every other one reaches (e.g. node001:29500)")
+    elif train.nnodes == 1 and train.rdzv_endpoint:
+        problems.append(f"train.rdzv_endpoint = {train.rdzv_endpoint!r} with train.nnodes = 1: one machine needs "
+                        "no rendezvous; set it to \"\" or raise train.nnodes")
 
 
 def _join(prefix: str, name: str) -> str:

@@ -1,7 +1,7 @@
 """Where and how a train stage computes: device, processes, precision.
 
-One process, or `train.nproc` processes under torchrun with DistributedDataParallel
-(NCCL on CUDA, gloo on CPU). The batch sizes in params are global: every process draws
+One process, or `train.nproc` processes on each of `train.nnodes` machines under torchrun
+with DistributedDataParallel (NCCL on CUDA, gloo on CPU). The batch sizes in params are global: every process draws
 the same random numbers for the whole batch (which images, flips, latents, mixing
 factors, target labels) and computes on its share of it (`process_share`). So every
 process holds the random state a single process would, DDP's averaged gradient is the
@@ -175,29 +175,44 @@ def _stop_with_launcher() -> None:
         os._exit(1)
 
 
-def torchrun_command(nproc: int) -> list[str]:
+LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")  # what torchrun (or srun set up so) gives a worker
+
+
+def torchrun_command(nproc: int, nnodes: int = 1, endpoint: str = "", run_id: str = "facegan") -> list[str]:
     """The command line that runs a script (appended, with its arguments) in `nproc`
-    processes on this machine: torchrun as a module of this interpreter."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    processes on this machine: torchrun as a module of this interpreter. Alone
+    (--standalone), or as one of `nnodes` machines that meet at `endpoint` (host:port)
+    through torchrun's c10d rendezvous, which numbers the machines as they join: every
+    machine runs the same command, with the same `run_id`."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}"]
+    if nnodes == 1:
+        return [*torchrun, "--standalone"]
+    return [*torchrun, f"--nnodes={nnodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}",
+            f"--rdzv-id={run_id}"]
 
 
-def relaunch_under_torchrun(nproc: int, argv: list[str]) -> None:
-    """With nproc > 1 and not already under torchrun: replace this process with
-    `torchrun --standalone --nproc-per-node nproc` running `argv` (a stage script and its
-    arguments). Replaced, not a child: a signal sent to the stage's process (SIGTERM,
-    Ctrl-C) reaches torchrun, which stops its workers, and its exit code is the stage's.
-    Returns only when this process should train itself."""
-    if nproc <= 1 or "LOCAL_RANK" in os.environ:
+def relaunch_under_torchrun(settings: TrainComputeParams, argv: list[str]) -> None:
+    """With more than one process in all and no launcher around this one: replace this
+    process with torchrun running `argv` (a stage script and its arguments) in
+    `settings.nproc` processes here, on `settings.nnodes` machines. Replaced, not a child:
+    a signal sent to the stage's process (SIGTERM, Ctrl-C) reaches torchrun, which stops
+    its workers, and its exit code is the stage's. A process started by a launcher
+    (torchrun, or srun with RANK, WORLD_SIZE and LOCAL_RANK set) is a worker already and
+    never relaunches. Returns only when this process should train itself."""
+    if settings.nproc * settings.nnodes <= 1 or any(name in os.environ for name in LAUNCHER_VARIABLES):
         return
-    command = [*torchrun_command(nproc), *argv]
-    print(f"launching {nproc} processes: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    run_id = "-".join(["facegan", Path(argv[0]).stem, *argv[1:]])  # the same on every machine
+    command = [*torchrun_command(settings.nproc, settings.nnodes, settings.rdzv_endpoint, run_id), *argv]
+    where = f" on each of {settings.nnodes} machines" if settings.nnodes > 1 else ""
+    print(f"launching {settings.nproc} processes{where}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     sys.stdout.flush()
     os.execv(sys.executable, command)
 
 
 def load_params_or_relaunch(params_file: Path) -> Params:
-    """A train stage's params, unless the run is to go on under torchrun (train.nproc > 1):
-    then this process becomes torchrun, running the stage's command line again."""
+    """A train stage's params, unless the run is to go on under torchrun (train.nproc or
+    train.nnodes > 1): then this process becomes torchrun, running the stage's command
+    line again."""
     params = load_params(params_file)
-    relaunch_under_torchrun(params.train.nproc, sys.argv)
+    relaunch_under_torchrun(params.train, sys.argv)
     return params
