@@ -6,7 +6,13 @@ What it measures, per metric, image count and implementation:
   fed a generator of batches read from disk, so they never hold the whole set;
 - numpy: the in-memory numpy/scipy implementations of the same protocols in
   tests/reference_metrics.py (`numpy_swd`; `ref_ms_ssim` with the separable filter), given
-  the whole array, with every descriptor or filtered map of the set in memory at once.
+  the whole array, with every descriptor or filtered map of the set in memory at once;
+- ours before (with --before SRC): ours as the `facegan` package under SRC has it (the
+  src/ folder of another checkout, e.g. a `git worktree` of an older commit);
+- sort floor (SWD): what `np.sort` alone takes, on one thread, for as many float32 values
+  as SWD sorts (2 sets x levels x N x 128 descriptors x 512 directions), freshly drawn
+  from a normal distribution before each timed sort. SWD cannot sort less, so this is
+  its floor on one thread; sorting on several threads, SWD can go under it.
 
 SWD compares a "real" and a "fake" set of N images each (2N images read); MS-SSIM takes
 the N images of the fake set as N/2 consecutive pairs. Both implementations get the same
@@ -121,16 +127,33 @@ def load(path: str, count: int, resolution: int) -> np.ndarray:
 
 # ---- worker: one configuration in its own process ---------------------------------------
 
+def sort_floor_seconds(images: int, resolution: int) -> dict[str, float]:
+    """Seconds np.sort takes on one thread for the float32 values SWD sorts (fills untimed)."""
+    values = images * PATCHES
+    rows = np.empty((max(1, (256 << 20) // (4 * values)), values), np.float32)
+    rng, seconds = np.random.default_rng(0), 0.0
+    for _ in range(2 * len(pyramid_shapes(resolution, resolution))):  # sets x levels
+        for start in range(0, 4 * DIRECTIONS, len(rows)):
+            chunk = rows[: min(len(rows), 4 * DIRECTIONS - start)]
+            chunk[:] = rng.standard_normal(chunk.shape, dtype=np.float32)
+            started = time.perf_counter()
+            chunk.sort(axis=1)
+            seconds += time.perf_counter() - started
+    return {"seconds": seconds}
+
+
 def prepare(spec: dict) -> Callable[[], dict[str, float]]:
     """The metric call of one configuration. numpy's whole arrays are loaded here, before
     the clock; ours reads its batches as it goes, as streaming does."""
     n, res, seed, batch = spec["images"], spec["resolution"], spec["seed"], spec["batch"]
     real, fake = spec["real"], spec["fake"]
     dtype = DTYPES.get(spec["dtype"])
-    if spec["impl"] == "ours" and spec["metric"] == "swd":
+    if spec["impl"] == "sort floor":
+        return lambda: sort_floor_seconds(n, res)
+    if spec["impl"] in ("ours", "ours before") and spec["metric"] == "swd":
         return lambda: sliced_wasserstein(file_batches(real, n, res, batch), file_batches(fake, n, res, batch),
                                           seed=seed)
-    if spec["impl"] == "ours":
+    if spec["impl"] in ("ours", "ours before"):
         return lambda: {"ms_ssim": ms_ssim(file_batches(fake, n, res, batch))}
     if spec["metric"] == "swd":
         real_images, fake_images = load(real, n, res), load(fake, n, res)
@@ -147,7 +170,8 @@ def worker(spec: dict) -> None:
         compute = prepare(spec)
         start = time.perf_counter()
         values = compute()
-        result = {"values": {key: float(v) for key, v in values.items()}, "seconds": time.perf_counter() - start}
+        seconds = values.pop("seconds", time.perf_counter() - start)  # the sort floor times itself
+        result = {"values": {key: float(v) for key, v in values.items()}, "seconds": seconds}
     result["maxrss_kb"] = peak_rss_kb()
     print(json.dumps(result))
 
@@ -186,10 +210,12 @@ def failure(returncode: int, stderr: str, over_limit: bool, limit_gib: float) ->
     return f"exit {returncode}: {lines[-1] if lines else 'no message'}"
 
 
-def launch(spec: dict, limit_gib: float) -> dict:
-    """Run one worker, killing it above the memory limit; its result, or {"error": reason}."""
+def launch(spec: dict, limit_gib: float, package: str | None = None) -> dict:
+    """Run one worker, killing it above the memory limit; its result, or {"error": reason}.
+    `package`: a folder holding the facegan package to import instead of this checkout's."""
+    env = {**os.environ, "PYTHONPATH": package} if package else None
     process = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     over_limit = False
     while True:
         try:
@@ -237,18 +263,24 @@ def memory_ratio(ours: dict, numpy_run: dict, baseline_kb: int) -> str:
 
 
 def timing_rows(results: list[dict], baseline_kb: int) -> list[list[str]]:
-    rows = [["baseline", "-", "-", "-", "-", "-", mib(baseline_kb), "0", "-", "-", "imports only"]]
+    rows = [["baseline", "-", "-", "-", "-", "-", mib(baseline_kb), "0", "-", "-", "-", "imports only"]]
+
+    def measured(impl: str, r: dict) -> dict | None:
+        return next((o for o in results if o["impl"] == impl and o["metric"] == r["metric"]
+                     and o["images"] == r["images"] and "error" not in o), None)
+
     for r in results:
         if "error" in r:
             note = "; ".join(filter(None, ["FAILED: " + r["error"], r["note"]]))
-            rows.append([r["metric"], r["impl"], str(r["images"]), r["dtype"], "-", "-", "-", "-", "-", "-", note])
+            rows.append([r["metric"], r["impl"], str(r["images"]), r["dtype"], *["-"] * 7, note])
             continue
         read = r["images"] * (2 if r["metric"] == "swd" else 1)  # SWD reads both sets
-        ratios = ["-", "-"]
-        other = next((o for o in results if o["impl"] == "numpy" and o["metric"] == r["metric"]
-                      and o["images"] == r["images"] and "error" not in o), None)
-        if r["impl"] == "ours" and other:
-            ratios = [f"{r['seconds'] / other['seconds']:.2f}", memory_ratio(r, other, baseline_kb)]
+        ratios = ["-", "-", "-"]
+        numpy_run, floor = measured("numpy", r), measured("sort floor", r)
+        if r["impl"].startswith("ours") and numpy_run:
+            ratios[:2] = [f"{r['seconds'] / numpy_run['seconds']:.2f}", memory_ratio(r, numpy_run, baseline_kb)]
+        if floor:
+            ratios[2] = f"{r['seconds'] / floor['seconds']:.2f}"
         rows.append([r["metric"], r["impl"], str(r["images"]), r["dtype"], f"{r['seconds']:.2f}",
                      f"{read / r['seconds']:.1f}", mib(r["maxrss_kb"]), mib(r["maxrss_kb"] - baseline_kb),
                      *ratios, r["note"]])
@@ -257,13 +289,14 @@ def timing_rows(results: list[dict], baseline_kb: int) -> list[list[str]]:
 
 def value_rows(results: list[dict]) -> list[list[str]]:
     rows = []
-    for ours in (r for r in results if r["impl"] == "ours" and "error" not in r):
+    for ours in (r for r in results if r["impl"] in ("ours", "ours before") and "error" not in r):
         numpy_run = next((o for o in results if o["impl"] == "numpy" and o["metric"] == ours["metric"]
                           and o["images"] == ours["images"] and "error" not in o), None)
         for key, value in ours["values"].items():
             theirs = numpy_run["values"][key] if numpy_run else float("nan")
             relative = abs(value - theirs) / max(abs(theirs), 1e-300)
-            rows.append([ours["metric"], key, str(ours["images"]), f"{value:.6g}", f"{theirs:.6g}", f"{relative:.1e}"])
+            rows.append([ours["metric"], ours["impl"], key, str(ours["images"]), f"{value:.6g}", f"{theirs:.6g}",
+                         f"{relative:.1e}"])
     return rows
 
 
@@ -285,15 +318,19 @@ def benchmark(args: argparse.Namespace) -> None:
         for metric in metrics:
             for images in args.sizes:
                 dtype, why = choose_dtype(metric, images, args.resolution, args.memory_limit_gib, baseline_gib)
-                for impl, impl_dtype, note in (("ours", "-", ""), ("numpy", dtype, why)):
+                impls = [("ours", "-", ""), *([("ours before", "-", str(args.before))] if args.before else []),
+                         *([("sort floor", "float32", "np.sort, 1 thread")] if metric == "swd" else []),
+                         ("numpy", dtype, why)]
+                for impl, impl_dtype, note in impls:
                     spec = dict(common, metric=metric, impl=impl, images=images, dtype=impl_dtype)
                     print(f"running {metric} {impl} {images} ...", file=sys.stderr, flush=True)
-                    results.append(dict(spec, note=note, **launch(spec, args.memory_limit_gib)))
+                    package = str(args.before) if impl == "ours before" else None
+                    results.append(dict(spec, note=note, **launch(spec, args.memory_limit_gib, package)))
     print_table(["metric", "impl", "images", "dtype", "seconds", "images/s", "peak RSS MiB", "above base MiB",
-                 "time ours/np", "RSS ours/np", "note"], timing_rows(results, baseline["maxrss_kb"]))
+                 "time ours/np", "RSS ours/np", "time/floor", "note"], timing_rows(results, baseline["maxrss_kb"]))
     print("\nimages/s counts every image read: 2 x images for SWD (real and fake sets). "
           "RSS ours/np compares the RSS above the baseline.\n")
-    print_table(["metric", "value", "images", "ours", "numpy", "rel. diff"], value_rows(results))
+    print_table(["metric", "impl", "value", "images", "ours", "numpy", "rel. diff"], value_rows(results))
 
 
 def parse_args() -> argparse.Namespace:
@@ -309,6 +346,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--resolution", type=int, default=128,
                         help="image side in px, a power of two (default: 128)")
     parser.add_argument("--only", choices=["swd", "ms-ssim"], help="run one metric only")
+    parser.add_argument("--before", type=Path, metavar="SRC",
+                        help="also run 'ours before': the facegan package under SRC (another checkout's src/)")
     parser.add_argument("--batch", type=int, default=100, help="batch size streamed to ours (default: 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of images, patches and directions (default: 0)")
     parser.add_argument("--memory-limit-gib", type=float, default=round(0.75 * total_gib, 1),
