@@ -1,5 +1,6 @@
 """Training in several processes (DDP under torchrun, gloo on CPU) and on several machines
 (c10d rendezvous) against one process, batch shares, mixed precision and the batch loader."""
+import os
 import shutil
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from facegan.models.pgan import Discriminator
 from facegan.params import ParamsError, TrainComputeParams, load_params
 from facegan.training.batches import TrainingBatches, batch_loader
 from facegan.checkpoint import load_checkpoint
-from facegan.training.compute import Compute, Network, computing, process_share
+from facegan.training.compute import Compute, Network, computing, process_share, relaunch_under_torchrun
 from facegan.training.log import read_log
 from facegan.training.losses import discriminator_loss
 from facegan.training.pgan import init_networks, new_state, scale_trainer
@@ -48,6 +49,36 @@ def test_a_batch_that_cannot_be_shared_is_a_params_error(tmp_path):
         load_params(write_params(tmp_path / "params.yaml", params))
     with pytest.raises(BatchSplitError, match="cannot be split over 3 processes"):
         process_share(8, 3, 0)
+    params["train"].update(nproc=1, nnodes=2, rdzv_endpoint="node001:29500")  # 2 machines: the same rule
+    with pytest.raises(ParamsError, match=r"8\.batch = 10 with train\.nproc x train\.nnodes = 2: .*multiple of 8,"):
+        load_params(write_params(tmp_path / "params.yaml", params))
+
+
+@pytest.mark.parametrize("nnodes, endpoint, expected", [
+    (2, "", r"train\.rdzv_endpoint = '' with train\.nnodes = 2: must be HOST:PORT"),
+    (2, "node001", "must be HOST:PORT"),
+    (1, "node001:29500", "one machine needs no rendezvous"),
+])
+def test_machines_and_their_meeting_point_are_checked(tmp_path, nnodes, endpoint, expected):
+    params = tiny_params_dict(8)
+    params["train"].update(nnodes=nnodes, rdzv_endpoint=endpoint)
+    with pytest.raises(ParamsError, match=expected):
+        load_params(write_params(tmp_path / "params.yaml", params))
+
+
+def test_a_process_under_a_launcher_never_relaunches(monkeypatch):
+    """torchrun, or srun exporting the three variables: the process is a worker already."""
+    launched = []
+    monkeypatch.setattr(os, "execv", lambda executable, command: launched.append(command))
+    settings = TrainComputeParams(nproc=2, amp=False, channels_last=True, compile=False, loader_workers=0)
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    relaunch_under_torchrun(settings, ["stages/train.py", "pgan", "8"])
+    assert len(launched) == 1 and "--nproc-per-node=2" in launched[0]  # alone, it would become torchrun
+    for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
+        monkeypatch.setenv(name, value)
+    relaunch_under_torchrun(settings, ["stages/train.py", "pgan", "8"])
+    assert len(launched) == 1
 
 
 def test_mixed_precision_and_compile_are_off_on_cpu_and_channels_last_is_on():

@@ -1,6 +1,7 @@
 """The whole DAG through DVC in a temporary clone, on tiny params."""
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -13,9 +14,10 @@ from conftest import REPO, tiny_params_dict, write_params
 pytestmark = pytest.mark.slow
 
 
-def _run(*command: str, cwd: Path) -> str:
+def _run(*command: str, cwd: Path, columns: int | None = None) -> str:
     env = {
         **os.environ,
+        **({"COLUMNS": str(columns)} if columns else {}),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # stages call `python`
         "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
         "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
@@ -86,3 +88,8 @@ def test_repro_then_experiment_with_another_lr(clone):
         assert f"Running stage '{stage}'" not in experiment
     assert "lr" in _run("dvc", "params", "diff", cwd=clone)
     assert "swd.avg" in _run("dvc", "metrics", "diff", cwd=clone)
+    # The README's experiments table: lr and the headline numbers, whole, in 120 columns.
+    command = next(line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("dvc exp show"))
+    table = _run(*shlex.split(command), "--no-pager", cwd=clone, columns=120)
+    assert "…" not in table and max(map(len, table.splitlines())) <= 120, table
+    assert all(column in table for column in ("lr", "swd.avg", "attr_accuracy.mean", "psnr", "0.003")), table

@@ -32,8 +32,9 @@ def missing_file(path: Path, writer: str) -> CheckpointError:
     """The error for a pipeline file that is not there: run its `writer`, or, when the
     command runs outside the project, where the default paths mean nothing, go there."""
     if not path.is_absolute() and not Path("dvc.yaml").exists():
-        return CheckpointError(f"{path} not found: {Path.cwd()} is not the project folder (it has no dvc.yaml) and the "
-                               f"default paths are inside the project; run the command there, or give the file's path (see --help)")
+        return CheckpointError(f"{path} not found: {Path.cwd()} is not the project folder (it has no dvc.yaml) and "
+                               "the default paths are inside the project; run the command there, or give the file's "
+                               "path (see --help)")
     return CheckpointError(f"{path} not found: run {writer} first")
 
 

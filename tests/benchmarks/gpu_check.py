@@ -1,7 +1,7 @@
 """The GPU check: every training path and metric on one GPU in a few minutes; any failure
 stops it with exit code 1 and says what failed.
 
-    .venv/bin/python tests/benchmarks/gpu_check.py          # CUDA, the paper preset (about 6 minutes on one GPU)
+    .venv/bin/python tests/benchmarks/gpu_check.py          # CUDA, the paper preset (meant for < 8 min on one GPU)
     .venv/bin/python tests/benchmarks/gpu_check.py --device cpu --params params.yaml --iterations 4
 
 What runs, with the train stages' own steps on random images (`bench_training.trainer`):

@@ -35,6 +35,7 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
     """Measure SWD, MS-SSIM and (with `fid_model`) FID, save fake and real grids, return
     the metrics dict; what cannot be measured is None, with the reason under "missing"."""
     G = G.eval()
+    device = next(G.parameters()).device  # SWD and MS-SSIM run where G does (the GPU when there is one)
 
     def fakes(count: int, seed: int):
         return generated_batches(G, G.latent_dim, count, params.batch, seed)
@@ -48,6 +49,7 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
     swd_args = dict(
         seed=params.seed, patches_per_image=params.swd_patches,
         directions=params.swd_directions, repeats=params.swd_repeats,
+        device=device,
     )  # fmt: skip
     swd = sliced_wasserstein(
         array_batches(reals, real_set, params.batch), fakes(count, params.seed), **swd_args
@@ -58,8 +60,8 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
     real_pairs = min(params.ms_ssim_pairs, len(reals) // 2)
     missing = {}
     if G.resolution >= MIN_SIZE:
-        fake_ms_ssim = ms_ssim(fakes(2 * params.ms_ssim_pairs, params.seed + 1))
-        real_ms_ssim = ms_ssim(array_batches(reals, permutation[: 2 * real_pairs], params.batch))
+        fake_ms_ssim = ms_ssim(fakes(2 * params.ms_ssim_pairs, params.seed + 1), device=device)
+        real_ms_ssim = ms_ssim(array_batches(reals, permutation[: 2 * real_pairs], params.batch), device=device)
     else:
         fake_ms_ssim = real_ms_ssim = None
         missing["ms_ssim"] = f"MS-SSIM's 5 scales need images of at least {MIN_SIZE} px, these are {G.resolution}"

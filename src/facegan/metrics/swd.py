@@ -207,9 +207,9 @@ class LevelDescriptors:
     def projections(self, directions: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Into `out` (directions, rows) float32: the descriptors projected through the
         normalisation; returns (directions,) float64, what each row is above the normalised
-        descriptors' projection. (x - mean) / std . d == x . (d / std) - mean . (d / std): the mean is a
-        constant per direction, which sorting leaves in place, so it is taken off once per
-        row pair (`sorted_distance_sum`) instead of off every descriptor."""
+        descriptors' projection. (x - mean) / std . d == x . (d / std) - mean . (d / std):
+        the mean's term is a constant per direction, which sorting leaves in place, so it is
+        taken off once per row pair (`sorted_distance_sum`) instead of off every descriptor."""
         mean, std = self.normalisation()
         scaled = directions / std[:, None]  # (147, d) float64
         weights = scaled.T.contiguous().float().to(out.device)
