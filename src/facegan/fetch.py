@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from facegan.digests import CHUNK, digest_matches, file_digest
-from facegan.errors import UserError
+from facegan.errors import UserError, cause
 from facegan.io import staged
 from facegan.progress import progress
 
@@ -81,7 +81,7 @@ def _download_drive(url: str, part: Path) -> None:
     try:
         download_file_from_google_drive(query["id"][0], str(part.parent), part.name)
     except Exception as error:  # gdown and requests raise many types: no network, quota, a changed page
-        raise DataSourceError(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from error
+        raise DataSourceError(cause(error)) from error
     if not part.exists():
         raise DataSourceError("Google Drive sent nothing (quota or a changed page)")
 

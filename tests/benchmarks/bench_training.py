@@ -91,6 +91,11 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def peak_mib(device: torch.device) -> float:
+    """Peak memory: on CUDA, max allocated since the last reset; on CPU, the process's peak RSS."""
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_kb() / 1024
+
+
 def worker(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     settings = TrainComputeParams(nproc=1, amp=args.precision == ["bf16"], channels_last=args.channels_last,
@@ -113,10 +118,8 @@ def worker(args: argparse.Namespace) -> None:
             elif compute.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(compute.device)
         if compute.main:
-            peak = (torch.cuda.max_memory_allocated(compute.device) / 2**20 if compute.device.type == "cuda"
-                    else peak_rss_kb() / 1024)
             Path(args.out).write_text(json.dumps({"images_per_s": statistics.median(rates), "rates": rates,
-                                                  "peak_mib": peak, "device": str(compute.device),
+                                                  "peak_mib": peak_mib(compute.device), "device": str(compute.device),
                                                   "amp": compute.amp, "world": compute.world}))
 
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_training import machine_lines, synchronize, trainer
-from benchreport import peak_rss_kb, print_table
+from bench_training import machine_lines, peak_mib, synchronize, trainer
+from benchreport import print_table
 from facegan.metrics.fid import inception_stats, load_inception
 from facegan.metrics.inception import FIDInceptionV3
 from facegan.metrics.ms_ssim import ms_ssim
@@ -47,10 +47,6 @@ RELATIVE, ABSOLUTE = 0.10, 0.05  # how closely bf16's early losses follow fp32's
 
 class CheckFailed(Exception):
     """A loss that is not finite, bf16 off fp32's track, or a metric that is not finite."""
-
-
-def peak_mib(device: torch.device) -> float:
-    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_kb() / 1024
 
 
 def train_run(model: str, scale: str, params: Params, settings: TrainComputeParams, device: str,
