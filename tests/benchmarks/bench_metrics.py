@@ -13,6 +13,9 @@ What it measures, per metric, image count and implementation:
   as SWD sorts (2 sets x levels x N x 128 descriptors x 512 directions), freshly drawn
   from a normal distribution before each timed sort. SWD cannot sort less, so this is
   its floor on one thread; sorting on several threads, SWD can go under it.
+- sort+GEMM floor (SWD): what no exact SWD can beat on this machine: the projections
+  alone (torch.mm of as many random descriptors through 512 directions per set and level)
+  plus sorting them on all threads. Only building the descriptors is left out.
 
 SWD compares a "real" and a "fake" set of N images each (2N images read); MS-SSIM takes
 the N images of the fake set as N/2 consecutive pairs. Both implementations get the same
@@ -51,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,7 +69,7 @@ from benchreport import cpu_name, peak_rss_kb, print_table
 from reference_metrics import CHUNK, numpy_swd, ref_ms_ssim, separable_blur
 
 from facegan.metrics.ms_ssim import ms_ssim
-from facegan.metrics.swd import PATCH, pyramid_shapes, sliced_wasserstein, subseed
+from facegan.metrics.swd import PATCH, PROJECTION_BYTES, pyramid_shapes, sliced_wasserstein, subseed
 
 GIB = 1 << 30
 GENERATE_BATCH = 256
@@ -74,6 +78,8 @@ DIRECTIONS = 128
 POLL_SECONDS = 0.1
 MIN_RATIO_KB = 16 << 10  # smaller RSS differences are noise of the imports' peak
 DTYPES = {"float64": np.float64, "float32": np.float32}
+FLOORS = {"sort floor": "np.sort, 1 thread",
+          "sort+GEMM floor": f"projection GEMMs and np.sort, {torch.get_num_threads()} threads"}
 
 
 # ---- synthetic images -------------------------------------------------------------------
@@ -127,18 +133,32 @@ def load(path: str, count: int, resolution: int) -> np.ndarray:
 
 # ---- worker: one configuration in its own process ---------------------------------------
 
-def sort_floor_seconds(images: int, resolution: int) -> dict[str, float]:
-    """Seconds np.sort takes on one thread for the float32 values SWD sorts (fills untimed)."""
+def floor_seconds(images: int, resolution: int, projections: bool) -> dict[str, float]:
+    """Seconds of work SWD cannot skip, over as many float32 values as it sorts.
+
+    projections=False, the sort floor: `np.sort` alone on one thread, the values freshly
+    drawn (untimed) before each sort. projections=True, the machine's bound for any exact
+    SWD: also the projections, as one torch.mm per set, level and chunk of directions,
+    (directions, 147) x (147, N x 128) random descriptors, then their rows sorted in as
+    many threads as torch has, each step on every thread."""
     values = images * PATCHES
-    rows = np.empty((max(1, (256 << 20) // (4 * values)), values), np.float32)
+    rows = np.empty((max(1, PROJECTION_BYTES // 2 // (4 * values)), values), np.float32)  # one set's, as ours
+    threads = torch.get_num_threads() if projections else 1
+    descriptors = torch.randn(values, 3 * PATCH * PATCH) if projections else None
+    directions = torch.randn(len(rows), 3 * PATCH * PATCH)
     rng, seconds = np.random.default_rng(0), 0.0
-    for _ in range(2 * len(pyramid_shapes(resolution, resolution))):  # sets x levels
-        for start in range(0, 4 * DIRECTIONS, len(rows)):
-            chunk = rows[: min(len(rows), 4 * DIRECTIONS - start)]
-            chunk[:] = rng.standard_normal(chunk.shape, dtype=np.float32)
-            started = time.perf_counter()
-            chunk.sort(axis=1)
-            seconds += time.perf_counter() - started
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(2 * len(pyramid_shapes(resolution, resolution))):  # sets x levels
+            for start in range(0, 4 * DIRECTIONS, len(rows)):
+                chunk = rows[: min(len(rows), 4 * DIRECTIONS - start)]
+                if projections:
+                    started = time.perf_counter()
+                    torch.mm(directions[: len(chunk)], descriptors.T, out=torch.from_numpy(chunk))
+                else:
+                    chunk[:] = rng.standard_normal(chunk.shape, dtype=np.float32)
+                    started = time.perf_counter()
+                list(pool.map(lambda part: part.sort(axis=1), np.array_split(chunk, threads)))
+                seconds += time.perf_counter() - started
     return {"seconds": seconds}
 
 
@@ -148,8 +168,8 @@ def prepare(spec: dict) -> Callable[[], dict[str, float]]:
     n, res, seed, batch = spec["images"], spec["resolution"], spec["seed"], spec["batch"]
     real, fake = spec["real"], spec["fake"]
     dtype = DTYPES.get(spec["dtype"])
-    if spec["impl"] == "sort floor":
-        return lambda: sort_floor_seconds(n, res)
+    if spec["impl"] in FLOORS:
+        return lambda: floor_seconds(n, res, projections=spec["impl"] == "sort+GEMM floor")
     if spec["impl"] in ("ours", "ours before") and spec["metric"] == "swd":
         return lambda: sliced_wasserstein(file_batches(real, n, res, batch), file_batches(fake, n, res, batch),
                                           seed=seed)
@@ -319,7 +339,7 @@ def benchmark(args: argparse.Namespace) -> None:
             for images in args.sizes:
                 dtype, why = choose_dtype(metric, images, args.resolution, args.memory_limit_gib, baseline_gib)
                 impls = [("ours", "-", ""), *([("ours before", "-", str(args.before))] if args.before else []),
-                         *([("sort floor", "float32", "np.sort, 1 thread")] if metric == "swd" else []),
+                         *([(floor, "float32", note) for floor, note in FLOORS.items()] if metric == "swd" else []),
                          ("numpy", dtype, why)]
                 for impl, impl_dtype, note in impls:
                     spec = dict(common, metric=metric, impl=impl, images=images, dtype=impl_dtype)

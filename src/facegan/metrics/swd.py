@@ -44,7 +44,13 @@ PATCH = 7
 RADIUS = PATCH // 2
 MIN_RESOLUTION = 16
 BLOCK_ROWS = 1 << 14
-PROJECTION_BYTES = 512 << 20  # both sets' sorted projections of one direction chunk
+# On CPU the pyramid and patches are made at most this many images at a time: a pass's
+# levels stay in cache and its buffers are reused, not freshly mapped (2.5x faster than 256).
+CPU_IMAGES_PER_PASS = 32
+# Both sets' projections of one chunk of directions. Every chunk reads and converts every
+# descriptor again, a cost that grows as N^2 / PROJECTION_BYTES: 1 GiB keeps 64 directions
+# per chunk at 16,384 images of 128 px (32 took a third longer), within 2 GB of peak RSS.
+PROJECTION_BYTES = 1 << 30
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # 1-D factor of the 5x5 kernel
 
 
@@ -239,9 +245,11 @@ class DescriptorSet:
             return
         if self.shape is None:
             self._start(*images.shape[1:3])
-        batch = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).float()
-        for store, level in zip(self.levels, laplacian_pyramid(batch, len(self.levels))):
-            store.add(level, self.patches_per_image)
+        passes = -(-len(images) // CPU_IMAGES_PER_PASS) if self.device.type == "cpu" else 1
+        for part in np.array_split(images, passes):  # equal passes: 100 images go as 4 x 25, not 3 x 32 + 4
+            batch = torch.from_numpy(part).to(self.device).permute(0, 3, 1, 2).float()
+            for store, level in zip(self.levels, laplacian_pyramid(batch, len(self.levels))):
+                store.add(level, self.patches_per_image)
         self.count += len(images)
 
     def extend(self, batches: Iterable[np.ndarray]) -> "DescriptorSet":
