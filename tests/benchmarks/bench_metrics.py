@@ -54,8 +54,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -144,8 +144,8 @@ def floor_seconds(images: int, resolution: int, projections: bool) -> dict[str, 
     values = images * PATCHES
     rows = np.empty((max(1, PROJECTION_BYTES // 2 // (4 * values)), values), np.float32)  # one set's, as ours
     threads = torch.get_num_threads() if projections else 1
-    descriptors = torch.randn(values, 3 * PATCH * PATCH) if projections else None
-    directions = torch.randn(len(rows), 3 * PATCH * PATCH)
+    if projections:
+        descriptors, directions = torch.randn(values, 3 * PATCH * PATCH), torch.randn(len(rows), 3 * PATCH * PATCH)
     rng, seconds = np.random.default_rng(0), 0.0
     with ThreadPoolExecutor(threads) as pool:
         for _ in range(2 * len(pyramid_shapes(resolution, resolution))):  # sets x levels

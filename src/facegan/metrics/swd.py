@@ -45,7 +45,7 @@ RADIUS = PATCH // 2
 MIN_RESOLUTION = 16
 BLOCK_ROWS = 1 << 14
 # On CPU the pyramid and patches are made at most this many images at a time: a pass's
-# levels stay in cache and its buffers are reused, not freshly mapped (2.5x faster than 256).
+# levels stay in cache and its buffers are reused, not freshly mapped (3x faster than 256).
 CPU_IMAGES_PER_PASS = 32
 # Both sets' projections of one chunk of directions. Every chunk reads and converts every
 # descriptor again, a cost that grows as N^2 / PROJECTION_BYTES: 1 GiB keeps 64 directions
