@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -74,21 +75,23 @@ def tiny_params():
     return copy.deepcopy(tiny_params_dict())
 
 
-def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int) -> int:
+def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int, machines: int = 1) -> int:
     """Start a stage, SIGKILL it once its working checkpoint `work` has passed `at_least`
-    iterations; the iteration the checkpoint holds afterwards."""
+    iterations; the iteration the checkpoint holds afterwards. `machines` > 1 starts that
+    many copies of the command, as the machines of one run would, and kills them all."""
     from facegan.checkpoint import load_checkpoint
 
-    process = subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *args[1:]], cwd=cwd,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes = [subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *args[1:]], cwd=cwd,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(machines)]
     deadline = time.monotonic() + 120
     while not work.exists() or load_checkpoint(work)["iteration"] < at_least:
-        assert process.poll() is None, "training ended before it could be killed"
+        assert all(p.poll() is None for p in processes), "training ended before it could be killed"
         assert time.monotonic() < deadline, "no working checkpoint appeared"
         time.sleep(0.05)
-    workers = child_pids(process.pid)  # torchrun's, when the params ask for several processes
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    workers = [pid for p in processes for pid in child_pids(p.pid)]  # torchrun's, for several processes
+    for process in processes:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
     killed_by = time.monotonic() + 30
     while any(running(pid) for pid in workers):  # they die with it, and write nothing more
         assert time.monotonic() < killed_by, f"processes {workers} outlived their killed launcher"
@@ -96,6 +99,13 @@ def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int) -
     killed_at = load_checkpoint(work)["iteration"]
     assert at_least <= killed_at < total
     return killed_at
+
+
+def free_endpoint() -> str:
+    """host:port of a free port on 127.0.0.1, where test machines can meet."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
 
 
 def child_pids(pid: int) -> list[int]:

@@ -2,7 +2,6 @@
 (c10d rendezvous) against one process, batch shares, mixed precision and the batch loader."""
 import os
 import shutil
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_stage, tiny_params_dict, write_params
+from conftest import free_endpoint, run_stage, tiny_params_dict, write_params
 from facegan.models.layers import MinibatchStddev
 from facegan.batching import BatchSplitError, stddev_group_size
 from facegan.models.pgan import Discriminator
@@ -207,9 +206,7 @@ def test_two_machines_of_one_process_train_as_one_process(tmp_path, prepared):
     _, one_dir = _run_with(prepared, tmp_path / "one", 1, ("pgan", "8"))
     template, params = prepared
     nodes_dir = shutil.copytree(template, tmp_path / "nodes")  # the filesystem both machines share
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        endpoint = f"127.0.0.1:{probe.getsockname()[1]}"
+    endpoint = free_endpoint()
     write_params(nodes_dir / "params.yaml",
                  {**params, "train": {**params["train"], "nproc": 1, "nnodes": 2, "rdzv_endpoint": endpoint}})
     with ThreadPoolExecutor(2) as pool:

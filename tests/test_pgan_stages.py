@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from conftest import kill_mid_run, run_stage, tiny_params_dict, write_params
+from conftest import free_endpoint, kill_mid_run, run_stage, tiny_params_dict, write_params
 from facegan.checkpoint import load_checkpoint
 from facegan.training.log import read_log
 
@@ -41,23 +41,23 @@ def uninterrupted_scale_8(tmp_path_factory, trained_to_4):
     return load_checkpoint(fresh / "data/pgan/8/model.pt")
 
 
-# Killed in 2 processes (torchrun's workers die with it), resumed in 1: the weights match
-# up to the rounding of the averaged gradient (tests/test_distributed.py), which 120 Adam
-# steps carry to 4.5e-3 at most on weights up to 4.1 (measured on an AVX-512 Xeon); in 1
-# and 1, exactly up to float noise.
-@pytest.mark.parametrize("killed_nproc, tolerance", [(1, 1e-6), (2, 1e-2)])
-def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4, uninterrupted_scale_8, killed_nproc,
+# Killed in 2 processes, or as 2 machines of 1 process each (torchrun's workers die with
+# their launcher), resumed in 1: the weights match up to the rounding of the averaged
+# gradient (tests/test_distributed.py), which 120 Adam steps carry to 4.5e-3 at most on
+# weights up to 4.1 (measured on an AVX-512 Xeon); in 1 and 1, exactly up to float noise.
+@pytest.mark.parametrize("nproc, nnodes, tolerance", [(1, 1, 1e-6), (2, 1, 1e-2), (1, 2, 1e-2)])
+def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4, uninterrupted_scale_8, nproc, nnodes,
                                                      tolerance):
-    """SIGKILL mid-scale, run again (in one process): it resumes, and ends where an
-    uninterrupted run ends."""
+    """SIGKILL mid-scale (every machine), run again (in one process): it resumes, and ends
+    where an uninterrupted run ends."""
     killed = _copy(trained_to_4, tmp_path / "killed")
     params = _long_scale_8(tiny_params_dict(8))
-    params["train"]["nproc"] = killed_nproc
+    params["train"].update(nproc=nproc, nnodes=nnodes, rdzv_endpoint=free_endpoint() if nnodes > 1 else "")
     write_params(killed / "params.yaml", params)
     work = killed / "data/pgan/8/work/checkpoint.pt"
-    killed_at = kill_mid_run("train.py", "pgan", "8", cwd=killed, work=work, at_least=30, total=120)
+    killed_at = kill_mid_run("train.py", "pgan", "8", cwd=killed, work=work, at_least=30, total=120, machines=nnodes)
 
-    params["train"]["nproc"] = 1
+    params["train"].update(nproc=1, nnodes=1, rdzv_endpoint="")
     write_params(killed / "params.yaml", params)
     resumed = run_stage("train.py", "pgan", "8", cwd=killed)
     assert f"resuming scale 8 from iteration {killed_at}" in resumed.stderr
