@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from facegan.evaluation import details_path, headline_numbers, write_record
+from facegan.machine import describe_machine
 from facegan.evaluation.hifacegan import HEADLINE as HIFACEGAN
 from facegan.evaluation.pgan import HEADLINE as PGAN
 from facegan.evaluation.stargan import HEADLINE as STARGAN
@@ -17,6 +18,8 @@ HEADLINES = {"pgan": PGAN, "stargan": STARGAN, "hifacegan": HIFACEGAN}
 # A README figure taken from a metrics file carries, invisible once rendered, the file and
 # the dotted key it quotes: "39.5<!-- metrics/pgan.json swd.avg -->".
 README_FIGURE = re.compile(r"([\d,]*\.?\d+)<!-- (metrics/[\w.]+\.json) ([\w.]+) -->")
+# A seed-spread figure: "39.5 ± 2.9 (5)<!-- spread pgan swd.avg -->", from metrics/seed_spread.json.
+SPREAD_FIGURE = re.compile(r"([+-]?[\d.]+) ± ([\d.]+) \((\d+)\)<!-- spread (\w+) ([\w.]+) -->")
 
 
 def _leaves(value):
@@ -53,7 +56,9 @@ def test_write_record_splits_numbers_from_the_rest(tmp_path):
     record = {"swd": {"16": 30.5, "avg": 31.0}, "fid": None, "images": {"swd": 10},
               "missing": {"fid": "no weights"}, "seed": 3}
     details = write_record(tmp_path / "m.json", record, ("fid", "swd.avg"))
-    assert details == tmp_path / "m.details.json" and json.loads(details.read_text()) == record
+    written = json.loads(details.read_text())
+    assert details == tmp_path / "m.details.json" and {k: v for k, v in written.items() if k != "machine"} == record
+    assert written["machine"] == describe_machine()  # what decides a bitwise rerun
     assert json.loads((tmp_path / "m.json").read_text()) == {"fid": None, "swd": {"avg": 31.0}}
 
 
@@ -70,3 +75,15 @@ def test_readme_figures_are_the_committed_ones():
         value = _lookup(json.loads((ROOT / file).read_text()), key)
         decimals = len(text.partition(".")[2])
         assert float(text.replace(",", "")) == round(value, decimals), f"README quotes {text} for {file} {key}: {value}"
+
+
+def test_readme_and_benchmarks_spread_figures_are_the_measured_ones():
+    spread = json.loads((ROOT / "metrics" / "seed_spread.json").read_text())["metrics"]
+    quoted = [found for name in ("README.md", "BENCHMARKS.md") for found in
+              SPREAD_FIGURE.findall((ROOT / name).read_text())]
+    assert len(quoted) >= 6  # the check reads the figures it is meant to
+    for mean, std, n, model, key in quoted:
+        training = spread[model][key]["training"]
+        for text, value in ((mean, training["mean"]), (std, training["std"])):
+            assert float(text) == round(value, len(text.partition(".")[2])), f"{model} {key}: {text} for {value}"
+        assert int(n) == training["n"], f"{model} {key}: n {n} for {training['n']}"

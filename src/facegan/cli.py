@@ -238,5 +238,81 @@ def restore_command(
     typer.echo(f"restored {written} photo(s) at {size} px into {out}")
 
 
+SPREAD_FILE = Path("metrics/seed_spread.json")
+BaselineRev = Annotated[Optional[str], typer.Option(
+    "--rev", help="the baseline commit whose DVC experiments to read (default: HEAD)")]
+
+
+@app.command("compare")
+def compare_command(
+    rev: BaselineRev = None,
+    spread: Annotated[Path, typer.Option(help="the measured seed spread, shown beside single runs")] = SPREAD_FILE,
+    as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
+) -> None:
+    """Compare DVC experiments beyond the seed-to-seed noise.
+
+    Reads `dvc exp show --json`, groups the finished runs into settings by every param but
+    the training seeds, prints each headline metric as mean ± std (n) per setting, and each
+    setting against the baseline commit's as a difference with its 95% Welch interval,
+    marked "within noise" where the interval holds 0. Runs that reused one trained model
+    count once. A setting of one run gets no verdict: the seed std of `make spread` stands
+    beside it. A sweep to compare: `dvc exp run --queue -S 'lr=0.002,0.003'
+    -S 'pgan.train.seed=range(0,3)'`, then `dvc queue start`."""
+    import json
+
+    from facegan.compare import compare, load_spread, render
+    from facegan.experiments import exp_show, runs_table
+
+    result = compare(runs_table(exp_show(rev)), load_spread(spread))
+    typer.echo(json.dumps(result, indent=1) if as_json else render(result))
+
+
+@app.command("spread")
+def spread_command(
+    rev: BaselineRev = None,
+    out: Annotated[Path, typer.Option(help="the file to write")] = SPREAD_FILE,
+) -> None:
+    """Write the seed spread of the baseline setting from its DVC experiments.
+
+    Per headline metric: n, mean, std, min and max over the baseline setting's training
+    seeds (runs that differ from the baseline commit in the training seeds alone), the
+    spread of the baseline's trained model under other evaluation seeds, which of the two
+    dominates, the difference a sweep of 1, 3 or 5 runs a setting can resolve, and the
+    machine. `make spread` queues the runs and then calls this."""
+    import subprocess
+
+    from facegan.experiments import exp_show, runs_table
+    from facegan.io import write_json
+    from facegan.machine import describe_machine
+    from facegan.spread import seed_spread_record
+
+    baseline_rev = subprocess.run(["git", "rev-parse", rev or "HEAD"], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+    write_json(out, seed_spread_record(runs_table(exp_show(rev)), describe_machine(), baseline_rev))
+    typer.echo(f"wrote {out}")
+
+
+@app.command("reproduce-check")
+def reproduce_check_command(
+    metrics: Annotated[Path, typer.Option(help="the folder `dvc repro` wrote the metrics into")] = Path("metrics"),
+    spread: Annotated[Path, typer.Option(help="the measured seed spread (make spread)")] = SPREAD_FILE,
+) -> None:
+    """After `dvc repro`: check the metrics against the committed ones.
+
+    Bitwise where this machine is the kind that made them (the `machine` record of the
+    committed metrics/*.details.json: CPU, torch and oneDNN kernels, threads, versions);
+    elsewhere each headline number must lie in its seed band (99% of sound runs pass all
+    metrics). Prints which check ran; exits 1 on a failure."""
+    from facegan.reproduce import reproduce_check
+
+    check, lines, failures = reproduce_check(metrics, spread)
+    typer.echo("\n".join(lines))
+    for failure in failures:
+        typer.echo(f"FAILED: {failure}", err=True)
+    if failures:
+        raise typer.Exit(1)
+    typer.echo(f"{check} check passed")
+
+
 def main() -> None:
     run_cli(app)

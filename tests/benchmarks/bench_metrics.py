@@ -65,9 +65,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: reference_metrics
 
-from benchreport import cpu_name, peak_rss_kb, print_table
+from benchreport import peak_rss_kb, print_table
 from reference_metrics import CHUNK, numpy_swd, ref_ms_ssim, separable_blur
 
+from facegan.machine import cpu_model
 from facegan.metrics.ms_ssim import ms_ssim
 from facegan.metrics.swd import PATCH, PROJECTION_BYTES, pyramid_shapes, sliced_wasserstein, subseed
 
@@ -259,7 +260,7 @@ def choose_dtype(metric: str, images: int, resolution: int, limit_gib: float, ba
 
 
 def machine_facts(limit_gib: float) -> list[str]:
-    cpu = cpu_name()
+    cpu = cpu_model()
     mem_kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
     threads = {name: os.environ.get(name, "unset") for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     return [

@@ -36,8 +36,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchreport import cpu_name, peak_rss_kb, print_table
+from benchreport import peak_rss_kb, print_table
 from facegan.devices import pick_device
+from facegan.machine import cpu_model
 from facegan.models.pretrained import VGG19Features
 from facegan.params import Params, TrainComputeParams, load_params
 from facegan.training import hifacegan, pgan, stargan
@@ -167,7 +168,7 @@ def loader_rows(args: argparse.Namespace, params: Params, device: torch.device) 
 
 
 def machine_lines(device: torch.device) -> list[str]:
-    cpu = cpu_name()
+    cpu = cpu_model()
     gpu = (f"{torch.cuda.get_device_name(device)}, {torch.cuda.device_count()} visible, CUDA {torch.version.cuda}"
            if device.type == "cuda" else "none")
     return [f"date      {datetime.datetime.now().isoformat(timespec='seconds')}",

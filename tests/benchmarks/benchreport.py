@@ -1,17 +1,8 @@
-"""What the benchmark scripts share: the machine's name, a process's peak memory and
-plain-text tables."""
+"""What the benchmark scripts share: a process's peak memory and
+plain-text tables (the machine: facegan.machine)."""
 from __future__ import annotations
 
-import platform
 from pathlib import Path
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo; elsewhere what platform knows)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-                platform.processor())
 
 
 def peak_rss_kb() -> int:

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from facegan.io import write_json
+from facegan.machine import describe_machine
 
 
 def details_path(metrics: Path) -> Path:
@@ -35,7 +36,8 @@ def write_record(metrics: Path, record: dict, headline: tuple[str, ...]) -> Path
     that `dvc metrics show`, `dvc metrics diff` and `dvc exp show` stay a readable table.
     `details_path(metrics)` (tracked in git, not metrics) holds the whole record: the
     per-level and per-attribute numbers, the baselines, image counts, the conditions the
-    numbers were made under and the reason for every null."""
+    numbers were made under and the reason for every null, and the machine they were made
+    on (CPU, kernels, threads, versions), which decides whether a rerun can match them bitwise."""
     write_json(metrics, headline_numbers(record, headline))
-    write_json(details_path(metrics), record)
+    write_json(details_path(metrics), {**record, "machine": describe_machine()})
     return details_path(metrics)

@@ -1,0 +1,121 @@
+"""`facegan compare`: DVC experiments grouped into settings (every param but the training
+seeds), each headline metric as mean +- std (n) per setting, and each setting against the
+baseline's as a difference with its 95% Welch interval, "within noise" where it holds 0.
+A setting of one run gets no verdict: its value stands beside the seed spread that
+`make spread` measured for the sample."""
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+from facegan.experiments import METRIC, TRAINING_SEEDS, Setting, model_draws, models, settings
+from facegan.spread import CONFIDENCE, Summary, welch_difference
+
+WIDTH = 120
+
+
+def _metric_summaries(setting: Setting, model: str) -> dict[str, Summary]:
+    draws = model_draws(setting.runs, model)
+    summaries = {}
+    for column in draws.columns:
+        values = draws[column].dropna()
+        if len(values):
+            summaries[column[len(METRIC):]] = Summary.of(values)
+    return summaries
+
+
+def compare(table, spread: dict | None) -> dict:
+    """The comparison as plain data (what `--json` prints): settings, then per metric each
+    setting's summary and its difference from the baseline's setting."""
+    groups = settings(table)
+    result = {"training_seeds": list(TRAINING_SEEDS), "confidence": CONFIDENCE,
+              "settings": [{"label": g.label, "baseline": g.is_baseline, "params": g.params,
+                            "runs": list(g.runs["name"])} for g in groups],
+              "metrics": {}, "unchanged": [], "missing": []}
+    for model in models(table):
+        per_setting = {g.label: _metric_summaries(g, model) for g in groups}
+        names = dict.fromkeys(name for summaries in per_setting.values() for name in summaries)
+        all_metrics = [c[len(METRIC):] for c in table.columns if c.startswith(f"{METRIC}{model}.")]
+        result["missing"] += [name for name in all_metrics if name not in names]
+        for name in names:
+            values = table[f"{METRIC}{name}"].dropna()
+            if values.nunique() == 1:
+                result["unchanged"].append(name)
+                continue
+            rows, reference = [], per_setting[groups[0].label].get(name)
+            for group in groups:
+                summary = per_setting[group.label].get(name)
+                if summary is None:
+                    continue
+                row = {"setting": group.label, **summary.as_dict()}
+                if summary.n == 1:
+                    row["seed_spread_std"] = _spread_std(spread, name)
+                if group is not groups[0] and reference is not None:
+                    row["vs"] = groups[0].label
+                    if reference.n >= 2 and summary.n >= 2:
+                        row.update(welch_difference(reference, summary).as_dict())
+                    else:
+                        row.update(difference=summary.mean - reference.mean, within_noise=None)
+                rows.append(row)
+            result["metrics"][name] = rows
+    return result
+
+
+def _spread_std(spread: dict | None, name: str) -> float | None:
+    model, metric = name.split(".", 1)
+    entry = ((spread or {}).get("metrics", {}).get(model) or {}).get(metric)
+    return entry["training"]["std"] if entry else None
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:+.4g}" if signed else f"{value:.4g}"
+
+
+def _verdict(row: dict) -> str:
+    if "vs" not in row:
+        return ""
+    if row.get("within_noise") is None:
+        return f"{_number(row['difference'], True)}  no verdict: needs n >= 2 on both sides"
+    interval = f"{_number(row['difference'], True)} [{_number(row['ci_low'], True)}, {_number(row['ci_high'], True)}]"
+    return f"{interval}  {'within noise' if row['within_noise'] else 'REAL'}"
+
+
+def render(result: dict) -> str:
+    """The comparison as text of at most WIDTH columns."""
+    lines = [f"Settings: every param but the training seeds ({', '.join(result['training_seeds'])})."]
+    for setting in result["settings"]:
+        params = ", ".join(f"{key}={value}" for key, value in setting["params"].items()) or "(all alike)"
+        head = f"  {setting['label']}{' (baseline)' if setting['baseline'] else ''}: {len(setting['runs'])} run(s), "
+        lines += textwrap.wrap(params, WIDTH, initial_indent=head, subsequent_indent=" " * 6)
+    level = f"{round(100 * result['confidence'])}%"
+    name_width = max([len(name) for name in result["metrics"]] + [len("metric")]) + 2
+    header = f"{'metric':<{name_width}}{'set':<5}{'mean ± std (n)':<32}difference vs A [{level} Welch interval]"
+    lines += ["", header, "-" * len(header)]
+    for name, rows in result["metrics"].items():
+        for index, row in enumerate(rows):
+            if row["n"] == 1:
+                spread = row.get("seed_spread_std")
+                cell = f"{_number(row['mean'])} (n=1; seed std {_number(spread)})"
+            else:
+                cell = f"{_number(row['mean'])} ± {row['std']:.3g} ({row['n']})"
+            first = name if index == 0 else ""
+            lines.append(f"{first:<{name_width}}{row['setting']:<5}{cell:<32}{_verdict(row)}".rstrip())
+    if result["unchanged"]:
+        lines += [""] + textwrap.wrap("Unchanged in every run (nothing they depend on varied): "
+                                      + ", ".join(result["unchanged"]), WIDTH)
+    if result["missing"]:
+        lines += textwrap.wrap("Missing in every run (see metrics/*.details.json): " + ", ".join(result["missing"]),
+                               WIDTH)
+    lines += [""] + textwrap.wrap(
+        "n counts distinct trained models: runs that reused one training (DVC's run cache, or another model's seed "
+        "changed) count once. REAL: the interval excludes 0. A setting of one run is one draw: compare it with "
+        "the seed std, and queue more seeds for a verdict.", WIDTH)
+    return "\n".join(lines)
+
+
+def load_spread(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
