@@ -47,6 +47,7 @@ def test_settings_ignore_training_seeds_but_not_the_evaluation_seed():
     groups = settings(table)
     assert [list(g.runs["name"]) for g in groups] == [["main", "s1"], ["a"], ["e"]]
     assert groups[0].is_baseline and groups[1].params == {"lr": 0.003, "eval.pgan.seed": 123}
+    assert json.loads(json.dumps(compare(table, None)))["settings"][2]["params"]["eval.pgan.seed"] == 1000
 
 
 def test_a_run_that_reused_a_model_counts_once_for_it():
@@ -71,6 +72,14 @@ def test_verdicts_real_within_noise_and_none_for_one_run():
     assert baseline["n"] == one["n"] == 1 and one["within_noise"] is None and one["seed_spread_std"] == 2.5
     text = render(single)
     assert "no verdict" in text and "seed std 2.5" in text and "REAL" not in text.split("REAL:")[0]
+
+
+def test_only_the_models_asked_for():
+    table = runs_table(exp_show(_sweep(0.003, [37.0, 38.0])))
+    assert list(compare(table, None, ["stargan"])["metrics"]) == []  # its one metric is unchanged
+    assert list(compare(table, None, ["pgan"])["metrics"]) == ["pgan.swd.avg"]
+    with pytest.raises(UserError, match="--model takes any of pgan, stargan"):
+        compare(table, None, ["gan"])
 
 
 def test_the_table_fits_120_columns_with_many_settings_and_long_params():

@@ -247,6 +247,7 @@ BaselineRev = Annotated[Optional[str], typer.Option(
 def compare_command(
     rev: BaselineRev = None,
     spread: Annotated[Path, typer.Option(help="the measured seed spread, shown beside single runs")] = SPREAD_FILE,
+    model: Annotated[Optional[list[str]], typer.Option(help="only this model's metrics (repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
 ) -> None:
     """Compare DVC experiments beyond the seed-to-seed noise.
@@ -263,7 +264,7 @@ def compare_command(
     from facegan.compare import compare, load_spread, render
     from facegan.experiments import exp_show, runs_table
 
-    result = compare(runs_table(exp_show(rev)), load_spread(spread))
+    result = compare(runs_table(exp_show(rev)), load_spread(spread), model)
     typer.echo(json.dumps(result, indent=1) if as_json else render(result))
 
 

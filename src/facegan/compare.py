@@ -10,6 +10,7 @@ import math
 import textwrap
 from pathlib import Path
 
+from facegan.errors import UserError
 from facegan.experiments import METRIC, TRAINING_SEEDS, Setting, model_draws, models, settings
 from facegan.spread import CONFIDENCE, Summary, welch_difference
 
@@ -26,15 +27,21 @@ def _metric_summaries(setting: Setting, model: str) -> dict[str, Summary]:
     return summaries
 
 
-def compare(table, spread: dict | None) -> dict:
+def compare(table, spread: dict | None, only: list[str] | None = None) -> dict:
     """The comparison as plain data (what `--json` prints): settings, then per metric each
-    setting's summary and its difference from the baseline's setting."""
+    setting's summary and its difference from the baseline's setting; the metrics of the
+    models in `only` (default: all)."""
+    unknown = sorted(set(only or []) - set(models(table)))
+    if unknown:
+        raise UserError(f"no metrics of {', '.join(unknown)}: --model takes any of {', '.join(models(table))}")
     groups = settings(table)
     result = {"training_seeds": list(TRAINING_SEEDS), "confidence": CONFIDENCE,
               "settings": [{"label": g.label, "baseline": g.is_baseline, "params": g.params,
                             "runs": list(g.runs["name"])} for g in groups],
               "metrics": {}, "unchanged": [], "missing": []}
     for model in models(table):
+        if only and model not in only:
+            continue
         per_setting = {g.label: _metric_summaries(g, model) for g in groups}
         names = dict.fromkeys(name for summaries in per_setting.values() for name in summaries)
         all_metrics = [c[len(METRIC):] for c in table.columns if c.startswith(f"{METRIC}{model}.")]
@@ -99,7 +106,7 @@ def render(result: dict) -> str:
         for index, row in enumerate(rows):
             if row["n"] == 1:
                 spread = row.get("seed_spread_std")
-                cell = f"{_number(row['mean'])} (n=1; seed std {_number(spread)})"
+                cell = f"{_number(row['mean'])} (n=1; seed std {'-' if spread is None else f'{spread:.3g}'})"
             else:
                 cell = f"{_number(row['mean'])} ± {row['std']:.3g} ({row['n']})"
             first = name if index == 0 else ""

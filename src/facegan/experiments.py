@@ -117,7 +117,8 @@ def settings(table: pd.DataFrame) -> list[Setting]:
     for index, key in enumerate(order):
         runs = table[key_text == key]
         label = chr(ord("A") + index) if index < 26 else f"G{index}"
-        groups.append(Setting(label, {column[len(PARAM):]: runs[column].iloc[0] for column in varying}, runs))
+        values = runs[varying].iloc[0].tolist()  # plain Python values (numpy's int64 is no JSON)
+        groups.append(Setting(label, {column[len(PARAM):]: value for column, value in zip(varying, values)}, runs))
     return groups
 
 
