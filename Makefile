@@ -10,11 +10,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 # Every package, transitive ones included, at the exact version and hashes that
 # requirements.lock holds (pip refuses a file whose hash differs); then the project itself,
-# editable, without dependencies. pip is the one Python's venv brings.
+# editable, without dependencies; pip check fails when pyproject.toml asks for what the
+# lock lacks (run `make lock`). pip is the one Python's venv brings.
 $(SETUP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --require-hashes -r requirements.lock
 	$(BIN)/pip install --no-deps -e .
+	$(BIN)/pip check
 	touch $@
 
 setup: $(SETUP)

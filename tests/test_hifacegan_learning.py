@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it
 ON_CPU = Compute(torch.device("cpu"), channels_last=True)
 
 
-def test_training_restores_degraded_faces_above_the_degraded_baseline(tmp_path):
+def measure(tmp_path, seed: int) -> dict:
+    """This test's run under training seed `seed`: the evaluation of the untrained and the
+    trained generator on the 200 test pairs."""
     raw = tiny_params_dict()
     defaults = yaml.safe_load((REPO / "params.yaml").read_text())["hifacegan"]
     raw["data"]["ffhq"].update(sample_per_folder=40, sample_size=256)  # 400 training and 200 test faces, as the DAG
@@ -30,7 +32,7 @@ def test_training_restores_degraded_faces_above_the_degraded_baseline(tmp_path):
     hifacegan["model"] = defaults["model"]
     # The default's losses, rates and schedule: its PSNR passes the input's late (measured: no gain yet after
     # 300 iterations with the decay from 150).
-    hifacegan["train"] = {**defaults["train"], "checkpoint_every": 1000, "log_every": 50}
+    hifacegan["train"] = {**defaults["train"], "checkpoint_every": 1000, "log_every": 50, "seed": seed}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     params = load_params(tmp_path / "params.yaml")
     ffhq, data_params = params.data.ffhq, params.hifacegan.data
@@ -51,7 +53,19 @@ def test_training_restores_degraded_faces_above_the_degraded_baseline(tmp_path):
     assert len(test) == 200 and len(data.pairs["train"]) == 400
     before = evaluate_hifacegan(untrained, test, params.eval.hifacegan, tmp_path / "untrained")
     after = evaluate_hifacegan(trained, test, params.eval.hifacegan, tmp_path / "trained")
+    return {"untrained": before, "trained": after}
+
+
+def test_training_restores_degraded_faces_above_the_degraded_baseline(tmp_path):
+    result = measure(tmp_path, seed=0)
+    before, after = result["untrained"], result["trained"]
     print("untrained", before, "\ntrained", after)  # with -s: the margins
-    # Measured here: +1.18 dB and +0.30 (as metrics/hifacegan.json); GAN training amplifies rounding, so a margin.
-    assert after["gain"]["psnr"] > 0.8 and after["gain"]["ssim"] > 0.2, after
+    # Measured (tests/benchmarks/learning_margins.py, seeds 0-4; the same run as the DAG's, so
+    # metrics/seed_spread.json holds the Xeon's): PSNR gain 1.35 +- 0.19 dB on the 2-core Xeon,
+    # 1.55 +- 0.16 under ONEDNN_MAX_CPU_ISA=AVX2, worst 1.11; a 2-core AMD EPYC gave 0.79 for
+    # seed 0 (where the Xeon gives 1.20), so the bound, lowered from 0.8, is 0.3: 0.49 below
+    # the EPYC's, almost twice the std of all eleven runs (0.27). SSIM gain 0.2932 at worst,
+    # 0.304 +- 0.007 (margin 0.09); PSNR over the untrained G 7.22 dB at worst, 7.55 +- 0.19
+    # (margin 2.2).
+    assert after["gain"]["psnr"] > 0.3 and after["gain"]["ssim"] > 0.2, after
     assert after["psnr"] > before["psnr"] + 5, (before, after)

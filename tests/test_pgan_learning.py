@@ -20,8 +20,9 @@ from facegan.training.pgan import ScalePaths, grow_networks, init_networks, trai
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 
 
-def _params(tmp_path) -> Params:
+def _params(tmp_path, seed: int) -> Params:
     raw = tiny_params_dict(8)
+    raw["pgan"]["train"]["seed"] = seed
     raw["lr"] = 0.003  # the PaddlePaddle run's base lr: learns fast enough to see in 400 steps
     raw["pgan"]["model"].update(latent_dim=32, channels=[32, 32])
     raw["pgan"]["train"].update(ema_decay=0.95, checkpoint_every=1000, log_every=50)
@@ -37,8 +38,9 @@ def _swd(G, reals) -> float:
     return sliced_wasserstein(array_batches(reals, indices, 64), fakes, seed=3)["avg"]
 
 
-def test_training_lowers_swd_against_the_real_faces(tmp_path):
-    params = _params(tmp_path)
+def measure(tmp_path, seed: int) -> dict:
+    """This test's run under training seed `seed`: SWD x1e3 of the untrained and the trained G_ema."""
+    params = _params(tmp_path, seed)
     write_celeba_sample(tmp_path / "raw", 256, seed=0)
     prepare_celeba(tmp_path / "raw", tmp_path / "prepared", resolution=8, max_bad_fraction=0.0)
     prepared = load_prepared(tmp_path / "prepared")
@@ -54,4 +56,12 @@ def test_training_lowers_swd_against_the_real_faces(tmp_path):
 
     reals = prepared.images(8)
     before, after = _swd(untrained.eval(), reals), _swd(G_ema.eval(), reals)
-    assert after < 0.5 * before, f"SWD x1e3 untrained {before:.1f}, trained {after:.1f}"
+    return {"untrained": before, "trained": after, "ratio": after / before}
+
+
+def test_training_lowers_swd_against_the_real_faces(tmp_path):
+    result = measure(tmp_path, seed=0)
+    # Measured (tests/benchmarks/learning_margins.py, seeds 0-4, on the 2-core Xeon and under
+    # ONEDNN_MAX_CPU_ISA=AVX2): trained / untrained 0.237 +- 0.032 and 0.242 +- 0.026, worst 0.278;
+    # the bound leaves 0.22, seven times the spread.
+    assert result["ratio"] < 0.5, result

@@ -23,9 +23,12 @@ pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it
 ON_CPU = Compute(torch.device("cpu"))
 
 
-def test_training_makes_edits_that_keep_the_face_and_convince_the_classifier(tmp_path):
+def measure(tmp_path, seed: int) -> dict:
+    """This test's run under training seed `seed` (the classifier, the judge, stays at its
+    own seed): the evaluation's record, the untrained generator's under `untrained`."""
     raw = tiny_params_dict()
     stargan = raw["stargan"]
+    stargan["train"]["seed"] = seed
     stargan["data"].update(image_size=16, test_count=100)
     stargan["model"].update(g_conv_dim=16, d_conv_dim=16)
     # The sample default's losses (identity term included), rates and n_critic (2), for 300
@@ -44,10 +47,21 @@ def test_training_makes_edits_that_keep_the_face_and_convince_the_classifier(tmp
     trained = load_generator(tmp_path / "stargan" / "model.pt", "cpu")
     result = stargan_metrics(trained, classifier, data, params.stargan.train.seed, params.eval.stargan, tmp_path,
                              None, "no FID network given")
+    return result
+
+
+def test_training_makes_edits_that_keep_the_face_and_convince_the_classifier(tmp_path):
+    result = measure(tmp_path, seed=0)
     before = result["untrained"]
     print(result)  # with -s: the margins
+    # Measured (tests/benchmarks/learning_margins.py, seeds 0-4, on the 2-core Xeon and under
+    # ONEDNN_MAX_CPU_ISA=AVX2; worst of the ten, then mean +- std): classifier accuracy 0.91 in
+    # every run (margin 0.11); accuracy gain 0.448, 0.569 +- 0.08 (the bound, lowered from 0.25,
+    # leaves 0.25: more than the range of 0.21); self-reconstruction gain 7.06 dB, 7.9 +- 0.6
+    # (margin 4.1); fd_classifier trained / untrained 0.050, 0.032 +- 0.01 (margin 0.28); above
+    # the real floor by 1.59 at least, 2.2 +- 0.4.
     assert result["real_accuracy"]["mean"] > 0.8, "the classifier must recognise real faces to judge edits"
-    assert result["attr_accuracy"]["mean"] > before["attr_accuracy"] + 0.25, result
+    assert result["attr_accuracy"]["mean"] > before["attr_accuracy"] + 0.2, result
     assert result["self_reconstruction_psnr"] > before["self_reconstruction_psnr"] + 3, result
     assert result["fd_classifier"] < before["fd_classifier"] / 3, result
     assert result["fd_classifier"] > result["fd_classifier_real_floor"], "edits are not yet real faces"

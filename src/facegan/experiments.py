@@ -73,10 +73,10 @@ def runs_table(shown: list) -> pd.DataFrame:
         for experiment in entry.get("experiments") or []:
             state = (experiment.get("executor") or {}).get("state", "success")
             run = (experiment.get("revs") or [{}])[0]
-            if state == "success" and run.get("rev"):
-                row = _row(experiment.get("name") or run.get("name") or run["rev"][:7], run["rev"],
-                           run.get("data") or {})
-                rows.append(row) if row is not None else None
+            row = (_row(experiment.get("name") or run.get("name") or run["rev"][:7], run["rev"], run.get("data") or {})
+                   if state == "success" and run.get("rev") else None)
+            if row is not None:
+                rows.append(row)
     if not rows:
         raise UserError("no finished experiment to compare: queue some (`dvc exp run --queue -S ...`), "
                         "then `dvc queue start`, and wait for `dvc queue status` to show them done")
