@@ -47,7 +47,10 @@ def test_settings_ignore_training_seeds_but_not_the_evaluation_seed():
     groups = settings(table)
     assert [list(g.runs["name"]) for g in groups] == [["main", "s1"], ["a"], ["e"]]
     assert groups[0].is_baseline and groups[1].params == {"lr": 0.003, "eval.pgan.seed": 123}
-    assert json.loads(json.dumps(compare(table, None)))["settings"][2]["params"]["eval.pgan.seed"] == 1000
+    shown = json.dumps(compare(table, None))
+    assert json.loads(shown)["settings"][2]["params"] == {"lr": 0.002, "eval.pgan.seed": 1000}
+    text = render(compare(table, None))
+    assert "eval.pgan.seed=1000" in text and "1000.0" not in text  # an int stays an int beside a float
 
 
 def test_a_run_that_reused_a_model_counts_once_for_it():

@@ -117,8 +117,10 @@ def settings(table: pd.DataFrame) -> list[Setting]:
     for index, key in enumerate(order):
         runs = table[key_text == key]
         label = chr(ord("A") + index) if index < 26 else f"G{index}"
-        values = runs[varying].iloc[0].tolist()  # plain Python values (numpy's int64 is no JSON)
-        groups.append(Setting(label, {column[len(PARAM):]: value for column, value in zip(varying, values)}, runs))
+        # Each column's own first value as a plain Python one (a row would turn ints into floats,
+        # and numpy's int64 is no JSON).
+        params = {column[len(PARAM):]: runs[column].tolist()[0] for column in varying}
+        groups.append(Setting(label, params, runs))
     return groups
 
 
