@@ -45,11 +45,17 @@ def bitwise_differences(metrics_dir: Path, rev: str = "HEAD") -> list[str]:
     return differing
 
 
+def seed_band(entry: dict, metrics_checked: int) -> tuple[float, float]:
+    """A metric's band from its seed_spread.json entry, when `metrics_checked` numbers are
+    checked together: each at coverage 1 - FAMILY_RISK / metrics_checked (Bonferroni)."""
+    training = Summary(**{key: entry["training"][key] for key in Summary.__annotations__})
+    return prediction_band(training, 1 - FAMILY_RISK / max(metrics_checked, 1))
+
+
 def band_check(metrics_dir: Path, spread: dict) -> tuple[list[list[str]], list[str]]:
     """Each headline number against its seed band: (table rows, failures)."""
     current = {model: flatten(json.loads((metrics_dir / f"{model}.json").read_text())) for model in MODELS}
     count = sum(1 for values in current.values() for value in values.values() if value is not None)
-    coverage = 1 - FAMILY_RISK / max(count, 1)
     rows, failures = [], []
     for model in MODELS:
         for name, value in current[model].items():
@@ -64,8 +70,7 @@ def band_check(metrics_dir: Path, spread: dict) -> tuple[list[list[str]], list[s
                 rows.append([f"{model}.{name}", f"{value:.4g}", "", "NO SPREAD"])
                 failures.append(f"{model}.{name} has no measured spread: run 'make spread'")
                 continue
-            low, high = prediction_band(Summary(**{k: entry["training"][k] for k in Summary.__annotations__}),
-                                        coverage)
+            low, high = seed_band(entry, count)
             inside = low <= value <= high
             rows.append([f"{model}.{name}", f"{value:.4g}", f"[{low:.4g}, {high:.4g}]", "ok" if inside else "OUTSIDE"])
             if not inside:
