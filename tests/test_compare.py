@@ -7,7 +7,7 @@ import pytest
 
 from facegan.compare import compare, render
 from facegan.errors import UserError
-from facegan.experiments import model_draws, runs_table, settings
+from facegan.experiments import commit_of, model_draws, runs_table, settings
 from facegan.spread import Summary, seed_spread_record
 
 
@@ -91,6 +91,12 @@ def test_the_table_fits_120_columns_with_many_settings_and_long_params():
     text = render(compare(runs_table(exp_show(experiments)), None))
     assert max(map(len, text.splitlines())) <= 120, text
     assert "mean ± std (n)" in text and "Welch" in text and "stargan.self_reconstruction_psnr  " in text
+
+
+def test_a_baseline_is_a_commit_or_a_one_line_error():
+    assert len(commit_of(None)) == 40
+    with pytest.raises(UserError, match="no-such-rev names no commit here"):
+        commit_of("no-such-rev")
 
 
 def test_no_finished_run_says_how_to_make_some():

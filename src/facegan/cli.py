@@ -280,15 +280,12 @@ def spread_command(
     spread of the baseline's trained model under other evaluation seeds, which of the two
     dominates, the difference a sweep of 1, 3 or 5 runs a setting can resolve, and the
     machine. `make spread` queues the runs and then calls this."""
-    import subprocess
-
-    from facegan.experiments import exp_show, runs_table
+    from facegan.experiments import commit_of, exp_show, runs_table
     from facegan.io import write_json
     from facegan.machine import describe_machine
     from facegan.spread import seed_spread_record
 
-    baseline_rev = subprocess.run(["git", "rev-parse", rev or "HEAD"], capture_output=True, text=True,
-                                  check=True).stdout.strip()
+    baseline_rev = commit_of(rev)
     write_json(out, seed_spread_record(runs_table(exp_show(rev)), describe_machine(), baseline_rev))
     typer.echo(f"wrote {out}")
 

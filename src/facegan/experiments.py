@@ -32,6 +32,15 @@ def exp_show(rev: str | None = None) -> list:
     return json.loads(result.stdout)
 
 
+def commit_of(rev: str | None) -> str:
+    """The full commit hash that `rev` (default: HEAD) names."""
+    result = subprocess.run(["git", "rev-parse", "--verify", f"{rev or 'HEAD'}^{{commit}}"], capture_output=True,
+                            text=True, check=False)
+    if result.returncode != 0:
+        raise UserError(f"{rev or 'HEAD'} names no commit here: give a commit, branch or tag (git log --oneline)")
+    return result.stdout.strip()
+
+
 def flatten(tree: dict, prefix: str = "") -> dict:
     """A nested dict as {"dotted.key": leaf}."""
     flat = {}
