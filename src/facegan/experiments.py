@@ -120,8 +120,8 @@ def settings(table: pd.DataFrame) -> list[Setting]:
     keys = [column for column in columns(table, PARAM) if column[len(PARAM):] not in TRAINING_SEEDS]
     key_text = as_text(table[keys]).agg("\x1f".join, axis=1) if keys else pd.Series("", index=table.index)
     varying = [column for column in keys if as_text(table[column]).nunique() > 1]
-    order = sorted(key_text.unique(), key=lambda key: (not table.loc[key_text == key, "baseline"].any(),
-                                                       list(key_text).index(key)))
+    # unique() keeps the order of first appearance, and a stable sort keeps it behind the baseline's.
+    order = sorted(key_text.unique(), key=lambda key: not table.loc[key_text == key, "baseline"].any())
     groups = []
     for index, key in enumerate(order):
         runs = table[key_text == key]
