@@ -1,4 +1,4 @@
-"""Export stage: a generator to TorchScript and ONNX (PGAN: the averaged generator of the
+"""Export stage: a generator with torch.export (.pt2) and to ONNX (PGAN: the averaged generator of the
 last scale), checked with onnxruntime, with a JSON record of its inputs and origin."""
 # Each command imports its own code first thing, so that a stage loads, and depends on,
 # only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads).
@@ -18,7 +18,7 @@ def pgan(
     root: Path = typer.Option(Path("data/pgan"), help="folder of the per-scale outputs"),
     out: Path = typer.Option(Path("data/export/pgan"), help="where the exported files go"),
 ):
-    """Write generator.ts, generator.onnx and generator.json: input a latent vector, output a face."""
+    """Write generator.pt2, generator.onnx and generator.json: input a latent vector, output a face."""
     from facegan.export import export_generator
     from facegan.inference.pgan import export_spec, load_pgan
     from facegan.params import fingerprint, load_params
@@ -35,7 +35,7 @@ def stargan(
     model: Path = typer.Option(Path("data/stargan/model.pt"), help="train_stargan output"),
     out: Path = typer.Option(Path("data/export/stargan"), help="where the exported files go"),
 ):
-    """Write generator.ts, generator.onnx and generator.json: inputs image and target labels."""
+    """Write generator.pt2, generator.onnx and generator.json: inputs image and target labels."""
     from facegan.export import export_generator
     from facegan.inference.stargan import export_spec, load_stargan
     from facegan.params import fingerprint, load_params
@@ -51,7 +51,7 @@ def hifacegan(
     model: Path = typer.Option(Path("data/hifacegan/model.pt"), help="train_hifacegan output"),
     out: Path = typer.Option(Path("data/export/hifacegan"), help="where the exported files go"),
 ):
-    """Write generator.ts, generator.onnx and generator.json: input a degraded face, output the restoration."""
+    """Write generator.pt2, generator.onnx and generator.json: input a degraded face, output the restoration."""
     from facegan.export import export_generator
     from facegan.inference.hifacegan import export_spec, load_hifacegan
     from facegan.params import fingerprint, load_params

@@ -1,6 +1,7 @@
-"""export_generator writes TorchScript and ONNX only when both match the module at other
-batch sizes than the traced one; a trace that baked in the example's batch writes nothing;
-the same module gives the same bytes, whatever folder the code runs from."""
+"""export_generator writes the torch.export program and ONNX only when both match the module
+at other batch sizes than the example's; a module whose graph depends on the example's
+batch, or whose export differs from it, writes nothing; the same module gives the same
+bytes, whatever folder the code runs from; the export prints no warning."""
 import os
 import shutil
 import subprocess
@@ -30,28 +31,42 @@ class Dense(torch.nn.Module):
 
 
 class BatchBakedIn(Dense):
-    """Traced at batch 2, the Python int below becomes a constant: right only at batch 2."""
+    """The Python int below would make the graph right only at the example's batch."""
 
     def forward(self, z):
         return super().forward(z) * int(z.shape[0] == 2)
+
+
+class CountsCalls(Dense):
+    """Python state: the exported graph holds its value at export time, the module moves on."""
+
+    calls = 0
+
+    def forward(self, z):
+        self.calls += 1
+        return super().forward(z) * self.calls
 
 
 def test_both_exports_reproduce_the_module_at_new_batch_sizes(tmp_path):
     module = Dense()
     info = export_generator(ExportSpec(module, INPUTS, {"model": "test"}), tmp_path)
     z = torch.randn(5, 4)
-    traced = torch.jit.load(str(tmp_path / "generator.ts"))
+    exported = torch.export.load(tmp_path / "generator.pt2").module()
     with torch.no_grad():
         expected = module(z).numpy()
-        np.testing.assert_allclose(traced(z).numpy(), expected, atol=1e-6)
+        np.testing.assert_allclose(exported(z).numpy(), expected, atol=1e-6)
     session = onnxruntime.InferenceSession(str(tmp_path / "generator.onnx"), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(["images"], {"z": z.numpy()})[0], expected, atol=1e-5)
+    assert [(i.name, i.shape) for i in session.get_inputs()] == [("z", ["batch", 4])]
+    assert [(o.name, o.shape) for o in session.get_outputs()] == [("images", ["batch", 3, 2, 2])]
     assert info["onnx_max_abs_difference"] < 1e-5 and (tmp_path / "generator.json").exists()
 
 
 def test_an_export_that_differs_from_the_module_writes_nothing(tmp_path):
-    with pytest.raises(ExportError, match="TorchScript output differs from PyTorch.*nothing was written"):
+    with pytest.raises(ExportError, match="torch.export cannot export.*dynamic batch.*nothing was written"):
         export_generator(ExportSpec(BatchBakedIn(), INPUTS, {"model": "test"}), tmp_path)
+    with pytest.raises(ExportError, match="torch.export output differs from PyTorch.*nothing was written"):
+        export_generator(ExportSpec(CountsCalls(), INPUTS, {"model": "test"}), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -66,17 +81,20 @@ export_generator(ExportSpec(Generator(8, [8, 8], 2), [InputSpec("z", (8,), "late
 """
 
 
-def test_another_checkout_exports_the_same_bytes(tmp_path):
+def test_another_checkout_exports_the_same_bytes_without_a_warning(tmp_path):
     checkout = tmp_path / "another" / "src"
     shutil.copytree(Path(facegan.__file__).parent, checkout / "facegan")
     for source, out in ((Path(facegan.__file__).parents[1], "here"), (checkout, "there")):
-        subprocess.run([sys.executable, "-c", EXPORT, str(tmp_path / out)], check=True, capture_output=True,
-                       env={**os.environ, "PYTHONPATH": str(source)}, cwd=tmp_path)
-    for name in ("generator.ts", "generator.onnx", "generator.json"):
+        run = subprocess.run([sys.executable, "-W", "always", "-c", EXPORT, str(tmp_path / out)], check=True,
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(source)}, cwd=tmp_path)
+        assert run.stdout == run.stderr == "", "the export prints nothing: no warning, no exporter progress"
+    for name in ("generator.pt2", "generator.onnx", "generator.json"):
         assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes(), name
     # Nor does the archive name either folder, or torch's.
     folders = [str(tmp_path).encode(), str(Path(facegan.__file__).parents[1]).encode(),
                str(Path(torch.__file__).parent).encode()]
-    with zipfile.ZipFile(tmp_path / "here" / "generator.ts") as archive:
+    with zipfile.ZipFile(tmp_path / "here" / "generator.pt2") as archive:
         assert not [(record, folder) for record in archive.namelist() for folder in folders
                     if folder in archive.read(record)]
+    onnx_bytes = (tmp_path / "here" / "generator.onnx").read_bytes()
+    assert not [folder for folder in folders if folder in onnx_bytes]

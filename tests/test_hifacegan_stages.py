@@ -86,8 +86,8 @@ def test_export_and_evaluate(trained):
     assert "ONNX max |difference|" in exported.stdout
     info = json.loads((trained / "data/export/hifacegan/generator.json").read_text())
     assert [spec["name"] for spec in info["inputs"]] == ["image"] and info["resolution"] == 64
-    ts = torch.jit.load(str(trained / "data/export/hifacegan/generator.ts"))
-    assert ts(torch.zeros(2, 3, 64, 64)).shape == (2, 3, 64, 64)
+    exported = torch.export.load(trained / "data/export/hifacegan/generator.pt2").module()
+    assert exported(torch.zeros(2, 3, 64, 64)).shape == (2, 3, 64, 64)
 
     run_stage("evaluate.py", "hifacegan", cwd=trained)
     metrics = json.loads((trained / "metrics/hifacegan.json").read_text())
@@ -110,9 +110,9 @@ def test_restore_a_folder_with_a_corrupt_file_and_odd_sizes(trained, tmp_path):
     Image.fromarray(rng.integers(0, 256, (48, 80, 3), np.uint8)).save(folder / "wide.png")
     Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save(folder / "square.jpg")
     (folder / "broken.png").write_bytes(b"\x89PNG not really")
-    for model in ("data/hifacegan/model.pt", "data/export/hifacegan/generator.ts"):
+    for model in ("data/hifacegan/model.pt", "data/export/hifacegan/generator.pt2"):
         if not (trained / model).exists():
-            continue  # the export test makes the .ts
+            continue  # the export test makes the .pt2
         out = tmp_path / f"out-{model.rsplit('.', 1)[-1]}"
         result = CliRunner().invoke(app, ["restore", str(folder), "--out", f"{out}/", "--model", str(trained / model),
                                           "--device", "cpu"])

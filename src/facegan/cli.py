@@ -101,8 +101,8 @@ def generate_command(
     linear: Annotated[bool, typer.Option(
         "--linear", help="walk in a straight line, not spherically (slerp)")] = False,
     gif: Annotated[Optional[str], typer.Option(help="with --interpolate: the walk as an animated GIF")] = None,
-    model: Annotated[Path, typer.Option(help="PGAN's exported generator.ts, or a scale's model.pt")] = Path(
-        "data/export/pgan/generator.ts"),
+    model: Annotated[Path, typer.Option(help="PGAN's exported generator.pt2, or a scale's model.pt")] = Path(
+        "data/export/pgan/generator.pt2"),
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
 ) -> None:
     """Generate faces with PGAN's averaged generator. `--n 64 --seed S` gives the faces of the
@@ -145,7 +145,7 @@ def edit_command(
     attrs: Annotated[Optional[str], typer.Option(help="changes, e.g. Blond_Hair,Young or Male=0")] = None,
     all_attrs: Annotated[bool, typer.Option(
         "--all", help="a grid: one row per photo, one column per attribute")] = False,
-    model: Annotated[Path, typer.Option(help="train_stargan's model.pt or an exported generator.ts")] = Path(
+    model: Annotated[Path, typer.Option(help="train_stargan's model.pt or an exported generator.pt2")] = Path(
         "data/stargan/model.pt"),
     classifier: Annotated[Path, typer.Option(help="estimates each photo's own attributes")] = Path(
         "data/stargan/classifier/model.pt"),
@@ -214,7 +214,7 @@ def degrade_command(
 def restore_command(
     source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
     out: Annotated[str, typer.Option(help=f"one restored PNG per photo; {OUT_RULE}")],
-    model: Annotated[Path, typer.Option(help="train_hifacegan's model.pt or an exported generator.ts")] = Path(
+    model: Annotated[Path, typer.Option(help="train_hifacegan's model.pt or an exported generator.pt2")] = Path(
         "data/hifacegan/model.pt"),
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
 ) -> None:

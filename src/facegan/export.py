@@ -1,59 +1,66 @@
-"""Export a generator to TorchScript and ONNX, checked against PyTorch at export time.
-
-Both exports are run (the ONNX graph with onnxruntime) on fresh random inputs at two
-batch sizes other than the traced one (the batch axis is dynamic) and compared with the
-PyTorch module; a mismatch beyond the tolerance fails the export instead of shipping a
-wrong model. That check replaces torch.jit.trace's own, which traces the model a second
+"""Export a generator with torch.export (`.pt2`) and, from the same exported program, to
+ONNX (torch.onnx's torch.export-based exporter), both checked against PyTorch at export
 time.
+
+The batch axis is dynamic: torch.export fails on a module whose graph depends on the
+example's batch size. Both exports are then run (the ONNX graph with onnxruntime) on fresh
+random inputs at two batch sizes other than the example's and compared with the PyTorch
+module; a mismatch beyond the tolerance fails the export instead of shipping a wrong model.
+
+The files are the same bytes from any checkout: the example inputs are seeded, and the
+source locations torch.export records for each op (`stack_trace`, absolute paths of this
+checkout and of the environment) are dropped before anything is saved or converted.
 """
 from __future__ import annotations
 
 import io
 import platform
-import zipfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import onnx
 import onnxruntime
 import torch
+from torch.export import Dim, ExportedProgram
 
-from facegan.errors import UserError
+from facegan.errors import UserError, cause
 from facegan.inference import ExportSpec, InputSpec
 from facegan.io import atomic_write_bytes, write_json
 
+MAX_BATCH = 4096  # the exported batch axis' upper bound (torch.export needs one above 1)
+OPSET = 20  # the ONNX opset torch 2.14's exporter writes by default, pinned: a torch upgrade does not change it unasked
+
 
 class ExportError(UserError):
-    """The exported graph disagrees with the PyTorch module."""
+    """The module cannot be exported, or its export disagrees with it."""
 
 
 def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", tolerance: float = 1e-4,
                      seed: int = 0) -> dict:
-    """Write `name`.ts (TorchScript), `name`.onnx and `name`.json (`spec.metadata` and the
+    """Write `name`.pt2 (torch.export), `name`.onnx and `name`.json (`spec.metadata` and the
     inputs) into out_dir, once both exports match the module; otherwise write nothing and
     raise ExportError."""
     module, inputs, metadata = spec.module.eval().cpu(), spec.inputs, spec.metadata
     out_dir = Path(out_dir)
     example = _random_inputs(inputs, batch=2, seed=seed)
+    program = exported_program(module, example, out_dir / f"{name}.pt2")
+    pt2 = io.BytesIO()
+    torch.export.save(program, pt2)
+    loaded = torch.export.load(io.BytesIO(pt2.getvalue())).module()
     with torch.no_grad():
-        torchscript, loaded = portable_torchscript(torch.jit.trace(module, example, check_trace=False))
-    _fail_if_different("TorchScript", out_dir / f"{name}.ts", max_difference(
-        lambda tensors: loaded(*tensors).numpy(), module, inputs, seed + 1), tolerance)
+        _fail_if_different("torch.export", out_dir / f"{name}.pt2", max_difference(
+            lambda tensors: loaded(*tensors).numpy(), module, inputs, seed + 1), tolerance)
 
-    onnx = io.BytesIO()
-    dynamic = {spec.name: {0: "batch"} for spec in inputs} | {"images": {0: "batch"}}
-    torch.onnx.export(
-        module, example, onnx, dynamo=False, opset_version=17,
-        input_names=[spec.name for spec in inputs], output_names=["images"], dynamic_axes=dynamic,
-    )  # fmt: skip
-    session = onnxruntime.InferenceSession(onnx.getvalue(), providers=["CPUExecutionProvider"])
+    onnx_bytes = onnx_model(program, example, inputs)
+    session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     difference = max_difference(
         lambda tensors: session.run(["images"], {spec.name: t.numpy() for spec, t in zip(inputs, tensors)})[0],
         module, inputs, seed + 1)
     _fail_if_different("ONNX", out_dir / f"{name}.onnx", difference, tolerance)
 
-    atomic_write_bytes(out_dir / f"{name}.ts", torchscript)
-    atomic_write_bytes(out_dir / f"{name}.onnx", onnx.getvalue())
+    atomic_write_bytes(out_dir / f"{name}.pt2", pt2.getvalue())
+    atomic_write_bytes(out_dir / f"{name}.onnx", onnx_bytes)
     info = {
         **metadata,
         "inputs": [{"name": s.name, "shape": ["batch", *s.shape], "description": s.description} for s in inputs],
@@ -65,24 +72,35 @@ def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", t
     return info
 
 
-def portable_torchscript(module: torch.jit.ScriptModule) -> tuple[bytes, torch.jit.ScriptModule]:
-    """`module`'s TorchScript archive, the same bytes from any checkout, and the module loaded
-    from it. torch.jit.save maps every op to its source line by absolute path (this
-    checkout's, the environment's) in .debug_pkl records, and derives the archive's id from
-    them; saved, stripped of those records, loaded and saved again, the archive maps its
-    ops into its own code instead."""
-    first = io.BytesIO()
-    torch.jit.save(module, first)
-    stripped = io.BytesIO()
-    with zipfile.ZipFile(first) as source, zipfile.ZipFile(stripped, "w") as target:
-        for record in source.infolist():
-            if not record.filename.endswith(".debug_pkl"):
-                target.writestr(record, source.read(record))
-    stripped.seek(0)
-    loaded = torch.jit.load(stripped)
-    archive = io.BytesIO()
-    torch.jit.save(loaded, archive)
-    return archive.getvalue(), loaded
+def exported_program(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> ExportedProgram:
+    """`module` exported by torch.export with a dynamic batch axis on every input, without
+    the source locations of its ops. `path`: the file it is for, named in an ExportError."""
+    batch = Dim("batch", min=1, max=MAX_BATCH)
+    try:
+        with torch.no_grad():
+            program = torch.export.export(module, example, dynamic_shapes=tuple({0: batch} for _ in example))
+    except Exception as error:  # torch.export's refusals come in many types; the first line says which
+        raise ExportError(f"{path}: torch.export cannot export the module with a dynamic batch "
+                          f"({cause(error)}); nothing was written") from error
+    for node in program.graph.nodes:
+        node.meta.pop("stack_trace", None)
+    return program
+
+
+def onnx_model(program: ExportedProgram, example: tuple[torch.Tensor, ...], inputs: list[InputSpec]) -> bytes:
+    """The serialized ONNX model of an exported program, inputs named as `inputs`, the
+    output "images", the batch axis named "batch"."""
+    converted = torch.onnx.export(program, example, dynamo=True, opset_version=OPSET, verbose=False,
+                                  input_names=[spec.name for spec in inputs], output_names=["images"])
+    model = converted.model_proto  # made anew at each access: edited and serialized as this one
+    graph = model.graph
+    symbol = graph.input[0].type.tensor_type.shape.dim[0].dim_param  # torch.export's name, e.g. "s68"
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param == symbol:
+                dim.dim_param = "batch"
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def max_difference(exported: Callable[[tuple[torch.Tensor, ...]], np.ndarray], module: torch.nn.Module,

@@ -1,5 +1,5 @@
 """Running trained models: a network from a train stage's `model.pt` or from an export's
-`generator.ts`, and what the user commands and the evaluate stages do with it (generate,
+`generator.pt2`, and what the user commands and the evaluate stages do with it (generate,
 edit, restore), one module per model.
 
 Training code is never imported here: a network is rebuilt from the architecture its
@@ -8,14 +8,17 @@ checkpoint records (`config`), with the builders in `facegan.models`.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
+from torch.export.passes import move_to_device_pass
 
 from facegan.checkpoint import CheckpointError, load_checkpoint, missing_file
+from facegan.errors import UserError, cause
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class InputSpec:
 class TrainedModel:
     """A network in inference mode and what its checkpoint or export says about it."""
 
-    network: nn.Module  # a PyTorch module, or a TorchScript one from an export
+    network: nn.Module  # a PyTorch module, or an ExportedGenerator
     config: dict  # the architecture, as the checkpoint records it
     iterations: int
     fingerprint: str  # of the inputs the checkpoint was trained from
@@ -50,26 +53,60 @@ def from_checkpoint(path: Path, build: Callable[[dict], nn.Module], weights: str
         raise CheckpointError(f"{path} is not a {stage} model.pt ({type(error).__name__}: {error})") from error
 
 
+class ExportedGenerator(nn.Module):
+    """The module of a torch.export program, as inference code uses a network. The program
+    was exported in inference mode and holds that mode's graph: train() and eval() (which
+    the exported module refuses) only set the flag."""
+
+    def __init__(self, program: torch.export.ExportedProgram):
+        super().__init__()
+        self.graph_module = program.module()
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.graph_module(*inputs)
+
+    def train(self, mode: bool = True) -> "ExportedGenerator":
+        self.training = mode
+        return self
+
+
 def from_export(path: Path, device: torch.device | str, stage: str) -> TrainedModel:
-    """An exported `generator.ts` and the `generator.json` written beside it."""
+    """An exported `generator.pt2` and the `generator.json` written beside it, on `device`."""
     path = Path(path)
     info_path = path.with_suffix(".json")
     for needed in (path, info_path):
         if not needed.exists():
             raise missing_file(needed, f"`dvc repro {stage}`")
     try:
-        network = torch.jit.load(str(path), map_location=device)
+        if not _is_pt2_archive(path):  # checked first: torch.export.load logs a traceback per refusal
+            raise ValueError("not a torch.export archive")
+        program = move_to_device_pass(torch.export.load(path), torch.device(device))
         info = json.loads(info_path.read_text())
-        return TrainedModel(network.eval(), info["config"], info["iterations"], info["checkpoint_fingerprint"])
-    except (RuntimeError, ValueError, KeyError) as error:  # a damaged or foreign file
-        raise CheckpointError(f"{path} cannot be read as a {stage} export ({type(error).__name__}: {error}); "
+        return TrainedModel(ExportedGenerator(program), info["config"], info["iterations"],
+                            info["checkpoint_fingerprint"])
+    except (RuntimeError, ValueError, KeyError, zipfile.BadZipFile) as error:  # a damaged or foreign file
+        raise CheckpointError(f"{path} cannot be read as an {stage} output ({cause(error)}); "
                               f"run `dvc repro {stage}` again") from error
+
+
+def _is_pt2_archive(path: Path) -> bool:
+    """A zip archive with torch.export's format record (model.pt, also a zip, has none)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/archive_format") for name in archive.namelist())
 
 
 def load_trained(path: Path, build: Callable[[dict], nn.Module], weights: str, device: torch.device | str,
                  stages: tuple[str, str]) -> TrainedModel:
-    """From a `.ts` export, else from a model.pt; on `device`. `stages`: (train stage, export stage)."""
-    if Path(path).suffix == ".ts":
+    """From a `.pt2` export, else from a model.pt; on `device`. `stages`: (train stage, export stage).
+    A `.ts` (the TorchScript exports of earlier versions; torch.jit is deprecated) is refused
+    with the command that writes its successor."""
+    suffix = Path(path).suffix
+    if suffix == ".ts":
+        raise UserError(f"{path} is a TorchScript export, which facegan no longer reads (torch.jit is "
+                        f"deprecated): run `dvc repro {stages[1]}` to write generator.pt2 beside it")
+    if suffix == ".pt2":
         return from_export(path, device, stages[1])
     model = from_checkpoint(path, build, weights, stages[0])
     return replace(model, network=model.network.to(device))

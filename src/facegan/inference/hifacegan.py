@@ -1,5 +1,5 @@
 """HiFaceGAN inference: blind face restoration of degraded faces, at the size the model was
-trained at, from a train_hifacegan model.pt or an exported generator.ts.
+trained at, from a train_hifacegan model.pt or an exported generator.pt2.
 
 The generator runs in inference mode (`facegan.models.hifacegan.restore`): its SPADE
 batch norms use the running statistics gathered in training, so a face's restoration
@@ -23,7 +23,7 @@ from facegan.models.hifacegan import baked, build_generator, restore
 
 
 def load_hifacegan(path: Path, device: torch.device | str) -> TrainedModel:
-    """The generator of a train_hifacegan model.pt, or an exported generator.ts; its config
+    """The generator of a train_hifacegan model.pt, or an exported generator.pt2; its config
     holds the size it restores at ("image_size")."""
     return load_trained(path, build_generator, "G", device, ("train_hifacegan", "export_hifacegan"))
 

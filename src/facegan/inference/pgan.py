@@ -23,7 +23,7 @@ STAGES = ("train_pgan", "export_pgan")
 
 
 def load_pgan(path: Path, device: torch.device | str) -> TrainedModel:
-    """The averaged generator (G_ema) of a scale's model.pt, or an exported generator.ts."""
+    """The averaged generator (G_ema) of a scale's model.pt, or an exported generator.pt2."""
     return load_trained(path, build_generator, "G_ema", device, STAGES)
 
 

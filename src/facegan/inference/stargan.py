@@ -87,7 +87,7 @@ def apply_edit(G: GeneratorFn, images: np.ndarray, c_trg: np.ndarray, device: to
 
 
 def load_stargan(path: Path, device: torch.device | str) -> TrainedModel:
-    """The generator of a train_stargan model.pt, or an exported generator.ts; its config
+    """The generator of a train_stargan model.pt, or an exported generator.pt2; its config
     names the attributes it edits ("attributes") and its image size ("image_size")."""
     return load_trained(path, build_generator, "G", device, ("train_stargan", "export_stargan"))
 

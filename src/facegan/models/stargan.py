@@ -149,7 +149,7 @@ def edit_targets(c_org: torch.Tensor, attribute_names: list[str] | tuple[str, ..
 @torch.no_grad()
 def edit_grid(G, images: np.ndarray, labels: np.ndarray, attributes: list[str]) -> np.ndarray:
     """The paper's figure: one row per input face, then one column per target attribute.
-    `G` is a Generator or its TorchScript export; `labels` the faces' own 0/1 labels."""
+    `G` is a Generator or its export (ExportedGenerator); `labels` the faces' own 0/1 labels."""
     device = next(G.parameters()).device
     reals = to_float(images).to(device)
     c_org = torch.from_numpy(np.asarray(labels, np.float32)).to(device)
