@@ -2,6 +2,8 @@
 (c10d rendezvous) against one process, batch shares, mixed precision and the batch loader."""
 import os
 import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from facegan.models.pgan import Discriminator
 from facegan.params import ParamsError, TrainComputeParams, load_params
 from facegan.training.batches import TrainingBatches, batch_loader
 from facegan.checkpoint import load_checkpoint
-from facegan.training.compute import Compute, Network, computing, process_share, relaunch_under_torchrun
+from facegan.training.compute import (Compute, Network, bf16_missing, compiler_missing, computing, process_share,
+                                      relaunch_under_torchrun)
 from facegan.training.log import read_log
 from facegan.training.losses import discriminator_loss
 from facegan.training.pgan import init_networks, new_state, scale_trainer
@@ -80,10 +83,22 @@ def test_a_process_under_a_launcher_never_relaunches(monkeypatch):
     assert len(launched) == 1
 
 
-def test_mixed_precision_and_compile_are_off_on_cpu_and_channels_last_is_on():
+def test_bf16_and_compile_run_where_they_can_and_say_so_where_they_cannot(monkeypatch, capsys):
     settings = TrainComputeParams(nproc=1, amp=True, channels_last=True, compile=True, loader_workers=0)
     with computing(settings, "cpu") as compute:
-        assert (compute.amp, compute.channels_last, compute.compile, compute.world) == (False, True, False, 1)
+        assert (compute.amp, compute.channels_last, compute.compile, compute.world) == (
+            bf16_missing(torch.device("cpu")) is None, True, compiler_missing(torch.device("cpu")) is None, 1)
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    with computing(settings, "cpu") as compute:
+        assert not compute.compile
+    assert "train.compile: no C++ compiler `no-such-compiler` on PATH" in capsys.readouterr().err
+    # A CPU without bf16 instructions, as oneDNN sees one when told to use AVX2 at most.
+    code = ("from facegan.params import TrainComputeParams; from facegan.training.compute import computing\n"
+            "with computing(TrainComputeParams(nproc=1, amp=True, channels_last=False, compile=False, "
+            "loader_workers=0), 'cpu') as compute: print(compute.amp)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert run.stdout == "False\n" and "train.amp: this CPU has no bf16 instructions" in run.stderr
 
 
 def test_channels_last_trains_as_nchw_up_to_rounding(tmp_path):
@@ -107,13 +122,12 @@ def test_channels_last_trains_as_nchw_up_to_rounding(tmp_path):
         torch.testing.assert_close(runs[True][1][name].contiguous(), value, rtol=1e-3, atol=1e-4)
 
 
-def test_bf16_autocast_keeps_the_gradient_penalty_close_to_fp32():
-    """The critic's forwards in bf16, the penalty's norm and the loss in fp32: its double
-    backward gives the critic nearly the fp32 gradient (bf16 keeps 8 bits of mantissa).
-
-    With ATen's own CPU convolutions: on a Xeon with AMX, oneDNN's bf16 kernels give 3x3
-    conv weight gradients in this double backward at cosine 0.08-0.35 to fp32's (measured;
-    0.997 with AMX off). The pipeline's bf16 runs on CUDA only, where oneDNN is not used."""
+def test_bf16_autocast_leaves_the_gradient_penalty_in_fp32():
+    """Under train.amp the critic's scores come from bf16 forwards, the gradient penalty's
+    forward and double backward from fp32 ones (Network.fp32): on a Xeon with AMX, oneDNN's
+    bf16 kernels gave 3x3 conv weight gradients in that double backward at cosine 0.08-0.35
+    to fp32's (measured; 0.997 with AMX off). So the penalty is fp32's to the bit, and the
+    critic's gradient differs by the bf16 rounding of its scores' part only."""
     reals, fakes = (torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(s)) * 2 - 1 for s in (1, 2))
     u = torch.rand(8, generator=torch.Generator().manual_seed(3))
     results = {}
@@ -123,13 +137,14 @@ def test_bf16_autocast_keeps_the_gradient_penalty_close_to_fp32():
         dtypes = []
         D.tail[1].register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
         critic = Network(D, Compute(torch.device("cpu"), amp=amp), compilable=False)
-        with torch.backends.mkldnn.flags(enabled=False):
-            loss, parts = discriminator_loss(critic, reals, fakes, u, gp_weight=10.0, drift_weight=1e-3)
-            loss.backward()
-        assert loss.dtype == torch.float32 and set(dtypes) == {torch.bfloat16 if amp else torch.float32}
-        results[amp] = parts["gp"], torch.cat([p.grad.flatten() for p in D.parameters() if p.grad is not None])
-    (gp32, grad32), (gp16, grad16) = results[False], results[True]
-    assert gp16 == pytest.approx(gp32, rel=0.05)
+        loss, parts = discriminator_loss(critic, reals, fakes, u, gp_weight=10.0, drift_weight=1e-3,
+                                         penalty_critic=critic.fp32)
+        loss.backward()
+        # real, fake, then the penalty's x_hat
+        assert loss.dtype == torch.float32 and dtypes == [torch.bfloat16] * 2 * amp + [torch.float32] * (3 - 2 * amp)
+        results[amp] = parts, torch.cat([p.grad.flatten() for p in D.parameters() if p.grad is not None])
+    (parts32, grad32), (parts16, grad16) = results[False], results[True]
+    assert parts16["gp"] == parts32["gp"] and parts16["wasserstein"] != parts32["wasserstein"]
     assert torch.nn.functional.cosine_similarity(grad16, grad32, dim=0) > 0.99
     assert (grad16 - grad32).norm() < 0.1 * grad32.norm()
 

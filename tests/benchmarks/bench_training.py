@@ -1,7 +1,9 @@
 """Training throughput: images/s and peak memory of every model (and PGAN scale) for fp32
-and bf16 autocast, 1 and N processes, and the batch loader's images/s on its own.
+and bf16 autocast, eager and torch.compile, 1 and N processes, and the batch loader's
+images/s on its own.
 
     .venv/bin/python tests/benchmarks/bench_training.py --nproc 1 2
+    .venv/bin/python tests/benchmarks/bench_training.py --nproc 1 --precision fp32 bf16 --compile off on
     .venv/bin/python tests/benchmarks/bench_training.py --params configs/celeba128-paper.yaml --project
 
 What runs: the train stages' own steps (`scale_trainer`, `stargan_trainer`,
@@ -15,8 +17,9 @@ iteration is counted at its share. images/s = global batch x steps / block time,
 median block. PGAN scales run in their stable phase (alpha 0).
 
 Peak memory: on CUDA, torch.cuda.max_memory_allocated of the first process; on CPU its
-peak RSS (VmHWM), imports included. bf16 rows run on CUDA only: training never
-autocasts on CPU. --project prints the wall time of the params' whole PGAN schedule
+peak RSS (VmHWM), imports included. bf16 rows run where training autocasts: CUDA, or a
+CPU with AVX512-BF16 or AMX. Compiled rows compile in the warm-up steps (give enough of
+them: the first step of each network compiles). --project prints the wall time of the params' whole PGAN schedule
 (iterations x batch / images/s, per scale, at the fastest setting measured).
 """
 from __future__ import annotations
@@ -43,7 +46,7 @@ from facegan.models.pretrained import VGG19Features
 from facegan.params import Params, TrainComputeParams, load_params
 from facegan.training import hifacegan, pgan, stargan
 from facegan.training.batches import TrainingBatches, batch_loader
-from facegan.training.compute import Compute, computing, torchrun_command
+from facegan.training.compute import Compute, bf16_missing, computing, torchrun_command
 from facegan.training.loop import RunPaths
 
 DATA_BYTES = 256 << 20  # synthetic images per model: at most this much, at least 64 items
@@ -100,7 +103,7 @@ def peak_mib(device: torch.device) -> float:
 def worker(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     settings = TrainComputeParams(nproc=1, amp=args.precision == ["bf16"], channels_last=args.channels_last,
-                                  compile=False, loader_workers=args.loader_workers[0])
+                                  compile=args.compile == ["on"], loader_workers=args.loader_workers[0])
     with computing(settings, args.device) as compute, tempfile.TemporaryDirectory() as tmp:
         step, batches, batch, state = trainer(args.model, args.scale, params, compute, Path(tmp))
         total = args.warmup + args.repeats * args.steps
@@ -124,11 +127,12 @@ def worker(args: argparse.Namespace) -> None:
                                                   "amp": compute.amp, "world": compute.world}))
 
 
-def run_config(args: argparse.Namespace, model: str, scale: str, nproc: int, precision: str) -> dict:
+def run_config(args: argparse.Namespace, model: str, scale: str, nproc: int, precision: str, compile_: str) -> dict:
     """One configuration in its own process(es); its result, or the reason it failed."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         script = [__file__, "--worker", "--out", str(out), "--model", model, "--scale", scale, "--precision", precision,
+                  "--compile", compile_,
                   "--params", str(args.params), "--device", args.device, "--steps", str(args.steps),
                   "--repeats", str(args.repeats), "--warmup", str(args.warmup),
                   "--loader-workers", str(args.train_loader_workers), *(["--channels-last"] * args.channels_last)]
@@ -209,20 +213,23 @@ def benchmark(args: argparse.Namespace) -> None:
     configs = [("pgan", key) for key in params.pgan.scales if args.scales is None or key in args.scales]
     configs += [(model, "-") for model in ("stargan", "hifacegan")]
     configs = [c for c in configs if c[0] in args.models]
-    precisions = [p for p in args.precision if p == "fp32" or device.type == "cuda"]
+    no_bf16 = bf16_missing(device)
+    precisions = [p for p in args.precision if p == "fp32" or no_bf16 is None]
     results, rows = {}, []
     for model, scale in configs:
         for nproc in args.nproc:
             for precision in precisions:
-                result = results[model, scale, nproc, precision] = run_config(args, model, scale, nproc, precision)
-                figures = ([rate_text(result["images_per_s"]), f"{result['peak_mib']:,.0f}"]
-                           if "images_per_s" in result else ["failed", result["failed"]])
-                rows.append([model, scale, str(nproc), precision, *figures])
-                print(" ".join(rows[-1]), file=sys.stderr, flush=True)
+                for compile_ in args.compile:
+                    result = results[model, scale, nproc, precision, compile_] = run_config(
+                        args, model, scale, nproc, precision, compile_)
+                    figures = ([rate_text(result["images_per_s"]), f"{result['peak_mib']:,.0f}"]
+                               if "images_per_s" in result else ["failed", result["failed"]])
+                    rows.append([model, scale, str(nproc), precision, compile_, *figures])
+                    print(" ".join(rows[-1]), file=sys.stderr, flush=True)
     memory = "peak MiB (CUDA allocated)" if device.type == "cuda" else "peak RSS MiB"
-    print_table(["model", "scale", "procs", "precision", "images/s", memory], rows)
-    if len(precisions) == 1 and device.type != "cuda":
-        print("bf16: not measured (training autocasts on CUDA only)")
+    print_table(["model", "scale", "procs", "precision", "compile", "images/s", memory], rows)
+    if "bf16" in args.precision and no_bf16 is not None:
+        print(f"bf16: not measured ({no_bf16})")
     print(f"\nloader alone ({args.loader_items} batches after 4, median of {args.repeats}; images/s by workers)")
     print_table(["data", "item", "batch", *(f"workers {w}" for w in args.loader_workers)],
                 loader_rows(args, params, device))
@@ -238,6 +245,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scales", nargs="+", default=None, help="PGAN scales (default: all in the params)")
     parser.add_argument("--nproc", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"], help="torch.compile (train.compile)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=10, help="steps per timed block")

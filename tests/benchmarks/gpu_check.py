@@ -7,8 +7,9 @@ stops it with exit code 1 and says what failed.
 What runs, with the train stages' own steps on random images (`bench_training.trainer`):
 - PGAN at the params' last two scales, StarGAN and HiFaceGAN, each twice from the same
   weights and batches: fp32, then bf16 autocast + channels_last + torch.compile (compile
-  where training uses it: not the critics under a gradient penalty). On a CPU, training
-  never autocasts or compiles, so the second run is fp32 in channels_last.
+  where training uses it: not the critics under a gradient penalty). On a CPU the second
+  run has every one of these the CPU supports: bf16 with AVX512-BF16 or AMX, compile with
+  a C++ compiler (training says which it leaves out, and why).
 - Checks: every loss of every step is finite; bf16 tracks fp32: the mean of each loss
   over the first --track steps (the same weights and batches in both) within 10%
   relative or 0.05 absolute.

@@ -8,15 +8,20 @@ process holds the random state a single process would, DDP's averaged gradient i
 gradient of the whole batch's mean loss, and the checkpoints are a single process's (up
 to the rounding of that average). Only the first process writes files.
 
-bf16 autocast (network forwards only: losses, gradient-penalty norms and the optimizers
-stay in fp32) and torch.compile are for CUDA; on CPU they are off. channels_last (NHWC)
-works on both: oneDNN's CPU convolutions are faster in it too.
+bf16 autocast runs the network forwards in bf16 on CUDA and on a CPU with bf16 instructions
+(AVX512-BF16 or AMX, through oneDNN); the losses, the optimizers and the whole gradient
+penalty (its forward and double backward: AMX's bf16 convolution gradients came out wrong
+there when measured) stay in fp32. Elsewhere it says so and trains in fp32.
+torch.compile runs on CUDA and on the CPU, where Inductor builds C++ kernels: without a C++
+compiler it says so and trains eagerly. channels_last (NHWC) works on both: oneDNN's CPU
+convolutions are faster in it too.
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import sys
 from dataclasses import dataclass
@@ -140,6 +145,11 @@ class Network:
     def fixed(self, *args):
         return self.compute.run(self.module, *args)
 
+    def fp32(self, *args):
+        """The trained pass without autocast: the gradient penalty's critic."""
+        with torch.autocast(self.compute.device.type, enabled=False):
+            return self.trained(*args)
+
 
 @contextlib.contextmanager
 def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Compute]:
@@ -156,12 +166,40 @@ def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Co
             torch.cuda.set_device(torch_device)
         dist.init_process_group("nccl" if cuda else "gloo", device_id=torch_device if cuda else None)
     try:
-        yield Compute(torch_device, rank, world, amp=settings.amp and cuda,
-                      channels_last=settings.channels_last, compile=settings.compile and cuda,
+        yield Compute(torch_device, rank, world, amp=settings.amp and _available("train.amp", bf16_missing(torch_device)),
+                      channels_last=settings.channels_last,
+                      compile=settings.compile and _available("train.compile", compiler_missing(torch_device)),
                       loader_workers=settings.loader_workers)
     finally:
         if world > 1:
             dist.destroy_process_group()
+
+
+def bf16_missing(device: torch.device) -> str | None:
+    """Why bf16 autocast cannot run natively on `device`, or None when it can. oneDNN's bf16
+    instructions (AVX512-BF16, AMX) are what it checks on a CPU; ONEDNN_MAX_CPU_ISA can hide
+    them."""
+    if device.type == "cuda":
+        return None if torch.cuda.is_bf16_supported() else f"{torch.cuda.get_device_name(device)} has no bf16"
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return None
+    return "this CPU has no bf16 instructions that oneDNN uses (AVX512-BF16 or AMX)"
+
+
+def compiler_missing(device: torch.device) -> str | None:
+    """Why torch.compile cannot run on `device`, or None when it can: on a CPU, Inductor builds
+    its kernels with the C++ compiler $CXX names, else g++."""
+    compiler = os.environ.get("CXX", "g++")
+    if device.type == "cuda" or shutil.which(compiler):
+        return None
+    return f"no C++ compiler `{compiler}` on PATH, which torch.compile needs on a CPU (apt-get install g++, or set CXX)"
+
+
+def _available(setting: str, missing: str | None) -> bool:
+    """True when nothing is `missing`; otherwise say what the run does instead."""
+    if missing is not None:
+        print(f"{setting}: {missing}; training without it", file=sys.stderr, flush=True)
+    return missing is None
 
 
 def _stop_with_launcher() -> None:

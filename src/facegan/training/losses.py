@@ -30,11 +30,13 @@ def discriminator_loss(
     u: torch.Tensor,
     gp_weight: float,
     drift_weight: float,
+    penalty_critic: Critic | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The critic's WGAN-GP + drift loss, averaged over the batch, and its parts for logging."""
+    """The critic's WGAN-GP + drift loss, averaged over the batch, and its parts for logging.
+    `penalty_critic`: the critic as the gradient penalty runs it (training: in fp32), if not `critic`."""
     real_score = critic(real)
     fake_score = critic(fake.detach())
-    penalty = gradient_penalty(critic, real, fake.detach(), u)
+    penalty = gradient_penalty(penalty_critic or critic, real, fake.detach(), u)
     drift = real_score.pow(2)
     loss = (fake_score - real_score + gp_weight * penalty + drift_weight * drift).mean()
     parts = {

@@ -103,7 +103,8 @@ def train_step(state: TrainState, G: Network, D: Network, reals: torch.Tensor, a
     u = share.of(torch.rand(share.size, generator=state.rng)).to(device)
     with torch.no_grad():  # the critic's step needs no gradient through G
         fakes = G.fixed(z, alpha)
-    loss_d, parts = discriminator_loss(lambda x: D(x, alpha), reals, fakes, u, train.gp_weight, train.drift_weight)
+    loss_d, parts = discriminator_loss(lambda x: D(x, alpha), reals, fakes, u, train.gp_weight, train.drift_weight,
+                                       penalty_critic=lambda x: D.fp32(x, alpha))
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()

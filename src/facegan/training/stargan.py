@@ -50,7 +50,7 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     u = share.of(torch.rand(share.size, generator=state.rng)).to(reals.device)
     with torch.no_grad():  # D's step needs no gradient through G
         fake = G.fixed(reals, c_trg)
-    loss_d, parts = stargan_discriminator_loss(D, reals, fake, c_org, u, train.lambda_cls, train.lambda_gp)
+    loss_d, parts = stargan_discriminator_loss(D, reals, fake, c_org, u, train.lambda_cls, train.lambda_gp, D.fp32)
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()

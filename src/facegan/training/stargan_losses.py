@@ -25,12 +25,15 @@ def stargan_discriminator_loss(
     u: torch.Tensor,
     lambda_cls: float,
     lambda_gp: float,
+    D_penalty: StarCritic | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """D's loss and its unweighted terms for logging, so loss = d_real + d_fake + lambda_cls * d_cls + lambda_gp * gp.
 
     d_real: -mean D_src(real); d_fake: mean D_src(fake); d_cls: BCE of D_cls(real) against the
-    real labels c_org; gp: mean gradient penalty of the patch map at x_hat (u as in `gradient_penalty`).
+    real labels c_org; gp: mean gradient penalty of the patch map at x_hat (u as in `gradient_penalty`),
+    run through `D_penalty` (training: D in fp32) if given.
     """
+    D_penalty = D_penalty or D
     src_real, cls_real = D(real)
     src_fake, _ = D(fake.detach())
     # The patch map's sum has the same gradient as the official grad_outputs of ones.
@@ -38,7 +41,7 @@ def stargan_discriminator_loss(
         "d_real": -src_real.mean(),
         "d_fake": src_fake.mean(),
         "d_cls": classification_loss(cls_real, c_org),
-        "gp": gradient_penalty(lambda x: D(x)[0], real, fake.detach(), u).mean(),
+        "gp": gradient_penalty(lambda x: D_penalty(x)[0], real, fake.detach(), u).mean(),
     }
     loss = terms["d_real"] + terms["d_fake"] + lambda_cls * terms["d_cls"] + lambda_gp * terms["gp"]
     return loss, {name: term.item() for name, term in terms.items()}
