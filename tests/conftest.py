@@ -41,7 +41,7 @@ def tiny_params_dict(resolution: int = 8) -> dict:
     params["hifacegan"]["data"].update(image_size=64, workers=1)
     params["hifacegan"]["model"].update(ngf=4, ndf=4, spade_hidden=8)
     params["hifacegan"]["train"].update(iterations=20, batch=2, decay_start=10, checkpoint_every=5, log_every=5,
-                                        sample_images=4)
+                                        sample_images=4, snapshots=3, validation_images=4)
     params["eval"]["hifacegan"].update(batch=8, fid_images=8)
     params["weights"]["download"] = False  # tests never reach for the network
     return params

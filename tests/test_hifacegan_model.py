@@ -1,14 +1,20 @@
-"""HiFaceGAN's layers and losses against their definitions, on tiny inputs."""
+"""HiFaceGAN's layers and losses against their definitions, on tiny inputs; its snapshots and
+validation split."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torchvision.models import vgg19
 
+from facegan.errors import UserError
 from facegan.models.hifacegan import (LIP, SPADE, Generator, MultiscaleDiscriminator, SuppressionEncoder, baked,
                                       lip2d)
 from facegan.models.pretrained import VGG19Features, load_vgg19
+from facegan.training.hifacegan import drop_snapshots_after, keep_snapshot, split_validation
 from facegan.training.hifacegan_losses import VGG_LAYER_WEIGHTS, feature_matching_loss, lsgan_loss, perceptual_loss
+from facegan.training.loop import RunPaths
 
 
 def test_lip_pooling_is_an_importance_weighted_average_over_3x3_windows():
@@ -121,3 +127,22 @@ def test_vgg19_weights_load_from_torchvisions_file_layout(tmp_path):
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x)[-1], network.features[:30](x))
+
+
+def test_snapshots_keep_the_last_n_and_a_restart_drops_the_ones_it_redoes(tmp_path):
+    paths, G = RunPaths(tmp_path), torch.nn.Linear(2, 2)
+    for iteration in (5, 10, 15):
+        keep_snapshot(SimpleNamespace(iteration=iteration, G=G), paths, keep=2)
+    assert sorted(path.name for path in paths.snapshots.iterdir()) == ["G-00000010.pt", "G-00000015.pt"]
+    drop_snapshots_after(paths, 10)  # resumed from iteration 10: 15 is redone
+    assert [path.name for path in paths.snapshots.iterdir()] == ["G-00000010.pt"]
+    drop_snapshots_after(paths, 0)  # a fresh start
+    assert list(paths.snapshots.iterdir()) == []
+
+
+def test_the_validation_pairs_are_the_last_training_pairs_and_leave_some_to_train_on():
+    pairs = np.arange(5)[:, None] * np.ones((5, 3), np.uint8)
+    training, validation = split_validation(pairs, 2)
+    assert training[:, 0].tolist() == [0, 1, 2] and validation[:, 0].tolist() == [3, 4]
+    with pytest.raises(UserError, match="validation_images = 5 leaves none of the 5 training pairs"):
+        split_validation(pairs, 5)

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from conftest import kill_mid_run, run_stage, tiny_params_dict, write_params
 from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
+from facegan.inference.hifacegan import load_hifacegan
+from facegan.models.hifacegan import restore
 from facegan.training.hifacegan import LOG_COLUMNS
 from facegan.training.log import read_log
 
@@ -46,7 +48,7 @@ def test_the_degrade_stage_packs_train_and_test_pairs(prepared):
 
 def test_training_writes_model_log_and_grid(trained):
     model = load_checkpoint(trained / "data/hifacegan/model.pt")
-    assert model["iteration"] == 20 and set(model) == {"config", "fingerprint", "iteration", "G"}
+    assert model["iteration"] == 20 and set(model) == {"config", "fingerprint", "iteration", "G", "choice"}
     log = read_log(trained / "data/hifacegan/loss.tsv")
     assert [row["iteration"] for row in log] == [5, 10, 15, 20] and list(log[0]) == ["iteration", *LOG_COLUMNS]
     assert all(np.isfinite(row["loss_g"]) and np.isfinite(row["loss_d"]) for row in log)
@@ -57,6 +59,25 @@ def test_training_writes_model_log_and_grid(trained):
     assert grid.height > grid.width  # 4 faces x (degraded | restored | clean)
 
 
+def test_the_model_is_the_snapshot_that_restores_the_validation_pairs_best(trained):
+    """Snapshots at the last 3 checkpoints (every 5 of 20 iterations), scored on the last 4
+    training pairs (held out), never on the test pairs; model.pt is the best one."""
+    model = load_checkpoint(trained / "data/hifacegan/model.pt")
+    choice = model["choice"]
+    assert list(choice["scores"]) == ["10", "15", "20"] and choice["validation_images"] == 4
+    assert choice["chosen_iteration"] == int(max(choice["scores"], key=choice["scores"].get))
+    snapshots = sorted((trained / "data/hifacegan/work/snapshots").iterdir())
+    assert [path.name for path in snapshots] == ["G-00000010.pt", "G-00000015.pt", "G-00000020.pt"]
+    chosen = load_checkpoint(trained / f"data/hifacegan/work/snapshots/G-{choice['chosen_iteration']:08d}.pt")
+    assert all(torch.equal(chosen["G"][key], value) for key, value in model["G"].items())
+    # The chosen score, recomputed from model.pt on the last 4 training pairs.
+    validation = np.load(trained / "data/prepared/ffhq/train.npy")[-4:]
+    G = load_hifacegan(trained / "data/hifacegan/model.pt", "cpu").network
+    restored = restore(G, validation[:, 0]).astype(np.float64) / 255
+    psnr = 10 * np.log10(1 / ((restored - validation[:, 1] / 255) ** 2).mean(axis=(1, 2, 3)))
+    assert psnr.mean() == pytest.approx(choice["scores"][str(choice["chosen_iteration"])], rel=1e-6)
+
+
 def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(prepared, trained, tmp_path):
     killed = tmp_path / "killed"
     shutil.copytree(prepared, killed)
@@ -64,9 +85,10 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(prepared, tr
     killed_at = kill_mid_run("train.py", "hifacegan", cwd=killed, work=work, at_least=5, total=20)
     resumed = run_stage("train.py", "hifacegan", cwd=killed)
     assert f"resuming HiFaceGAN from iteration {killed_at}" in resumed.stderr
-    a, b = (load_checkpoint(root / "data/hifacegan/model.pt")["G"] for root in (killed, trained))
-    for key in b:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    a, b = (load_checkpoint(root / "data/hifacegan/model.pt") for root in (killed, trained))
+    assert a["choice"]["chosen_iteration"] == b["choice"]["chosen_iteration"]
+    for key in b["G"]:
+        torch.testing.assert_close(a["G"][key], b["G"][key], rtol=1e-5, atol=1e-6)
 
 
 def test_perceptual_loss_without_the_vgg19_weights_stops_at_once(prepared, tmp_path):
@@ -93,6 +115,8 @@ def test_export_and_evaluate(trained):
     metrics = json.loads((trained / "metrics/hifacegan.json").read_text())
     details = json.loads((trained / "metrics/hifacegan.details.json").read_text())
     assert metrics == {key: details[key] for key in ("fid", "gain", "lpips", "psnr", "ssim")}
+    chosen = load_checkpoint(trained / "data/hifacegan/model.pt")["choice"]
+    assert details["checkpoint_choice"] == chosen == info["choice"]
     assert 0 < metrics["psnr"] < 60 and 0 < details["degraded"]["psnr"] < 60
     assert metrics["gain"]["psnr"] == pytest.approx(metrics["psnr"] - details["degraded"]["psnr"])
     assert -1 <= metrics["ssim"] <= 1 and details["images"] == {"test": 10}

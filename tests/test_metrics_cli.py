@@ -9,7 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from facegan.imagefolder import ImageFolderError, iter_image_batches, list_images, paired_images, select_images
-from facegan.metrics import METRICS, compute, register_metric
+from facegan.metrics.registry import METRICS, compute, register_metric
 from facegan.metrics.cli import metrics_app
 from facegan.metrics.ms_ssim import ms_ssim
 from facegan.metrics.psnr_ssim import psnr_ssim

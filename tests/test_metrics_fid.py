@@ -17,7 +17,7 @@ from facegan import weights as weights_module
 from facegan.cli import app
 from facegan.errors import UserError
 from facegan.evaluation.pgan import evaluate_pgan
-from facegan.metrics import compute
+from facegan.metrics.registry import compute
 from facegan.metrics.fid import fid, inception_stats, load_inception, staged_inception
 from facegan.metrics.frechet import FeatureStats, frechet_distance
 from facegan.metrics.inception import FIDInceptionA, FIDInceptionE, FIDInceptionV3

@@ -12,7 +12,7 @@ from torchvision.models import alexnet
 
 from facegan.errors import UserError
 from facegan.evaluation.hifacegan import evaluate_hifacegan
-from facegan.metrics import compute
+from facegan.metrics.registry import compute
 from facegan.metrics.lpips import LPIPSAlex, load_lpips, lpips
 from facegan.models.hifacegan import Generator
 from facegan.params import HiFaceGANEvalParams

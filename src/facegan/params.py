@@ -247,6 +247,8 @@ class HiFaceGANTrain:
     lambda_l1: float = _field(low=0.0)  # pixel L1: not in the paper (0 there)
     mirror: bool = _field()
     checkpoint_every: int = _field(low=1)
+    snapshots: int = _field(low=1)  # generator snapshots kept, one per checkpoint_every; the best is the model
+    validation_images: int = _field(low=0)  # training pairs held out to choose among the snapshots
     log_every: int = _field(low=1)
     sample_images: int = _field(low=1, high=64)
 
@@ -357,6 +359,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         _validate_stargan(params.stargan, problems)
         _validate_ffhq(params.data.ffhq, problems)
         _validate_adam_schedule("hifacegan.train", params.hifacegan.train, problems)
+        _validate_snapshot_choice(params.hifacegan.train, problems)
         _validate_batch_split(params, problems)
         _validate_machines(params.train, problems)
     if len(problems) == 1:
@@ -518,6 +521,12 @@ def _validate_adam_schedule(prefix: str, train: StarGANTrain | HiFaceGANTrain, p
     _validate_betas(f"{prefix}.betas", train.betas, problems)
     if train.decay_start > train.iterations:
         problems.append(f"{prefix}.decay_start = {train.decay_start}: must be <= iterations ({train.iterations})")
+
+
+def _validate_snapshot_choice(train: HiFaceGANTrain, problems: list[str]) -> None:
+    if train.snapshots > 1 and train.validation_images == 0:
+        problems.append(f"hifacegan.train.snapshots = {train.snapshots} needs validation pairs to choose among them: "
+                        "set hifacegan.train.validation_images above 0, or snapshots to 1 (the last weights)")
 
 
 def _validate_batch_split(params: Params, problems: list[str]) -> None:

@@ -74,10 +74,12 @@ def hifacegan_metrics(model: TrainedModel, pairs: np.ndarray, params: HiFaceGANE
                       out_dir: Path, fid_model: FIDInceptionV3 | None, fid_missing: str,
                       lpips_model: LPIPSAlex | None, lpips_missing: str) -> dict:
     """The record of metrics/hifacegan.json: `evaluate_hifacegan` on the test pairs, the
-    iterations trained, and the conditions the numbers were made under."""
+    iterations trained, which snapshot the model is (chosen on validation pairs), and the
+    conditions the numbers were made under."""
     result = evaluate_hifacegan(model.network, pairs, params, out_dir, fid_model, fid_missing, lpips_model,
                                 lpips_missing)
-    return {**result, "iterations": model.iterations, **training_conditions(hifacegan)}
+    return {**result, "iterations": model.iterations, "checkpoint_choice": model.choice,
+            **training_conditions(hifacegan)}
 
 
 def summary(result: dict) -> str:

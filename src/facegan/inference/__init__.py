@@ -38,6 +38,7 @@ class TrainedModel:
     config: dict  # the architecture, as the checkpoint records it
     iterations: int
     fingerprint: str  # of the inputs the checkpoint was trained from
+    choice: dict | None = None  # how the weights were chosen among snapshots (HiFaceGAN), when they were
 
 
 def from_checkpoint(path: Path, build: Callable[[dict], nn.Module], weights: str, stage: str) -> TrainedModel:
@@ -47,8 +48,8 @@ def from_checkpoint(path: Path, build: Callable[[dict], nn.Module], weights: str
     try:
         network = build(checkpoint["config"])
         network.load_state_dict(checkpoint[weights])
-        return TrainedModel(network.eval(), checkpoint["config"], checkpoint.get("iteration", 0),
-                            checkpoint["fingerprint"])  # pgan init: no iteration
+        return TrainedModel(network.eval(), checkpoint["config"], checkpoint.get("iteration", 0),  # pgan init: none
+                            checkpoint["fingerprint"], checkpoint.get("choice"))
     except (KeyError, RuntimeError, TypeError) as error:  # a checkpoint of another model or version
         raise CheckpointError(f"{path} is not a {stage} model.pt ({type(error).__name__}: {error})") from error
 
@@ -83,7 +84,7 @@ def from_export(path: Path, device: torch.device | str, stage: str) -> TrainedMo
         program = move_to_device_pass(torch.export.load(path), torch.device(device))
         info = json.loads(info_path.read_text())
         return TrainedModel(ExportedGenerator(program), info["config"], info["iterations"],
-                            info["checkpoint_fingerprint"])
+                            info["checkpoint_fingerprint"], info.get("choice"))
     except (RuntimeError, ValueError, KeyError, zipfile.BadZipFile) as error:  # a damaged or foreign file
         raise CheckpointError(f"{path} cannot be read as an {stage} output ({cause(error)}); "
                               f"run `dvc repro {stage}` again") from error
@@ -122,6 +123,8 @@ class ExportSpec:
 
 
 def export_metadata(model: TrainedModel, name: str, params_fingerprint: str, **details) -> dict:
-    """The record every export carries: which model, trained from what, for how long."""
+    """The record every export carries: which model, trained from what, for how long, and
+    which snapshot it is when it was chosen among several."""
+    chosen = {"choice": model.choice} if model.choice is not None else {}
     return {"model": name, "config": model.config, "params_fingerprint": params_fingerprint,
-            "checkpoint_fingerprint": model.fingerprint, "iterations": model.iterations, **details}
+            "checkpoint_fingerprint": model.fingerprint, "iterations": model.iterations, **chosen, **details}

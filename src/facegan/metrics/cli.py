@@ -17,7 +17,7 @@ import typer
 from facegan.cliutil import group_app
 from facegan.errors import UserError
 from facegan.imagefolder import image_size, iter_image_batches, list_images, paired_images, select_images
-from facegan.metrics import compute
+from facegan.metrics.registry import compute
 from facegan.metrics.fid import is_official, load_inception
 from facegan.metrics.lpips import load_lpips
 from facegan.progress import progress

@@ -7,18 +7,28 @@ VGG19 weights; with `lambda_vgg: 0` (the sample default) it is off and nothing i
 `lambda_l1` weighs an L1 pixel loss |G(x) - y| that the paper does not have (0 there):
 the sample default uses it in the perceptual loss's place, to tie the restoration to the
 clean face when the VGG19 weights cannot be had (README).
+
+The model is chosen, not just the last weights: the generator is kept at each of the last
+`snapshots` working checkpoints, and the one whose restorations of a validation split
+score the highest PSNR becomes model.pt. The reference scores its last 5 epoch checkpoints
+on the test set; here the validation pairs are the last `validation_images` of the
+training folders (by name), held out of training, and the test set is never looked at.
 """
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
+from facegan.checkpoint import load_checkpoint, save_checkpoint
 from facegan.data.degrade import PreparedFFHQ
+from facegan.errors import UserError
 from facegan.images import save_png
-from facegan.models.hifacegan import build_discriminator, build_generator, restoration_grid
+from facegan.metrics.psnr_ssim import psnr_ssim_pairs
+from facegan.models.hifacegan import build_discriminator, build_generator, restoration_grid, restore
 from facegan.params import HiFaceGANParams, fingerprint
 from facegan.training.batches import TrainingBatches
 from facegan.training.compute import Compute, Network
@@ -98,23 +108,76 @@ def hifacegan_trainer(state: GANState, hifacegan: HiFaceGANParams, compute: Comp
     return step, TrainingBatches(pairs, share, train.seed, train.mirror)
 
 
+def split_validation(pairs: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) pairs: the last `count` of the training folders' pairs are held out."""
+    if count >= len(pairs):
+        raise UserError(f"hifacegan.train.validation_images = {count} leaves none of the {len(pairs)} training pairs "
+                        "to train on: lower it, or widen data.ffhq.train_folders")
+    return pairs[: len(pairs) - count], pairs[len(pairs) - count :]
+
+
+def _snapshot_path(paths: RunPaths, iteration: int) -> Path:
+    return paths.snapshots / f"G-{iteration:08d}.pt"
+
+
+def _snapshots(paths: RunPaths) -> list[Path]:
+    return sorted(paths.snapshots.glob("G-*.pt"))  # zero-padded: in iteration order
+
+
+def keep_snapshot(state: GANState, paths: RunPaths, keep: int) -> None:
+    """The generator at this iteration into work/snapshots/, then only the last `keep` there."""
+    save_checkpoint(_snapshot_path(paths, state.iteration), {"iteration": state.iteration, "G": state.G.state_dict()})
+    for old in _snapshots(paths)[:-keep]:
+        old.unlink()
+
+
+def drop_snapshots_after(paths: RunPaths, iteration: int) -> None:
+    """Snapshots of another run (a fresh start: all) or of iterations a resumed run redoes."""
+    for path in _snapshots(paths):
+        if int(path.stem.split("-")[1]) > iteration:
+            path.unlink()
+
+
+def choose_snapshot(G: torch.nn.Module, paths: RunPaths, validation: np.ndarray, batch: int) -> dict:
+    """Load into G the snapshot whose restorations of the `validation` pairs have the highest
+    mean PSNR; the record of the choice (every snapshot's score, the one chosen)."""
+    scores = {}
+    for path in _snapshots(paths):
+        snapshot = load_checkpoint(path)
+        G.load_state_dict(snapshot["G"])
+        psnr, _ = psnr_ssim_pairs(restore(G, validation[:, 0], batch), validation[:, 1])
+        scores[snapshot["iteration"]] = float(psnr.mean())
+    chosen = max(scores, key=scores.get)
+    G.load_state_dict(load_checkpoint(_snapshot_path(paths, chosen))["G"])
+    return {"metric": "mean PSNR of the restored validation pairs (dB)",
+            "validation_images": len(validation), "scores": {str(it): score for it, score in scores.items()},
+            "chosen_iteration": chosen}
+
+
 def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPaths, compute: Compute,
                     vgg: VGG19Features | None = None) -> dict:
-    """Train on the training pairs to the end (or resume), then write model.pt, loss.tsv and
-    samples.png (degraded | restored | clean test faces). `vgg` is required when
-    hifacegan.train.lambda_vgg > 0."""
+    """Train on the training pairs but the validation ones to the end (or resume), choose the
+    model among the last snapshots on the validation pairs, then write model.pt (with the
+    choice), loss.tsv and samples.png (degraded | restored | clean test faces). `vgg` is
+    required when hifacegan.train.lambda_vgg > 0."""
     train = hifacegan.train
     if train.lambda_vgg > 0 and vgg is None:
         raise ValueError("hifacegan.train.lambda_vgg > 0 needs the VGG19 features")
     if data.image_size != hifacegan.data.image_size:
         raise ValueError(f"the pairs are {data.image_size} px, params say {hifacegan.data.image_size}")
+    training, validation = split_validation(data.pairs["train"], train.validation_images)
     state = setup(hifacegan, data.fingerprint, paths, compute.device, announce=compute.main)
-    step, batches = hifacegan_trainer(state, hifacegan, compute, data.pairs["train"], vgg)
+    step, batches = hifacegan_trainer(state, hifacegan, compute, training, vgg)
+    if compute.main:
+        drop_snapshots_after(paths, state.iteration)
     trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
-                       log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="hifacegan")
+                       log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="hifacegan",
+                       on_checkpoint=lambda: keep_snapshot(state, paths, train.snapshots))
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
+    state.meta["choice"] = choose_snapshot(state.G, paths, validation, train.batch)
+    summary["chosen_iteration"] = state.meta["choice"]["chosen_iteration"]
     off = {"g_vgg": train.lambda_vgg == 0, "g_l1": train.lambda_l1 == 0}
     plotted = [name for name in LOG_COLUMNS[:-1] if not off.get(name)]
     write_model(state, paths, keep=("G",), plotted=plotted, title="HiFaceGAN")

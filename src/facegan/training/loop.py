@@ -43,6 +43,11 @@ class RunPaths:
     def work_log(self) -> Path:
         return self.out_dir / "work" / "loss.tsv"
 
+    @property
+    def snapshots(self) -> Path:
+        """The generator snapshots a run keeps to choose its model from (HiFaceGAN)."""
+        return self.out_dir / "work" / "snapshots"
+
 
 @dataclass
 class LoopState:
@@ -127,10 +132,11 @@ def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> flo
 
 def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, float]], batches: TrainingBatches, *,
              compute: Compute, paths: RunPaths, columns: list[str], log_every: int, checkpoint_every: int, desc: str,
-             log_extra: Callable[[], dict] = dict) -> int:
+             log_extra: Callable[[], dict] = dict, on_checkpoint: Callable[[], None] = lambda: None) -> int:
     """Call `step` on each batch until iteration `total`. The main process logs every
     `log_every` iterations (each process's step values averaged) and writes the working
-    checkpoint every `checkpoint_every` iterations and at the end; returns the steps run."""
+    checkpoint every `checkpoint_every` iterations and at the end, calling `on_checkpoint`
+    just before; returns the steps run."""
     start, seconds_before, started_at = state.iteration, state.seconds, time.monotonic()
     log = LossLog(paths.work_log, [*columns, WALL_CLOCK], resume_iteration=start) if compute.main else None
     loader = batch_loader(batches, start, total, compute)
@@ -145,6 +151,7 @@ def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, floa
         if state.iteration % log_every == 0 or done:
             log.write(state.iteration, {**log_extra(), WALL_CLOCK: state.seconds})
         if state.iteration % checkpoint_every == 0 or done:
+            on_checkpoint()
             save_checkpoint(paths.work, state.snapshot())
     return state.iteration - start
 
