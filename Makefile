@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test test-fast reproduce-check spread lock
+.PHONY: setup repro test test-fast reproduce-check spread lock paper-smoke paper-smoke-light
 
 # Every package, transitive ones included, at the exact version and hashes that
 # requirements.lock holds (pip refuses a file whose hash differs); then the project itself,
@@ -34,7 +34,7 @@ repro: setup
 	dvc repro
 
 test: setup
-	python -m pytest -q
+	python -m pytest -q --durations=15
 
 # The edit-test loop: all but the tests marked slow (stages, learning runs, DVC, several
 # processes or machines, the GPU check's CPU fallback), which `make test` runs too.
@@ -66,3 +66,13 @@ spread: setup
 	dvc exp run --queue -S "eval.pgan.seed=$$(echo $(SPREAD_EVAL_SEEDS) | tr ' ' ,)"
 	PYTHONPATH=src dvc exp run --run-all --jobs 1
 	facegan spread
+
+# configs/celeba128-paper.yaml through the whole DAG on the embedded sample, in a scratch copy
+# of the checkout: the preset's architectures and batch sizes, the iterations and evaluation
+# sizes of configs/paper-smoke.yaml. Prints each stage's seconds, seconds per iteration and
+# peak memory (BENCHMARKS.md). The light form (CI): the smallest batches, one iteration a stage.
+paper-smoke: setup
+	python -m facegan.smoke
+
+paper-smoke-light: setup
+	python -m facegan.smoke --light

@@ -28,7 +28,7 @@ from facegan.errors import UserError, cause
 from facegan.inference import ExportSpec, InputSpec
 from facegan.io import atomic_write_bytes, write_json
 
-MAX_BATCH = 4096  # the exported batch axis' upper bound (torch.export needs one above 1)
+MAX_BATCH = 4096  # the batch axis' bound, recorded in the program: far above any batch that fits in memory here
 OPSET = 20  # the ONNX opset torch 2.14's exporter writes by default, pinned: a torch upgrade does not change it unasked
 
 

@@ -66,7 +66,7 @@ def evaluate_hifacegan(G: Generator, pairs: np.ndarray, params: HiFaceGANEvalPar
         result["degraded"]["lpips"] = lpips(against_clean(degraded), model=lpips_model)["lpips"]
     else:
         result["missing"]["lpips"] = lpips_missing
-    save_png(restoration_grid(G, pairs[:8]), out_dir / "restorations.png", min_side=512)
+    save_png(restoration_grid(pairs[:8], restored[:8]), out_dir / "restorations.png", min_side=512)
     return result
 
 

@@ -81,13 +81,13 @@ def from_export(path: Path, device: torch.device | str, stage: str) -> TrainedMo
     try:
         if not _is_pt2_archive(path):  # checked first: torch.export.load logs a traceback per refusal
             raise ValueError("not a torch.export archive")
-        program = move_to_device_pass(torch.export.load(path), torch.device(device))
+        program = torch.export.load(path)
         info = json.loads(info_path.read_text())
-        return TrainedModel(ExportedGenerator(program), info["config"], info["iterations"],
-                            info["checkpoint_fingerprint"], info.get("choice"))
+        record = info["config"], info["iterations"], info["checkpoint_fingerprint"], info.get("choice")
     except (RuntimeError, ValueError, KeyError, zipfile.BadZipFile) as error:  # a damaged or foreign file
         raise CheckpointError(f"{path} cannot be read as an {stage} output ({cause(error)}); "
                               f"run `dvc repro {stage}` again") from error
+    return TrainedModel(ExportedGenerator(move_to_device_pass(program, torch.device(device))), *record)
 
 
 def _is_pt2_archive(path: Path) -> bool:
@@ -106,7 +106,7 @@ def load_trained(path: Path, build: Callable[[dict], nn.Module], weights: str, d
     suffix = Path(path).suffix
     if suffix == ".ts":
         raise UserError(f"{path} is a TorchScript export, which facegan no longer reads (torch.jit is "
-                        f"deprecated): run `dvc repro {stages[1]}` to write generator.pt2 beside it")
+                        f"deprecated): `dvc repro {stages[1]}` exports generator.pt2 in its place")
     if suffix == ".pt2":
         return from_export(path, device, stages[1])
     model = from_checkpoint(path, build, weights, stages[0])

@@ -20,8 +20,9 @@ from facegan.metrics.ms_ssim import PIXELS_PER_CHUNK, WINDOW, ssim_and_cs
 
 
 def _as_unit_float(images: np.ndarray, device: str | torch.device) -> torch.Tensor:
-    """uint8 NHWC -> float64 NCHW in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).double() / 255.0
+    """uint8 NHWC -> float64 NCHW in [0, 1]. Copied only when not contiguous and writable
+    (torch refuses to wrap a read-only memory map, e.g. one image of a packed split)."""
+    return torch.from_numpy(np.require(images, requirements=["C", "W"])).to(device).permute(0, 3, 1, 2).double() / 255.0
 
 
 def psnr_ssim_pairs(restored: np.ndarray, clean: np.ndarray, *,

@@ -264,10 +264,9 @@ def restore(G, degraded: np.ndarray, batch: int = 16) -> np.ndarray:
     return np.concatenate(out)
 
 
-def restoration_grid(G, pairs: np.ndarray) -> np.ndarray:
-    """One row per test face: degraded | restored | clean."""
-    degraded, clean = pairs[:, 0], pairs[:, 1]
-    rows = np.stack([degraded, restore(G, degraded), clean], axis=1)
+def restoration_grid(pairs: np.ndarray, restored: np.ndarray) -> np.ndarray:
+    """One row per face: degraded | restored | clean (`restored`: the pairs' restorations)."""
+    rows = np.stack([pairs[:, 0], restored, pairs[:, 1]], axis=1)
     return grid(rows.reshape(-1, *rows.shape[2:]), columns=3)
 
 

@@ -166,24 +166,38 @@ def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Co
             torch.cuda.set_device(torch_device)
         dist.init_process_group("nccl" if cuda else "gloo", device_id=torch_device if cuda else None)
     try:
-        yield Compute(torch_device, rank, world, amp=settings.amp and _available("train.amp", bf16_missing(torch_device)),
+        say = rank == 0
+        yield Compute(torch_device, rank, world,
+                      amp=settings.amp and _available("train.amp", bf16_missing(torch_device), say),
                       channels_last=settings.channels_last,
-                      compile=settings.compile and _available("train.compile", compiler_missing(torch_device)),
+                      compile=settings.compile and _available("train.compile", compiler_missing(torch_device), say),
                       loader_workers=settings.loader_workers)
     finally:
         if world > 1:
             dist.destroy_process_group()
 
 
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo's names for the native bf16 instructions
+
+
 def bf16_missing(device: torch.device) -> str | None:
-    """Why bf16 autocast cannot run natively on `device`, or None when it can. oneDNN's bf16
-    instructions (AVX512-BF16, AMX) are what it checks on a CPU; ONEDNN_MAX_CPU_ISA can hide
-    them."""
+    """Why bf16 autocast cannot run natively on `device`, or None when it can. On a CPU:
+    the CPU must have AVX512-BF16 or AMX (plain AVX-512 only emulates bf16, slower than
+    fp32) and oneDNN must use them (ONEDNN_MAX_CPU_ISA can hold it below)."""
     if device.type == "cuda":
         return None if torch.cuda.is_bf16_supported() else f"{torch.cuda.get_device_name(device)} has no bf16"
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if _cpu_flags() & set(BF16_CPU_FLAGS) and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return None
     return "this CPU has no bf16 instructions that oneDNN uses (AVX512-BF16 or AMX)"
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (none known elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next((set(line.split(":", 1)[1].split()) for line in cpuinfo if line.startswith("flags")), set())
+    except OSError:
+        return set()
 
 
 def compiler_missing(device: torch.device) -> str | None:
@@ -195,9 +209,9 @@ def compiler_missing(device: torch.device) -> str | None:
     return f"no C++ compiler `{compiler}` on PATH, which torch.compile needs on a CPU (apt-get install g++, or set CXX)"
 
 
-def _available(setting: str, missing: str | None) -> bool:
-    """True when nothing is `missing`; otherwise say what the run does instead."""
-    if missing is not None:
+def _available(setting: str, missing: str | None, say: bool) -> bool:
+    """True when nothing is `missing`; otherwise say (the first process) what the run does instead."""
+    if missing is not None and say:
         print(f"{setting}: {missing}; training without it", file=sys.stderr, flush=True)
     return missing is None
 

@@ -140,9 +140,17 @@ def drop_snapshots_after(paths: RunPaths, iteration: int) -> None:
 
 def choose_snapshot(G: torch.nn.Module, paths: RunPaths, validation: np.ndarray, batch: int) -> dict:
     """Load into G the snapshot whose restorations of the `validation` pairs have the highest
-    mean PSNR; the record of the choice (every snapshot's score, the one chosen)."""
+    mean PSNR; the record of the choice (every snapshot's score, the one chosen). Without
+    validation pairs (snapshots: 1) the last snapshot, which G holds, is the model."""
+    snapshots = _snapshots(paths)
+    if not snapshots:
+        raise UserError(f"{paths.snapshots} holds no generator snapshot to choose the model from (deleted?): "
+                        f"delete {paths.work.parent} and run the stage again to retrain")
+    if len(validation) == 0:
+        return {"metric": None, "validation_images": 0, "scores": {},
+                "chosen_iteration": int(snapshots[-1].stem.split("-")[1])}
     scores = {}
-    for path in _snapshots(paths):
+    for path in snapshots:
         snapshot = load_checkpoint(path)
         G.load_state_dict(snapshot["G"])
         psnr, _ = psnr_ssim_pairs(restore(G, validation[:, 0], batch), validation[:, 1])
@@ -181,6 +189,7 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     off = {"g_vgg": train.lambda_vgg == 0, "g_l1": train.lambda_l1 == 0}
     plotted = [name for name in LOG_COLUMNS[:-1] if not off.get(name)]
     write_model(state, paths, keep=("G",), plotted=plotted, title="HiFaceGAN")
-    save_png(restoration_grid(state.G, data.pairs["test"][: train.sample_images]), paths.out_dir / "samples.png",
+    shown = data.pairs["test"][: train.sample_images]
+    save_png(restoration_grid(shown, restore(state.G, shown[:, 0])), paths.out_dir / "samples.png",
              min_side=256)
     return summary
