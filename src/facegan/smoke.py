@@ -36,6 +36,7 @@ import yaml
 from facegan.cliutil import run_cli
 from facegan.errors import UserError
 from facegan.machine import cpu_model
+from facegan.tables import print_table
 from facegan.training.log import WALL_CLOCK, read_log
 
 PRESET = Path("configs/celeba128-paper.yaml")
@@ -150,12 +151,6 @@ def figures_table(runs: list[StageFigures]) -> list[list[str]]:
 HEADER = ["stage", "seconds", "iterations", "s first iteration", "s/iteration after", "largest peak RSS MiB"]
 
 
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER))]
-    for row in [HEADER, ["-" * width for width in widths], *rows]:
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
-
-
 app = typer.Typer(add_completion=False, rich_markup_mode="markdown")
 
 
@@ -182,7 +177,7 @@ def main(
     overlays = f"{OVERLAY} + {LIGHT_OVERLAY}" if light else str(OVERLAY)
     print(f"\npaper smoke ({PRESET} + {overlays}): {len(runs)} stages in {time.monotonic() - started:,.0f} s "
           f"on {cpu_model()}, {os.cpu_count()} cores")
-    print_table(figures_table(runs))
+    print_table(HEADER, figures_table(runs))
     if keep:
         print(f"workspace kept at {workspace}")
     else:
