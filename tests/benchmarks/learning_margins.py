@@ -39,7 +39,7 @@ QUANTITIES = {
         ("fd_classifier - real floor", lambda r: r["fd_classifier"] - r["fd_classifier_real_floor"], "> 0"),
     ]),
     "hifacegan": ("test_hifacegan_learning", [
-        ("gain.psnr dB", lambda r: r["trained"]["gain"]["psnr"], "> 0.8"),
+        ("gain.psnr dB", lambda r: r["trained"]["gain"]["psnr"], "> 0.3"),
         ("gain.ssim", lambda r: r["trained"]["gain"]["ssim"], "> 0.2"),
         ("psnr trained - untrained dB", lambda r: r["trained"]["psnr"] - r["untrained"]["psnr"], "> 5"),
     ]),
