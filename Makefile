@@ -33,8 +33,10 @@ lock:
 repro: setup
 	dvc repro
 
+# One pytest worker a core (nproc: the cores this process may use), each with one torch thread:
+# two threads a worker on shared cores spin against each other (10x slower here).
 test: setup
-	python -m pytest -q --durations=15
+	OMP_NUM_THREADS=1 python -m pytest -q -n $$(nproc) --durations=15
 
 # The edit-test loop: all but the tests marked slow (stages, learning runs, DVC, several
 # processes or machines, the GPU check's CPU fallback), which `make test` runs too.

