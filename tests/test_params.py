@@ -10,7 +10,7 @@ from conftest import REPO, tiny_params_dict, write_params
 from facegan.data.degrade import DEGRADATIONS
 from facegan.data.ffhq import FFHQ_SOURCES
 from facegan.data.sources import CELEBA_SOURCES
-from facegan.params import CelebAParams, FFHQParams, HiFaceGANData, ParamsError, fingerprint, load_params
+from facegan.params import CelebAParams, FFHQParams, HiFaceGANData, ParamsError, fingerprint, load_params, read_yaml
 
 
 def test_shipped_params_and_preset_are_valid():
@@ -43,6 +43,8 @@ def _error(tmp_path, change) -> str:
         (lambda p: p["pgan"]["train"].update(sedd=3), "pgan.train.sedd: unknown key"),
         (lambda p: p["pgan"]["train"].pop("seed"), "pgan.train.seed: missing"),
         (lambda p: p["pgan"]["train"].update(mirror="yes"), "pgan.train.mirror = 'yes': must be bool"),
+        (lambda p: p["stargan"]["data"].update(attributes=["Male", "Male"]), "must be one or more distinct names"),
+        (lambda p: p["stargan"]["data"].update(attributes=[]), "stargan.data.attributes = []: must be one or more"),
         (lambda p: p["pgan"]["scales"]["8"].update(batch=0), "pgan.scales.8.batch = 0: must be >= 1"),
         (lambda p: p["pgan"]["scales"]["8"].update(batch=2.5), "pgan.scales.8.batch = 2.5: must be int"),
         (lambda p: p["pgan"]["scales"]["8"].update(prev="init"), "pgan.scales.8.prev = 'init': must be '4'"),
@@ -62,8 +64,25 @@ def test_bad_values_are_rejected_with_key_value_and_rule(tmp_path, change, expec
 def test_nan_written_in_yaml_is_rejected(tmp_path):
     text = yaml.safe_dump(tiny_params_dict()).replace("lr: 0.002", "lr: .nan")
     (tmp_path / "params.yaml").write_text(text)
-    with pytest.raises(ParamsError, match=r"^lr = nan: must be a finite number$"):
+    with pytest.raises(ParamsError, match=r"params\.yaml: lr = nan: must be a finite number$"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_a_key_written_twice_is_an_error_giving_both_lines(tmp_path):
+    lines = yaml.safe_dump(tiny_params_dict(), sort_keys=False).splitlines()
+    first = next(number for number, line in enumerate(lines, 1) if line.startswith("lr: "))
+    lines.append("lr: 0.003")  # PyYAML alone keeps this one, silently
+    (tmp_path / "params.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ParamsError) as error:
+        load_params(tmp_path / "params.yaml")
+    assert str(error.value) == (f"{tmp_path / 'params.yaml'}: the key 'lr' is written twice, on lines {first} and "
+                                f"{len(lines)}: keep one")
+    # Nested too; the same key in two different mappings is no repetition.
+    (tmp_path / "nested.yaml").write_text("a:\n  seed: 1\nb:\n  seed: 1\n  seed: 2\n")
+    with pytest.raises(ParamsError, match="the key 'seed' is written twice, on lines 4 and 5"):
+        read_yaml(tmp_path / "nested.yaml")
+    (tmp_path / "nested.yaml").write_text("a:\n  seed: 1\nb:\n  seed: 2\n")
+    assert read_yaml(tmp_path / "nested.yaml") == {"a": {"seed": 1}, "b": {"seed": 2}}
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
@@ -73,12 +92,14 @@ def test_every_problem_is_reported_at_once(tmp_path):
         p["pgan"]["scales"]["8"].update(batch=0)
         p["stargan"]["train"].pop("seed")
         p["hifacegan"]["data"].update(degradation="rain")
+        p["stargan"]["data"]["attributes"][1] = "Blond"
 
     message = _error(tmp_path, change)
-    assert message.startswith(f"{tmp_path / 'params.yaml'}: 6 problems:"), message
+    assert message.startswith(f"{tmp_path / 'params.yaml'}: 7 problems:"), message
     for expected in ("lr = 0.0: must be > 0", "typo: unknown key", "pgan.train.mirror = 'yes': must be bool",
-                     "pgan.scales.8.batch = 0: must be >= 1", "stargan.train.seed: missing",
-                     "hifacegan.data.degradation = 'rain': must be one of down, noise, blur, jpeg, full"):
+                     "pgan.scales.8.batch = 0: must be >= 1", "stargan.train.seed: missing; add it",
+                     "hifacegan.data.degradation = 'rain': must be one of down, noise, blur, jpeg, full",
+                     "stargan.data.attributes = 'Blond': must be one of 5_o_Clock_Shadow, Arched_Eyebrows"):
         assert f"\n  - {expected}" in message, message
 
 

@@ -36,6 +36,7 @@ import yaml
 from facegan.cliutil import run_cli
 from facegan.errors import UserError
 from facegan.machine import cpu_model
+from facegan.params import read_yaml
 from facegan.tables import print_table
 from facegan.training.log import WALL_CLOCK, read_log
 
@@ -84,7 +85,7 @@ def smoke_params(checkout: Path, light: bool) -> dict:
 def _read_yaml(path: Path) -> dict:
     if not path.exists():
         raise UserError(f"{path} not found: run from the project's root (the folder with dvc.yaml)")
-    return yaml.safe_load(path.read_text())
+    return read_yaml(path)
 
 
 def make_workspace(checkout: Path, folder: Path, params: dict) -> None:
