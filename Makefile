@@ -34,7 +34,7 @@ repro: setup
 	dvc repro
 
 # One pytest worker a core (nproc: the cores this process may use), each with one torch thread:
-# two threads a worker on shared cores spin against each other (10x slower here).
+# two threads a worker on shared cores spin against each other (5 to 12 times slower here).
 test: setup
 	OMP_NUM_THREADS=1 python -m pytest -q -n $$(nproc) --durations=15
 

@@ -54,8 +54,8 @@ def test_repro_then_experiment_with_another_lr(clone):
     assert "Running stage 'download_weights'" in out
     lock = (clone / "dvc.lock").read_text()
     # Nothing timed or folder-dependent in any output: the same inputs give the same lock file. Rerun: both
-    # preparations, a PGAN scale with its fade-in, every trainer, an export and an evaluation; all 20 stages
-    # took 67 s more.
+    # preparations, a PGAN scale with its fade-in, every trainer, an export and an evaluation (all 20 stages
+    # took 67 s, these 8 about 35).
     _run("dvc", "repro", "--force", "--single-item", "prepare_celeba", "degrade_ffhq", "train_pgan@8",
          "train_stargan", "train_stargan_classifier", "train_hifacegan", "export_hifacegan", "evaluate_stargan",
          cwd=clone)  # fmt: skip

@@ -14,6 +14,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -343,7 +344,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         lines: dict[Any, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key, typing.Hashable):
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key, Hashable):
                 continue  # merges and unhashable keys: SafeLoader's own handling
             line = key_node.start_mark.line + 1
             if key in lines:
