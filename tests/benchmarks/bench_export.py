@@ -27,7 +27,7 @@ import onnxruntime
 import torch
 
 from bench_training import machine_lines, rate_text
-from benchreport import print_table
+from facegan.tables import print_table
 from facegan.checkpoint import save_checkpoint
 from facegan.export import export_generator
 from facegan.inference import TrainedModel

@@ -65,7 +65,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: reference_metrics
 
-from benchreport import peak_rss_kb, print_table
+from benchreport import peak_rss_kb
+from facegan.tables import print_table
 from reference_metrics import CHUNK, numpy_swd, ref_ms_ssim, separable_blur
 
 from facegan.machine import cpu_model

@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchreport import peak_rss_kb, print_table
+from benchreport import peak_rss_kb
+from facegan.tables import print_table
 from facegan.devices import pick_device
 from facegan.machine import cpu_model
 from facegan.models.pretrained import VGG19Features

@@ -1,10 +1,8 @@
-"""What the benchmark scripts share: a process's peak memory, and plain-text tables
-(facegan.tables, which the paper smoke run prints with too; the machine: facegan.machine)."""
+"""What the benchmark scripts share: a process's peak memory (their tables: facegan.tables;
+the machine: facegan.machine)."""
 from __future__ import annotations
 
 from pathlib import Path
-
-from facegan.tables import print_table  # noqa: F401  (the scripts import it from here)
 
 
 def peak_rss_kb() -> int:

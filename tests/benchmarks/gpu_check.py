@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from bench_training import machine_lines, peak_mib, synchronize, trainer
-from benchreport import print_table
+from facegan.tables import print_table
 from facegan.metrics.fid import inception_stats, load_inception
 from facegan.metrics.inception import FIDInceptionV3
 from facegan.metrics.ms_ssim import ms_ssim

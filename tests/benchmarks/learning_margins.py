@@ -20,7 +20,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))  # the test modules import conftest
 
-from benchreport import print_table  # noqa: E402
+from facegan.tables import print_table  # noqa: E402
 from facegan.machine import describe, describe_machine  # noqa: E402
 from facegan.spread import Summary  # noqa: E402
 
