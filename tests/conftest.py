@@ -79,12 +79,10 @@ def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int, m
     """Start a stage, SIGKILL it once its working checkpoint `work` has passed `at_least`
     iterations; the iteration the checkpoint holds afterwards. `machines` > 1 starts that
     many copies of the command, as the machines of one run would, and kills them all."""
-    from facegan.checkpoint import load_checkpoint
-
     processes = [subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *args[1:]], cwd=cwd,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(machines)]
     deadline = time.monotonic() + 120
-    while not work.exists() or load_checkpoint(work)["iteration"] < at_least:
+    while _iteration(work) < at_least:
         assert all(p.poll() is None for p in processes), "training ended before it could be killed"
         assert time.monotonic() < deadline, "no working checkpoint appeared"
         time.sleep(0.05)
@@ -96,9 +94,21 @@ def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int, m
     while any(running(pid) for pid in workers):  # they die with it, and write nothing more
         assert time.monotonic() < killed_by, f"processes {workers} outlived their killed launcher"
         time.sleep(0.05)
-    killed_at = load_checkpoint(work)["iteration"]
+    killed_at = _iteration(work)  # killed between the two renames: the previous one is the last
+    killed_at = killed_at if killed_at >= 0 else _iteration(work.with_name("checkpoint.previous.pt"))
     assert at_least <= killed_at < total
     return killed_at
+
+
+def _iteration(work: Path) -> int:
+    """The iteration of the working checkpoint `work`; -1 while there is none (a run renames
+    the last one aside before it writes the next)."""
+    from facegan.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        return load_checkpoint(work)["iteration"]
+    except CheckpointError:
+        return -1
 
 
 def free_endpoint() -> str:
@@ -139,3 +149,61 @@ def run_stage(*args: str, cwd: Path, check: bool = True, **kwargs) -> subprocess
     if check and result.returncode != 0:
         raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+FACEGAN = Path(sys.executable).parent / "facegan"  # the installed command, as a user runs it
+
+
+def write_photos(folder: Path, count: int, size: int = 24, seed: int = 0) -> Path:
+    """`count` seeded noise photos (PNG, size x size) in `folder`: many small inputs, so that a
+    command over them runs long enough to be interrupted."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{index:05d}.png")
+    return folder
+
+
+def complete_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def interrupt(command: list, folder: Path, cwd: Path | None = None, after: int = 1) -> subprocess.CompletedProcess:
+    """Run `command` and send SIGINT to its process group, as Ctrl-C in a terminal does, once
+    `folder` holds `after` files; its result."""
+    process = subprocess.Popen([str(part) for part in command], cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(complete_files(folder)) < after:
+        assert process.poll() is None, f"it ended before it could be interrupted: {process.communicate()}"
+        assert time.monotonic() < deadline, "no output appeared"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def interrupt_and_rerun(args: list, out: Path, total: int,
+                        cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """`facegan ARGS`, interrupted with Ctrl-C mid-run, then run again: the interrupt leaves
+    complete files only in `out` (no temporary file, no traceback) and says how many in one
+    line; the rerun keeps them and writes the rest. The two runs."""
+    from PIL import Image
+
+    stopped = interrupt([FACEGAN, *args], out, cwd)
+    written = complete_files(out)
+    assert stopped.returncode == 130 and "Traceback" not in stopped.stderr, stopped.stderr
+    assert stopped.stderr.splitlines()[-1] == (
+        f"interrupted: {len(written)} of {total} written (complete files), rerun to finish"), stopped.stderr
+    assert 0 < len(written) < total, "interrupted mid-run"
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")], "no temporary file left"
+    for path in written:
+        Image.open(path).load()  # complete
+    rerun = subprocess.run([str(part) for part in [FACEGAN, *args]], cwd=cwd, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (f"kept {len(written)} of {total} output(s) already in" in rerun.stderr), rerun.stderr
+    assert len(complete_files(out)) == total
+    return stopped, rerun

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import tiny_params_dict, write_params
+from conftest import interrupt_and_rerun, tiny_params_dict, write_params
 from facegan.checkpoint import save_checkpoint
 from facegan.cli import app
 from facegan.export import export_generator
@@ -109,21 +109,30 @@ def test_slerp_follows_the_great_circle():
 
 
 def test_a_damaged_model_file_is_a_clear_error(model, tmp_path):
+    """A user's own --model file is described, never to be deleted or retrained."""
     for name in ("model.pt", "generator.pt2"):
         damaged = tmp_path / name
         damaged.write_bytes((model / "model.pt").read_bytes()[:200])
-        if name.endswith(".pt2"):
-            (tmp_path / "generator.json").write_bytes((model / "export" / "generator.json").read_bytes())
         result = _generate("--n", 2, "--grid", tmp_path / "x.png", "--model", damaged)
         assert result.exit_code != 0 and not (tmp_path / "x.png").exists()
-        assert str(damaged) in str(result.exception) and "dvc repro" in str(result.exception)
+        message = str(result.exception)
+        assert str(damaged) in message and "cannot be read" in message
+        assert "delete" not in message and "dvc repro" not in message
     missing = _generate("--n", 2, "--grid", tmp_path / "x.png", "--model", tmp_path / "none.pt")
-    assert "not found" in str(missing.exception) and "dvc repro train_pgan" in str(missing.exception)
+    assert str(missing.exception) == f"{tmp_path / 'none.pt'} not found"
     # An export of an earlier version (TorchScript, torch.jit being deprecated) is refused with the command
     # that writes its successor, whatever it holds.
     (tmp_path / "generator.ts").write_bytes(b"an old TorchScript archive")
     old = _generate("--n", 2, "--grid", tmp_path / "x.png", "--model", tmp_path / "generator.ts")
     assert "TorchScript" in str(old.exception) and "dvc repro export_pgan" in str(old.exception)
+
+
+def test_an_export_carries_its_record_and_needs_no_file_beside_it(model, tmp_path):
+    copied = tmp_path / "my_faces.pt2"
+    copied.write_bytes((model / "export" / "generator.pt2").read_bytes())
+    result = _generate("--n", 2, "--grid", tmp_path / "x.png", "--model", copied)
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "my_faces.json").exists() and (tmp_path / "x.png").exists()
 
 
 def test_nothing_to_write_and_a_gif_without_a_walk_are_refused(model, tmp_path):
@@ -145,3 +154,13 @@ def test_out_follows_the_one_rule(model, tmp_path):
                        "--model", model / "model.pt")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "existing").iterdir()) == ["face00000.png", "face00001.png", "grid.png"]
+
+
+def test_generate_interrupted_keeps_complete_files_and_a_rerun_finishes(model, tmp_path):
+    """Ctrl-C while the faces are written; the rerun writes the rest, the faces a straight run draws."""
+    out = tmp_path / "faces"
+    interrupt_and_rerun(["generate", "--n", 3000, "--out", f"{out}/", "--model", model / "model.pt",
+                         "--device", "cpu"], out, 3000)
+    assert _generate("--n", 3000, "--out", f"{tmp_path / 'straight'}/", "--model", model / "model.pt").exit_code == 0
+    for name in ("face00000.png", "face02999.png"):
+        assert (out / name).read_bytes() == (tmp_path / "straight" / name).read_bytes()

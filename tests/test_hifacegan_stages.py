@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import kill_mid_run, run_stage, tiny_params_dict, write_params
+from conftest import interrupt_and_rerun, kill_mid_run, run_stage, tiny_params_dict, write_photos, write_params
 from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
 from facegan.inference.hifacegan import load_hifacegan
@@ -162,3 +162,11 @@ def test_restore_out_follows_the_one_rule(trained, tmp_path):
     refused = CliRunner().invoke(app, ["restore", str(tmp_path / "photos"), "--out", str(tmp_path / "x.png"),
                                        "--model", model, "--device", "cpu"])
     assert "is a file path, but there are 2 images" in str(refused.exception)
+
+
+def test_restore_interrupted_keeps_complete_files_and_a_rerun_finishes(trained, tmp_path):
+    photos = write_photos(tmp_path / "photos", 1000)
+    out = tmp_path / "restored"
+    interrupt_and_rerun(["restore", photos, "--out", f"{out}/", "--model", trained / "data/hifacegan/model.pt",
+                         "--device", "cpu"], out, 1000)
+    assert Image.open(out / "00999.png").size == (24, 24)

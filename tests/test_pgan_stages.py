@@ -1,12 +1,14 @@
 """The PGAN stages as DVC runs them (separate processes), on tiny params."""
 import json
 import shutil
+import sys
 
 import pytest
 import torch
 
-from conftest import free_endpoint, kill_mid_run, run_stage, tiny_params_dict, write_params
+from conftest import REPO, free_endpoint, interrupt, kill_mid_run, run_stage, tiny_params_dict, write_params
 from facegan.checkpoint import load_checkpoint
+from facegan.cliutil import NOTHING_HALF_WRITTEN
 from facegan.training.log import read_log
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
@@ -69,6 +71,40 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4, uni
     assert a["iteration"] == b["iteration"] == 120
     for key in b["G_ema"]:
         torch.testing.assert_close(a["G_ema"][key], b["G_ema"][key], rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("damaged", ["checkpoint.pt", "both"])
+def test_ctrl_c_a_damaged_checkpoint_and_leftovers_lose_nothing(tmp_path, trained_to_4, uninterrupted_scale_8, damaged):
+    """Ctrl-C mid-scale: one line, no traceback, no temporary file. Then the working
+    checkpoint is cut short, and a killed write's temporary file lies beside it: the rerun
+    removes that file, falls back on the previous checkpoint (with both damaged, trains
+    afresh), says so in a line each, and ends where an uninterrupted run ends."""
+    workdir = _copy(trained_to_4, tmp_path / "work")
+    write_params(workdir / "params.yaml", _long_scale_8(tiny_params_dict(8)))
+    work = workdir / "data/pgan/8/work/checkpoint.pt"
+    previous = work.with_name("checkpoint.previous.pt")
+    stopped = interrupt([sys.executable, REPO / "stages/train.py", "pgan", "8"], work.parent, workdir, after=3)
+    assert stopped.returncode == 130 and "Traceback" not in stopped.stderr, stopped.stderr
+    assert stopped.stderr.splitlines()[-1] == NOTHING_HALF_WRITTEN
+    assert not [p.name for p in work.parent.iterdir() if p.name.endswith(".tmp")]
+    assert previous.exists() and not (workdir / "data/pgan/8/model.pt").exists()
+
+    previous_at = load_checkpoint(previous)["iteration"]
+    for path in (work, previous) if damaged == "both" else (work,):
+        # (Ctrl-C may have come between the two renames of a checkpoint write: then the last is the previous.)
+        path.write_bytes((path.read_bytes() if path.exists() else bytes(5000))[:1000])
+    leftover = work.with_name(".checkpoint.pt.k1ll3d.tmp")
+    leftover.write_bytes(bytes(1000))
+    resumed = run_stage("train.py", "pgan", "8", cwd=workdir)
+    assert "removed 1 temporary file(s) that an interrupted run left" in resumed.stderr and not leftover.exists()
+    assert "ignoring a damaged working checkpoint" in resumed.stderr
+    if damaged == "both":
+        assert "no readable working checkpoint" in resumed.stderr and "training scale 8 afresh" in resumed.stderr
+    else:
+        assert f"resuming scale 8 from iteration {previous_at} (data/pgan/8/work/{previous.name})" in resumed.stderr
+    a, b = load_checkpoint(workdir / "data/pgan/8/model.pt"), uninterrupted_scale_8
+    for key in b["G_ema"]:
+        torch.testing.assert_close(a["G_ema"][key], b["G_ema"][key], rtol=1e-6, atol=1e-6)
 
 
 def test_changed_params_ignore_a_stale_working_checkpoint(tmp_path, trained_to_4):

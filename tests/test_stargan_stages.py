@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, kill_mid_run, run_stage, tiny_params_dict, write_params
+from conftest import FIXTURES, interrupt_and_rerun, kill_mid_run, run_stage, tiny_params_dict, write_params, write_photos
 from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
 from facegan.training.log import read_log
@@ -148,3 +148,14 @@ def test_edit_outside_the_project_says_where_to_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["edit", str(PHOTO), "--attrs", "Male", "--out", "x.png"], env={"COLUMNS": "1000"})
     assert f"data/stargan/model.pt not found: {tmp_path} is not the project folder" in str(result.exception)
+
+
+def test_edit_interrupted_keeps_complete_files_and_a_rerun_finishes(trained, tmp_path):
+    photos = write_photos(tmp_path / "photos", 1500)
+    out = tmp_path / "edited"
+    _, rerun = interrupt_and_rerun(["edit", photos, "--attrs", "Young", "--out", f"{out}/",
+                                    "--model", trained / "data/stargan/model.pt",
+                                    "--classifier", trained / "data/stargan/classifier/model.pt", "--device", "cpu"],
+                                   out, 1500)
+    assert "of 16x16 px (the model's size)" in rerun.stdout
+    assert Image.open(out / "01499.png").size == (16, 16)

@@ -28,9 +28,12 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
-def missing_file(path: Path, writer: str) -> CheckpointError:
-    """The error for a pipeline file that is not there: run its `writer`, or, when the
-    command runs outside the project, where the default paths mean nothing, go there."""
+def missing_file(path: Path, writer: str | None) -> CheckpointError:
+    """The error for a file that is not there. A pipeline file (`writer` names what writes
+    it): run that, or, when the command runs outside the project, where the default paths
+    mean nothing, go there. A user's own file (`writer` None): just that."""
+    if writer is None:
+        return CheckpointError(f"{path} not found")
     if not path.is_absolute() and not Path("dvc.yaml").exists():
         return CheckpointError(f"{path} not found: {Path.cwd()} is not the project folder (it has no dvc.yaml) and "
                                "the default paths are inside the project; run the command there, or give the file's "
@@ -38,15 +41,17 @@ def missing_file(path: Path, writer: str) -> CheckpointError:
     return CheckpointError(f"{path} not found: run {writer} first")
 
 
-def load_checkpoint(path: Path, writer: str = "the stage that writes it") -> dict[str, Any]:
-    """The checkpoint at `path`; `writer` says, in an error, what makes the file."""
+def load_checkpoint(path: Path, writer: str | None = "the stage that writes it") -> dict[str, Any]:
+    """The checkpoint at `path`; `writer` says, in an error, what makes the file (None: a
+    user's own file, which an error describes and never tells them to delete)."""
     path = Path(path)
     if not path.exists():
         raise missing_file(path, writer)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        raise CheckpointError(f"checkpoint {path} cannot be read ({cause(error)}); delete it and run {writer} again") from error
+        fix = f"delete it and run {writer} again" if writer else "the file is damaged or is not a facegan checkpoint"
+        raise CheckpointError(f"checkpoint {path} cannot be read ({cause(error)}); {fix}") from error
 
 
 def rng_states(generator: torch.Generator) -> dict[str, Any]:

@@ -1,9 +1,14 @@
 """The `facegan` command: user-facing work beside the pipeline: faces from the trained PGAN,
 StarGAN edits, HiFaceGAN restorations, degradations, metrics on image folders, pretrained
-weights."""
+weights.
+
+Every command checks its paths and options first, and imports torch and the models only
+then: `--help` and a mistake come back at once. Ctrl-C (or SIGTERM) stops a command with
+one line saying how many of its files are complete; a rerun into the same folder finishes
+the others (see OUT_RULE).
+"""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,18 +16,10 @@ import typer
 
 from facegan import weights
 from facegan.cliutil import command_app, group_app, run_cli
-from facegan.devices import pick_device
 from facegan.choices import DEGRADATIONS
-from facegan.data.degrade import Degrader, degrade_files
 from facegan.errors import UserError
-from facegan.imagefolder import ImageFolderError, image_paths, read_image
-from facegan.images import grid, save_gif, save_png
-from facegan.inference.hifacegan import load_hifacegan, restore_photo
-from facegan.inference.pgan import generate, interpolations, load_pgan
-from facegan.inference.stargan import (apply_changes, apply_edit, estimate_labels, load_judge, load_stargan,
-                                       parse_changes, read_photos)
-from facegan.models.stargan import edit_grid
 from facegan.metrics.cli import metrics_app
+from facegan.outputs import GIF_FORMATS, OUT_RULE, counting, output_paths, photo_targets, still_to_write
 
 app = command_app(__doc__)
 app.add_typer(metrics_app, name="metrics", help="Measure image folders with the pipeline's metric code.")
@@ -33,8 +30,6 @@ app.add_typer(weights_app, name="weights")
 Names = Annotated[Optional[list[str]], typer.Argument(help=f"any of: {', '.join(weights.WEIGHTS)} (default: all)")]
 Source = Annotated[Optional[str], typer.Option(
     "--from", help="a local copy or another URL to take the file from (one name only); checked all the same")]
-
-
 @weights_app.command("fetch")
 def fetch_command(names: Names = None, source: Source = None) -> None:
     """Bring weights into the cache from their official URL (or --from), verified by sha256."""
@@ -69,41 +64,40 @@ def list_command() -> None:
                    f"{weight.url} by hand and add `--from FILE`")
 
 
-OUT_RULE = "a path ending in / or an existing folder: write into it; else the file to write"
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="write every output again, even those already in the folder")]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")]
+PGAN_MODEL, STARGAN_MODEL, HIFACEGAN_MODEL = (Path("data/export/pgan/generator.pt2"), Path("data/stargan/model.pt"),
+                                              Path("data/hifacegan/model.pt"))
+CLASSIFIER = Path("data/stargan/classifier/model.pt")
 
 
-def output_paths(out: str, names: list[str], option: str = "--out") -> list[Path]:
-    """The one output rule of every command: `out` ending in / or naming an existing folder
-    is a folder that `names` are written into; anything else is the one file to write (a
-    file path for several images is an error, raised before any work is done)."""
-    if out.endswith(("/", os.sep)) or Path(out).is_dir():
-        return [Path(out) / name for name in names]
-    if len(names) != 1:
-        raise UserError(f"{option} {out} is a file path, but there are {len(names)} images to write: "
-                        "end it with / to write them into that folder")
-    return [Path(out)]
+def _photos(source: Path) -> list[Path]:
+    from facegan.imagefolder import image_paths
+
+    return image_paths(source)
 
 
-def photo_targets(source: Path, out: str, option: str = "--out") -> dict[Path, Path]:
-    """{photo: where its PNG goes} for every image of `source`, under the output rule."""
-    photos = image_paths(source)
-    return dict(zip(photos, output_paths(out, [f"{path.stem}.png" for path in photos], option)))
+def _kept(line: str, todo: list) -> bool:
+    """Say which outputs a rerun keeps; whether any is left to write."""
+    if line:
+        typer.echo(line, err=True)
+    return bool(todo)
 
 
 @app.command("generate")
 def generate_command(
     n: Annotated[int, typer.Option("--n", min=1, help="faces (with --interpolate: rows of faces)")] = 16,
     seed: Annotated[int, typer.Option(help="draws the latents; the same seed gives the same faces anywhere")] = 0,
-    out: Annotated[Optional[str], typer.Option(help=f"one PNG per face; {OUT_RULE}")] = None,
-    grid_png: Annotated[Optional[str], typer.Option("--grid", help="one PNG of all the faces")] = None,
+    out: Annotated[Optional[str], typer.Option(help=f"one image per face; {OUT_RULE}")] = None,
+    grid_png: Annotated[Optional[str], typer.Option("--grid", help="one image of all the faces (.png or .jpg)")] = None,
     interpolate: Annotated[int, typer.Option(
         min=0, help="STEPS: each row walks between two random latents in STEPS faces (0: no walk)")] = 0,
     linear: Annotated[bool, typer.Option(
         "--linear", help="walk in a straight line, not spherically (slerp)")] = False,
     gif: Annotated[Optional[str], typer.Option(help="with --interpolate: the walk as an animated GIF")] = None,
-    model: Annotated[Path, typer.Option(help="PGAN's exported generator.pt2, or a scale's model.pt")] = Path(
-        "data/export/pgan/generator.pt2"),
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
+    model: Annotated[Path, typer.Option(help="PGAN's exported generator.pt2, or a scale's model.pt")] = PGAN_MODEL,
+    device: Device = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Generate faces with PGAN's averaged generator. `--n 64 --seed S` gives the faces of the
     evaluation's fakes.png when S is eval.pgan.seed."""
@@ -119,20 +113,33 @@ def generate_command(
         names = [f"face{i:05d}.png" for i in range(n)]
     face_paths = output_paths(out, names) if out is not None else []
     grid_path = output_paths(grid_png, ["grid.png"], "--grid")[0] if grid_png is not None else None
-    gif_path = output_paths(gif, ["walk.gif"], "--gif")[0] if gif is not None else None
-    trained = load_pgan(model, pick_device(device))
-    if interpolate:
-        rows = interpolations(trained, n, interpolate, seed, spherical=not linear)
-        faces, columns = rows.reshape(-1, *rows.shape[2:]), interpolate
-    else:
-        faces, columns = generate(trained, n, seed), None
-    for path, face in zip(face_paths, faces):
-        save_png(face, path)
-    if grid_path is not None:
-        save_png(grid(faces, columns=columns), grid_path, min_side=256)
-    if gif_path is not None:
-        frames = [grid(rows[:, step]) for step in range(interpolate)]
-        save_gif(frames + frames[-2:0:-1], gif_path, min_side=256)  # there and back: the loop has no jump
+    gif_path = output_paths(gif, ["walk.gif"], "--gif", GIF_FORMATS)[0] if gif is not None else None
+    todo, kept = still_to_write({index: [path] for index, path in enumerate(face_paths)}, overwrite, str(out))
+    if not _kept(kept, todo) and grid_path is None and gif_path is None:
+        return
+
+    from facegan.devices import pick_device
+    from facegan.images import grid, save_gif, save_image
+    from facegan.inference.pgan import generate, interpolations, load_pgan
+
+    total = len(face_paths) + (grid_path is not None) + (gif_path is not None)
+    with counting(total, len(face_paths) - len(todo)) as tally:
+        trained = load_pgan(model, pick_device(device), pipeline=model == PGAN_MODEL)
+        if interpolate:
+            rows = interpolations(trained, n, interpolate, seed, spherical=not linear)
+            faces, columns = rows.reshape(-1, *rows.shape[2:]), interpolate
+        else:
+            faces, columns = generate(trained, n, seed), None
+        for index in todo:
+            save_image(faces[index], face_paths[index])
+            tally.written += 1
+        if grid_path is not None:
+            save_image(grid(faces, columns=columns), grid_path, min_side=256)
+            tally.written += 1
+        if gif_path is not None:
+            frames = [grid(rows[:, step]) for step in range(interpolate)]
+            save_gif(frames + frames[-2:0:-1], gif_path, min_side=256)  # there and back: the loop has no jump
+            tally.written += 1
     written = [str(out)] if out is not None else []
     typer.echo(f"{len(faces)} face(s) of {faces.shape[1]} px from seed {seed}: "
                + ", ".join(written + [str(path) for path in (grid_path, gif_path) if path is not None]))
@@ -141,42 +148,56 @@ def generate_command(
 @app.command("edit")
 def edit_command(
     source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
-    out: Annotated[str, typer.Option(help=f"one PNG per photo, or the --all grid; {OUT_RULE}")],
+    out: Annotated[str, typer.Option(help=f"one image per photo, or the --all grid; {OUT_RULE}")],
     attrs: Annotated[Optional[str], typer.Option(help="changes, e.g. Blond_Hair,Young or Male=0")] = None,
     all_attrs: Annotated[bool, typer.Option(
         "--all", help="a grid: one row per photo, one column per attribute")] = False,
-    model: Annotated[Path, typer.Option(help="train_stargan's model.pt or an exported generator.pt2")] = Path(
-        "data/stargan/model.pt"),
-    classifier: Annotated[Path, typer.Option(help="estimates each photo's own attributes")] = Path(
-        "data/stargan/classifier/model.pt"),
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
+    model: Annotated[Path, typer.Option(help="train_stargan's model.pt or an exported generator.pt2")] = STARGAN_MODEL,
+    classifier: Annotated[Path, typer.Option(help="estimates each photo's own attributes")] = CLASSIFIER,
+    device: Device = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
-    """Edit face attributes with StarGAN. Photos are centre-cropped to a square and resized to the
-    model's size, as training prepared CelebA; unreadable photos are reported and skipped."""
+    """Edit face attributes with StarGAN. Each photo's centred square is resized to the
+    model's size, as training prepared CelebA, and the edit is written at that size (the
+    sample's model: 32x32 px; the paper's: 128x128), not the photo's. Unreadable photos are
+    reported and skipped."""
     if (attrs is None) == (not all_attrs):
         raise UserError("give exactly one of --attrs A,B=0 and --all")
-    targets = {"grid": output_paths(out, ["grid.png"])[0]} if all_attrs else photo_targets(source, out)
-    torch_device = pick_device(device)
-    trained = load_stargan(model, torch_device)
-    G, attributes, size = trained.network, trained.config["attributes"], trained.config["image_size"]
-    changes = parse_changes(attrs, attributes) if attrs is not None else None
-    judge = load_judge(classifier, attributes, torch_device)
-    paths, images = read_photos(image_paths(source), size, lambda message: typer.echo(message, err=True))
-    c_org = estimate_labels(judge, images)
-    if all_attrs:
-        save_png(edit_grid(G, images, c_org, attributes), targets["grid"], min_side=256)
-        typer.echo(f"wrote {targets['grid']}: {len(paths)} photo(s) x (input + {', '.join(attributes)})")
+    photos = _photos(source)
+    targets = {"grid": output_paths(out, ["grid.png"])[0]} if all_attrs else photo_targets(photos, out)
+    todo, kept = still_to_write({key: [path] for key, path in targets.items()}, overwrite, out)
+    if not _kept(kept, todo):
         return
-    edited = apply_edit(G, images, apply_changes(c_org, changes, attributes), torch_device)
-    for path, image in zip(paths, edited):
-        save_png(image, targets[path])
-    typer.echo(f"wrote {len(edited)} edited photo(s) to {out}")
+
+    from facegan.devices import pick_device
+    from facegan.images import save_image
+    from facegan.inference.stargan import (apply_changes, apply_edit, estimate_labels, load_judge, load_stargan,
+                                           parse_changes, read_photos)
+    from facegan.models.stargan import edit_grid
+
+    with counting(len(targets), len(targets) - len(todo)) as tally:
+        torch_device = pick_device(device)
+        trained = load_stargan(model, torch_device, pipeline=model == STARGAN_MODEL)
+        G, attributes, size = trained.network, trained.config["attributes"], trained.config["image_size"]
+        changes = parse_changes(attrs, attributes) if attrs is not None else None
+        judge = load_judge(classifier, attributes, torch_device, pipeline=classifier == CLASSIFIER)
+        paths, images = read_photos(photos if all_attrs else todo, size, lambda line: typer.echo(line, err=True))
+        c_org = estimate_labels(judge, images)
+        if all_attrs:
+            save_image(edit_grid(G, images, c_org, attributes), targets["grid"], min_side=256)
+            typer.echo(f"wrote {targets['grid']}: {len(paths)} photo(s) x (input + {', '.join(attributes)})")
+            return
+        edited = apply_edit(G, images, apply_changes(c_org, changes, attributes), torch_device)
+        for path, image in zip(paths, edited):
+            save_image(image, targets[path])
+            tally.written += 1
+    typer.echo(f"wrote {len(edited)} edited photo(s) of {size}x{size} px (the model's size) to {out}")
 
 
 @app.command("degrade")
 def degrade_command(
     source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
-    out: Annotated[str, typer.Argument(help=f"one degraded PNG per photo; {OUT_RULE}")],
+    out: Annotated[str, typer.Argument(help=f"one degraded image per photo; {OUT_RULE}")],
     kind: Annotated[str, typer.Option("--type", help=f"one of {', '.join(DEGRADATIONS)}")] = "full",
     seed: Annotated[int, typer.Option(help="with each file's name, seeds its degradation")] = 0,
     size: Annotated[int, typer.Option(help="side the photos are resized to first (the training size)")] = 512,
@@ -185,6 +206,7 @@ def degrade_command(
         help="scale the blur's pixel ranges (given for 512 px faces) by --size / 512, as "
              "hifacegan.data.scale_ranges does")] = True,
     workers: Annotated[int, typer.Option(help="processes")] = 2,
+    overwrite: Overwrite = False,
 ) -> None:
     """Degrade face photos as the degrade stage makes HiFaceGAN's training pairs: the centred
     square resized to --size (Lanczos), then the imgaug degradation seeded by --seed and the
@@ -194,48 +216,73 @@ def degrade_command(
         raise UserError(f"--type {kind!r}: must be one of {', '.join(DEGRADATIONS)}")
     if size < 8:
         raise UserError(f"--size {size}: must be at least 8 pixels")
-    targets = photo_targets(source, out, "OUT")
-    clean_targets = photo_targets(source, clean, "--clean") if clean else {}
-    written = 0
-    for path, pair, reason in degrade_files(list(targets), Degrader(kind, size, seed, scale_ranges), workers):
-        if pair is None:
-            typer.echo(f"skipped {path}: {reason}", err=True)
-            continue
-        save_png(pair[0], targets[path])
-        if clean_targets:
-            save_png(pair[1], clean_targets[path])
-        written += 1
-    if not written:
+    photos = _photos(source)
+    targets = photo_targets(photos, out, "OUT")
+    clean_targets = photo_targets(photos, clean, "--clean") if clean else {}
+    todo, kept = still_to_write({path: [targets[path], *([clean_targets[path]] if clean else [])] for path in photos},
+                                overwrite, out)
+    if not _kept(kept, todo):
+        return
+
+    from facegan.data.degrade import Degrader, degrade_files
+    from facegan.images import save_image
+
+    unreadable = 0
+    with counting(len(photos), len(photos) - len(todo)) as tally:
+        for path, pair, reason in degrade_files(todo, Degrader(kind, size, seed, scale_ranges), workers):
+            if pair is None:
+                typer.echo(f"skipped {path}: {reason}", err=True)
+                unreadable += 1
+                continue
+            if clean_targets:  # the clean one first: a pair is complete once its degraded file is there
+                save_image(pair[1], clean_targets[path])
+            save_image(pair[0], targets[path])
+            tally.written += 1
+    if unreadable == len(photos):
         raise UserError(f"no readable photo in {source}")
-    typer.echo(f"wrote {written} '{kind}' degraded photo(s) at {size} px to {out}")
+    typer.echo(f"wrote {len(todo) - unreadable} '{kind}' degraded photo(s) at {size} px to {out}")
 
 
 @app.command("restore")
 def restore_command(
     source: Annotated[Path, typer.Argument(exists=True, help="a face photo, or a folder of them")],
-    out: Annotated[str, typer.Option(help=f"one restored PNG per photo; {OUT_RULE}")],
-    model: Annotated[Path, typer.Option(help="train_hifacegan's model.pt or an exported generator.pt2")] = Path(
-        "data/hifacegan/model.pt"),
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
+    out: Annotated[str, typer.Option(help=f"one restored image per photo; {OUT_RULE}")],
+    model: Annotated[Path, typer.Option(help="train_hifacegan's model.pt or an exported generator.pt2")] = (
+        HIFACEGAN_MODEL),
+    device: Device = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Restore degraded face photos with HiFaceGAN. Each photo is resized to the model's size,
     restored and resized back to its own size (no tiling); unreadable photos are reported and
     skipped, the others restored."""
-    targets = photo_targets(source, out)
-    trained = load_hifacegan(model, pick_device(device))
-    G, size = trained.network, trained.config["image_size"]
-    written = 0
-    for path in targets:
-        try:
-            image = read_image(path)
-        except ImageFolderError as error:
-            typer.echo(f"skipped: {error}", err=True)
-            continue
-        save_png(restore_photo(G, image, size), targets[path])
-        written += 1
-    if not written:
+    photos = _photos(source)
+    targets = photo_targets(photos, out)
+    todo, kept = still_to_write({path: [targets[path]] for path in photos}, overwrite, out)
+    if not _kept(kept, todo):
+        return
+
+    from facegan.devices import pick_device
+    from facegan.images import save_image
+    from facegan.imagefolder import ImageFolderError, read_image
+    from facegan.inference.hifacegan import load_hifacegan, restore_photo
+    from facegan.progress import progress
+
+    unreadable = 0
+    with counting(len(photos), len(photos) - len(todo)) as tally:
+        trained = load_hifacegan(model, pick_device(device), pipeline=model == HIFACEGAN_MODEL)
+        G, size = trained.network, trained.config["image_size"]
+        for path in progress(todo, desc="restore"):
+            try:
+                image = read_image(path)
+            except ImageFolderError as error:
+                typer.echo(f"skipped: {error}", err=True)
+                unreadable += 1
+                continue
+            save_image(restore_photo(G, image, size), targets[path])
+            tally.written += 1
+    if unreadable == len(photos):
         raise UserError(f"no readable photo in {source}")
-    typer.echo(f"restored {written} photo(s) at {size} px into {out}")
+    typer.echo(f"restored {len(todo) - unreadable} photo(s) at {size} px into {out}")
 
 
 SPREAD_FILE = Path("metrics/seed_spread.json")

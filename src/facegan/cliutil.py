@@ -3,12 +3,13 @@ sub-commands (`stages/download.py celeba` stays valid when a second dataset is a
 and clean failure on a UserError."""
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
 import typer
 
-from facegan.errors import UserError
+from facegan.errors import Interrupted, UserError
 
 
 # The one way every stage script takes its params file.
@@ -31,10 +32,27 @@ def group_app(help: str) -> typer.Typer:
     return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=HELP_FORMAT)
 
 
+# What an interrupt leaves when the command did not count its outputs: every file is
+# written beside its place and renamed in when complete (facegan.io), and the temporary
+# one is removed on the way out.
+NOTHING_HALF_WRITTEN = ("interrupted: no output is half-written (each one appears whole when complete); "
+                        "rerun to go on")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted()
+
+
 def run_cli(app: typer.Typer) -> None:
-    """Run a Typer app, turning a UserError into a one-line message and exit code 2."""
+    """Run a Typer app: a UserError becomes a one-line message and exit code 2; Ctrl-C or
+    SIGTERM one line on what is complete and exit code 130, with no traceback."""
+    for signum in (signal.SIGINT, signal.SIGTERM):  # unwind, removing temporary files, and say so
+        signal.signal(signum, _interrupt)
     try:
         app()
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as error:
+        print(str(error) or NOTHING_HALF_WRITTEN, file=sys.stderr)
+        sys.exit(130)

@@ -16,3 +16,10 @@ def cause(error: BaseException) -> str:
         return "not a file of tensors that torch loads without running code"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM stopped a command; the message, when there is one, says what is
+    complete on disk. A BaseException, as KeyboardInterrupt is, so that no `except
+    Exception` takes it for a damaged file; and not a KeyboardInterrupt, which Click
+    would turn into "Aborted!"."""

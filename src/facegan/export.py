@@ -14,6 +14,7 @@ checkout and of the environment) are dropped before anything is saved or convert
 from __future__ import annotations
 
 import io
+import json
 import platform
 from pathlib import Path
 from typing import Callable
@@ -25,7 +26,7 @@ import torch
 from torch.export import Dim, ExportedProgram
 
 from facegan.errors import UserError, cause
-from facegan.inference import ExportSpec, InputSpec
+from facegan.inference import RECORD_FILE, ExportSpec, InputSpec
 from facegan.io import atomic_write_bytes, write_json
 
 MAX_BATCH = 4096  # the batch axis' bound, recorded in the program: far above any batch that fits in memory here
@@ -38,15 +39,22 @@ class ExportError(UserError):
 
 def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", tolerance: float = 1e-4,
                      seed: int = 0) -> dict:
-    """Write `name`.pt2 (torch.export), `name`.onnx and `name`.json (`spec.metadata` and the
-    inputs) into out_dir, once both exports match the module; otherwise write nothing and
-    raise ExportError."""
+    """Write `name`.pt2 (torch.export, carrying its record: `spec.metadata`, the inputs and
+    the output), `name`.onnx and `name`.json (the record and the ONNX check, for people)
+    into out_dir, once both exports match the module; otherwise write nothing and raise
+    ExportError."""
     module, inputs, metadata = spec.module.eval().cpu(), spec.inputs, spec.metadata
     out_dir = Path(out_dir)
+    record = {
+        **metadata,
+        "inputs": [{"name": s.name, "shape": ["batch", *s.shape], "description": s.description} for s in inputs],
+        "output": {"name": "images", "layout": "NCHW RGB", "range": [-1.0, 1.0]},
+        "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "python": platform.python_version(),
+    }  # fmt: skip
     example = _random_inputs(inputs, batch=2, seed=seed)
     program = exported_program(module, example, out_dir / f"{name}.pt2")
     pt2 = io.BytesIO()
-    torch.export.save(program, pt2)
+    torch.export.save(program, pt2, extra_files={RECORD_FILE: json.dumps(record, indent=2, sort_keys=True)})
     loaded = torch.export.load(io.BytesIO(pt2.getvalue())).module()
     with torch.no_grad():
         _fail_if_different("torch.export", out_dir / f"{name}.pt2", max_difference(
@@ -61,13 +69,7 @@ def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", t
 
     atomic_write_bytes(out_dir / f"{name}.pt2", pt2.getvalue())
     atomic_write_bytes(out_dir / f"{name}.onnx", onnx_bytes)
-    info = {
-        **metadata,
-        "inputs": [{"name": s.name, "shape": ["batch", *s.shape], "description": s.description} for s in inputs],
-        "output": {"name": "images", "layout": "NCHW RGB", "range": [-1.0, 1.0]},
-        "onnx_max_abs_difference": difference,
-        "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "python": platform.python_version(),
-    }  # fmt: skip
+    info = {**record, "onnx_max_abs_difference": difference}
     write_json(out_dir / f"{name}.json", info)
     return info
 

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from facegan.io import atomic_write_bytes
+from facegan.outputs import image_format
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -59,16 +60,21 @@ def _upscaled(image: np.ndarray, min_side: int) -> Image.Image:
     return pil
 
 
-def save_png(image: np.ndarray, path: Path, min_side: int = 0) -> None:
-    """Write an HWC uint8 image as PNG atomically; upscale (nearest) to at least `min_side`."""
+JPEG_QUALITY = 95  # Pillow's default 75 shows blocks on faces
+
+
+def save_image(image: np.ndarray, path: Path, min_side: int = 0) -> None:
+    """Write an HWC uint8 image atomically, as JPEG for .jpg/.jpeg and PNG otherwise;
+    upscale (nearest) to at least `min_side`."""
     buffer = BytesIO()
-    _upscaled(image, min_side).save(buffer, format="PNG")
+    kind = image_format(path)
+    _upscaled(image, min_side).save(buffer, format=kind, **({"quality": JPEG_QUALITY} if kind == "JPEG" else {}))
     atomic_write_bytes(path, buffer.getvalue())
 
 
 def save_gif(frames: list[np.ndarray], path: Path, min_side: int = 0, frame_ms: int = 120) -> None:
     """Write HWC uint8 `frames` as a looping GIF atomically (one palette per frame), upscaled
-    as `save_png` does."""
+    as `save_image` does."""
     images = [_upscaled(frame, min_side) for frame in frames]
     buffer = BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facegan.images import save_png
+from facegan.images import save_image
 from facegan.metrics.fid import fid
 from facegan.metrics.lpips import LPIPSAlex, lpips
 from facegan.metrics.psnr_ssim import psnr_ssim
@@ -66,7 +66,7 @@ def evaluate_hifacegan(G: Generator, pairs: np.ndarray, params: HiFaceGANEvalPar
         result["degraded"]["lpips"] = lpips(against_clean(degraded), model=lpips_model)["lpips"]
     else:
         result["missing"]["lpips"] = lpips_missing
-    save_png(restoration_grid(pairs[:8], restored[:8]), out_dir / "restorations.png", min_side=512)
+    save_image(restoration_grid(pairs[:8], restored[:8]), out_dir / "restorations.png", min_side=512)
     return result
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facegan.images import array_batches, grid, save_png
+from facegan.images import array_batches, grid, save_image
 from facegan.inference import TrainedModel
 from facegan.inference.pgan import LATENT_BATCH, generated_batches
 from facegan.metrics.fid import fid
@@ -74,8 +74,8 @@ def evaluate_pgan(G: Generator, reals: np.ndarray, params: PGANEvalParams, out_d
         missing["fid"] = fid_missing
 
     shown = next(generated_batches(G, G.latent_dim, 64, LATENT_BATCH, params.seed))  # `facegan generate --n 64`'s
-    save_png(grid(shown), out_dir / "fakes.png", min_side=512)
-    save_png(grid(reals[np.sort(permutation[:64])]), out_dir / "reals.png", min_side=512)
+    save_image(grid(shown), out_dir / "fakes.png", min_side=512)
+    save_image(grid(reals[np.sort(permutation[:64])]), out_dir / "reals.png", min_side=512)
     return {
         "swd": swd,
         "swd_real_floor": floor,

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 import torch
 
-from facegan.images import array_batches, save_png, to_float, to_uint8
+from facegan.images import array_batches, save_image, to_float, to_uint8
 from facegan.metrics.classifier_fd import classifier_features, classifier_stats, stats_distance
 from facegan.metrics.fid import fid
 from facegan.metrics.frechet import FeatureStats
@@ -145,7 +145,7 @@ def evaluate_stargan(G: Generator, untrained: Generator, classifier: AttributeCl
         result["images"]["fid"] = [sum(len(edits) for edits in trained.fid_edits), real_count]
     else:
         result["missing"]["fid"] = fid_missing
-    save_png(edit_grid(G, images[:8], labels[:8], attributes), out_dir / "edits.png", min_side=512)
+    save_image(edit_grid(G, images[:8], labels[:8], attributes), out_dir / "edits.png", min_side=512)
     return result
 
 

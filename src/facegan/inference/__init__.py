@@ -41,17 +41,19 @@ class TrainedModel:
     choice: dict | None = None  # how the weights were chosen among snapshots (HiFaceGAN), when they were
 
 
-def from_checkpoint(path: Path, build: Callable[[dict], nn.Module], weights: str, stage: str) -> TrainedModel:
+def from_checkpoint(path: Path, build: Callable[[dict], nn.Module], weights: str, stage: str | None) -> TrainedModel:
     """The network that `build(config)` makes, with the checkpoint's `weights` entry (e.g.
-    "G_ema"); `stage` names the DVC stage that writes `path`, for the error message."""
-    checkpoint = load_checkpoint(path, f"`dvc repro {stage}`")
+    "G_ema"). `stage`: the DVC stage that writes `path`, for an error's fix; None for a
+    user's own file, which an error only describes."""
+    checkpoint = load_checkpoint(path, f"`dvc repro {stage}`" if stage else None)
     try:
         network = build(checkpoint["config"])
         network.load_state_dict(checkpoint[weights])
         return TrainedModel(network.eval(), checkpoint["config"], checkpoint.get("iteration", 0),  # pgan init: none
                             checkpoint["fingerprint"], checkpoint.get("choice"))
     except (KeyError, RuntimeError, TypeError) as error:  # a checkpoint of another model or version
-        raise CheckpointError(f"{path} is not a {stage} model.pt ({type(error).__name__}: {error})") from error
+        what = f"a {stage} model.pt" if stage else "a checkpoint of this command's model"
+        raise CheckpointError(f"{path} is not {what} ({type(error).__name__}: {error})") from error
 
 
 class ExportedGenerator(nn.Module):
@@ -71,23 +73,28 @@ class ExportedGenerator(nn.Module):
         return self
 
 
-def from_export(path: Path, device: torch.device | str, stage: str) -> TrainedModel:
-    """An exported `generator.pt2` and the `generator.json` written beside it, on `device`."""
+RECORD_FILE = "facegan.json"  # the export's record, stored inside the .pt2 (torch.export.save's extra_files)
+
+
+def from_export(path: Path, device: torch.device | str, stage: str | None) -> TrainedModel:
+    """An exported `generator.pt2`, on `device`, described by the record it carries.
+    `stage`: the DVC stage that writes `path`, for an error's fix; None for a user's file."""
     path = Path(path)
-    info_path = path.with_suffix(".json")
-    for needed in (path, info_path):
-        if not needed.exists():
-            raise missing_file(needed, f"`dvc repro {stage}`")
+    if not path.exists():
+        raise missing_file(path, f"`dvc repro {stage}`" if stage else None)
+    record = {RECORD_FILE: ""}
     try:
         if not _is_pt2_archive(path):  # checked first: torch.export.load logs a traceback per refusal
             raise ValueError("not a torch.export archive")
-        program = torch.export.load(path)
-        info = json.loads(info_path.read_text())
-        record = info["config"], info["iterations"], info["checkpoint_fingerprint"], info.get("choice")
+        program = torch.export.load(path, extra_files=record)
+        if not record[RECORD_FILE]:
+            raise ValueError(f"no {RECORD_FILE} record inside: exported by an earlier facegan")
+        info = json.loads(record[RECORD_FILE])
+        fields = info["config"], info["iterations"], info["checkpoint_fingerprint"], info.get("choice")
     except (RuntimeError, ValueError, KeyError, zipfile.BadZipFile) as error:  # a damaged or foreign file
-        raise CheckpointError(f"{path} cannot be read as an {stage} output ({cause(error)}); "
-                              f"run `dvc repro {stage}` again") from error
-    return TrainedModel(ExportedGenerator(move_to_device_pass(program, torch.device(device))), *record)
+        fix = f"; run `dvc repro {stage}` again" if stage else ""
+        raise CheckpointError(f"{path} cannot be read as a facegan export ({cause(error)}){fix}") from error
+    return TrainedModel(ExportedGenerator(move_to_device_pass(program, torch.device(device))), *fields)
 
 
 def _is_pt2_archive(path: Path) -> bool:
@@ -99,17 +106,20 @@ def _is_pt2_archive(path: Path) -> bool:
 
 
 def load_trained(path: Path, build: Callable[[dict], nn.Module], weights: str, device: torch.device | str,
-                 stages: tuple[str, str]) -> TrainedModel:
-    """From a `.pt2` export, else from a model.pt; on `device`. `stages`: (train stage, export stage).
-    A `.ts` (the TorchScript exports of earlier versions; torch.jit is deprecated) is refused
-    with the command that writes its successor."""
+                 stages: tuple[str, str], pipeline: bool = True) -> TrainedModel:
+    """From a `.pt2` export, else from a model.pt; on `device`. `stages`: (train stage, export
+    stage) of the model; `pipeline`: the file is the one they write, which an error may tell
+    to rewrite, not a user's own, which an error only describes. A `.ts` (the TorchScript
+    exports of earlier versions; torch.jit is deprecated) is refused with what writes its
+    successor."""
+    train_stage, export_stage = stages if pipeline else (None, None)
     suffix = Path(path).suffix
     if suffix == ".ts":
         raise UserError(f"{path} is a TorchScript export, which facegan no longer reads (torch.jit is "
                         f"deprecated): `dvc repro {stages[1]}` exports generator.pt2 in its place")
     if suffix == ".pt2":
-        return from_export(path, device, stages[1])
-    model = from_checkpoint(path, build, weights, stages[0])
+        return from_export(path, device, export_stage)
+    model = from_checkpoint(path, build, weights, train_stage)
     return replace(model, network=model.network.to(device))
 
 

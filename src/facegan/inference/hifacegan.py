@@ -22,10 +22,10 @@ from facegan.inference import ExportSpec, InputSpec, TrainedModel, export_metada
 from facegan.models.hifacegan import baked, build_generator, restore
 
 
-def load_hifacegan(path: Path, device: torch.device | str) -> TrainedModel:
+def load_hifacegan(path: Path, device: torch.device | str, pipeline: bool = True) -> TrainedModel:
     """The generator of a train_hifacegan model.pt, or an exported generator.pt2; its config
-    holds the size it restores at ("image_size")."""
-    return load_trained(path, build_generator, "G", device, ("train_hifacegan", "export_hifacegan"))
+    holds the size it restores at ("image_size"). `pipeline`: as for `load_pgan`."""
+    return load_trained(path, build_generator, "G", device, ("train_hifacegan", "export_hifacegan"), pipeline)
 
 
 def restore_photo(G: torch.nn.Module, image: np.ndarray, size: int) -> np.ndarray:

@@ -22,9 +22,11 @@ LATENT_BATCH = 64
 STAGES = ("train_pgan", "export_pgan")
 
 
-def load_pgan(path: Path, device: torch.device | str) -> TrainedModel:
-    """The averaged generator (G_ema) of a scale's model.pt, or an exported generator.pt2."""
-    return load_trained(path, build_generator, "G_ema", device, STAGES)
+def load_pgan(path: Path, device: torch.device | str, pipeline: bool = True) -> TrainedModel:
+    """The averaged generator (G_ema) of a scale's model.pt, or an exported generator.pt2.
+    `pipeline`: the file is the pipeline's (an error says which stage writes it), not a
+    user's own."""
+    return load_trained(path, build_generator, "G_ema", device, STAGES, pipeline)
 
 
 def resolution(model: TrainedModel) -> int:

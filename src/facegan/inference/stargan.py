@@ -86,16 +86,17 @@ def apply_edit(G: GeneratorFn, images: np.ndarray, c_trg: np.ndarray, device: to
     return to_uint8(G(to_float(images).to(device), torch.from_numpy(c_trg).to(device)))
 
 
-def load_stargan(path: Path, device: torch.device | str) -> TrainedModel:
+def load_stargan(path: Path, device: torch.device | str, pipeline: bool = True) -> TrainedModel:
     """The generator of a train_stargan model.pt, or an exported generator.pt2; its config
-    names the attributes it edits ("attributes") and its image size ("image_size")."""
-    return load_trained(path, build_generator, "G", device, ("train_stargan", "export_stargan"))
+    names the attributes it edits ("attributes") and its image size ("image_size").
+    `pipeline`: as for `load_pgan`."""
+    return load_trained(path, build_generator, "G", device, ("train_stargan", "export_stargan"), pipeline)
 
 
-def load_judge(path: Path, attributes: list[str], device: torch.device | str) -> torch.nn.Module:
+def load_judge(path: Path, attributes: list[str], device: torch.device | str, pipeline: bool = True) -> torch.nn.Module:
     """The attribute classifier (train_stargan_classifier's model.pt); it must judge the
-    attributes the generator edits."""
-    judge = from_checkpoint(path, build_classifier, "C", "train_stargan_classifier")
+    attributes the generator edits. `pipeline`: as for `load_pgan`."""
+    judge = from_checkpoint(path, build_classifier, "C", "train_stargan_classifier" if pipeline else None)
     if judge.config["attributes"] != list(attributes):
         raise UserError(f"{path} judges {judge.config['attributes']}, the generator edits {list(attributes)}")
     return judge.network.to(device)

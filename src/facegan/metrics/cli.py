@@ -3,25 +3,27 @@
 Each command prints one JSON object on stdout, progress on stderr, and exits with code 2
 and a one-line message for an empty folder, an unreadable file, mismatched sizes,
 unpaired names or absent weights.
+
+torch and the metric code are imported when a command runs: `--help` and argument errors
+come at once.
 """
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import torch
 import typer
 
 from facegan.cliutil import group_app
 from facegan.errors import UserError
 from facegan.imagefolder import image_size, iter_image_batches, list_images, paired_images, select_images
-from facegan.metrics.registry import compute
-from facegan.metrics.fid import is_official, load_inception
-from facegan.metrics.lpips import load_lpips
 from facegan.progress import progress
 from facegan.weights import cached_path
+
+if TYPE_CHECKING:
+    import torch
 
 metrics_app = group_app("Image-set metrics: SWD, MS-SSIM, PSNR/SSIM, FID, LPIPS.")
 
@@ -44,6 +46,8 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _device(name: str) -> torch.device:
+    import torch
+
     try:
         device = torch.device(name)
     except RuntimeError as error:
@@ -81,6 +85,8 @@ def _batches(paths: list[Path], batch_size: int, desc: str):
 def _run(name: str, images: dict[str, int] | None = None, **kwargs) -> None:
     """Compute a registered metric and print its JSON (with the image counts it used, when
     given); user errors exit 2 with a message."""
+    from facegan.metrics.registry import compute
+
     try:
         result = compute(name, **kwargs)
     except (UserError, ValueError) as error:
@@ -132,6 +138,8 @@ def lpips_command(restored_dir: Folder, clean_dir: Folder,
                   lins: Optional[Path] = weights_option("LPIPS v0.1 AlexNet lin", "lpips_alex"),
                   limit: Limit = None, seed: Seed = 0, device: Device = "cpu", batch_size: BatchSize = 64) -> None:
     """Mean LPIPS (v0.1, AlexNet; lower is closer) of image pairs matched by file name."""
+    from facegan.metrics.lpips import load_lpips
+
     alexnet, lins = alexnet or _checked(cached_path, "alexnet"), lins or _checked(cached_path, "lpips_alex")
     model = _checked(load_lpips, alexnet, lins, _device(device))
     _run("lpips", pairs=_pair_batches(restored_dir, clean_dir, limit, seed, batch_size, "lpips"), model=model)
@@ -149,6 +157,8 @@ def _pair_batches(restored_dir: Path, clean_dir: Path, limit: Optional[int], see
 def fid_command(dir_a: Folder, dir_b: Folder, weights: Optional[Path] = weights_option("InceptionV3", "inception"),
                 limit: Limit = None, seed: Seed = 0, device: Device = "cpu", batch_size: BatchSize = 64) -> None:
     """Frechet Inception Distance between two folders (pytorch-fid's network and weights)."""
+    from facegan.metrics.fid import is_official, load_inception
+
     paths_a, paths_b = _images(dir_a, limit, seed), _images(dir_b, limit, seed)
     if weights is None:
         weights = _checked(cached_path, "inception")

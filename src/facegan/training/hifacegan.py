@@ -17,16 +17,17 @@ training folders (by name), held out of training, and the test set is never look
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
-from facegan.checkpoint import load_checkpoint, save_checkpoint
+from facegan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from facegan.data.degrade import PreparedFFHQ
 from facegan.errors import UserError
-from facegan.images import save_png
+from facegan.images import save_image
 from facegan.metrics.psnr_ssim import psnr_ssim_pairs
 from facegan.models.hifacegan import build_discriminator, build_generator, restoration_grid, restore
 from facegan.params import HiFaceGANParams, fingerprint
@@ -151,10 +152,17 @@ def choose_snapshot(G: torch.nn.Module, paths: RunPaths, validation: np.ndarray,
                 "chosen_iteration": int(snapshots[-1].stem.split("-")[1])}
     scores = {}
     for path in snapshots:
-        snapshot = load_checkpoint(path)
+        try:
+            snapshot = load_checkpoint(path, writer=None)
+        except CheckpointError as error:  # a disk's damage: choose among the others
+            print(f"leaving out a damaged snapshot: {error}", file=sys.stderr)
+            continue
         G.load_state_dict(snapshot["G"])
         psnr, _ = psnr_ssim_pairs(restore(G, validation[:, 0], batch), validation[:, 1])
         scores[snapshot["iteration"]] = float(psnr.mean())
+    if not scores:
+        raise UserError(f"no snapshot in {paths.snapshots} can be read: delete {paths.work.parent} and run the "
+                        "stage again to retrain")
     chosen = max(scores, key=scores.get)
     G.load_state_dict(load_checkpoint(_snapshot_path(paths, chosen))["G"])
     return {"metric": "mean PSNR of the restored validation pairs (dB)",
@@ -190,6 +198,6 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     plotted = [name for name in LOG_COLUMNS[:-1] if not off.get(name)]
     write_model(state, paths, keep=("G",), plotted=plotted, title="HiFaceGAN")
     shown = data.pairs["test"][: train.sample_images]
-    save_png(restoration_grid(shown, restore(state.G, shown[:, 0])), paths.out_dir / "samples.png",
+    save_image(restoration_grid(shown, restore(state.G, shown[:, 0])), paths.out_dir / "samples.png",
              min_side=256)
     return summary

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import torch
 from facegan.lossplot import plot_losses
 from facegan.progress import progress
 from facegan.training.batches import TrainingBatches, batch_loader
-from facegan.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from facegan.checkpoint import CheckpointError, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from facegan.training.compute import Compute
 from facegan.training.log import WALL_CLOCK, LossLog, publish_log
 
@@ -106,21 +107,58 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def previous_checkpoint(path: Path) -> Path:
+    """Where the working checkpoint before `path`'s current one is kept."""
+    return path.with_name(f"{path.stem}.previous{path.suffix}")
+
+
+def save_working(path: Path, state: dict) -> None:
+    """Write the working checkpoint, keeping the one it replaces as the previous: if this
+    one is damaged after all (a disk that lied, a copy cut short), a run falls back on that.
+    Renamed, not linked, so that damage to one file never reaches the other; until the new
+    one is in place, `resume` finds the previous alone."""
+    if path.exists():
+        os.replace(path, previous_checkpoint(path))
+    save_checkpoint(path, state)
+
+
+def remove_leftovers(work: Path, say: Callable[[str], None]) -> None:
+    """Delete the temporary files that a killed run (SIGKILL, power loss) left in `work` and
+    its sub-folders: each is a checkpoint cut short, as large as a whole one."""
+    leftovers = sorted(work.rglob(".*.tmp")) if work.is_dir() else []
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    if leftovers:
+        say(f"removed {len(leftovers)} temporary file(s) that an interrupted run left in {work}")
+
+
 def resume(state: LoopState, path: Path, what: str, announce: bool = True) -> None:
     """Continue from the working checkpoint at `path` if it was made from the same inputs and
-    code (every process reads it, one announces it)."""
-    if not path.exists():
-        return
-    working = load_checkpoint(path)
+    code (every process reads it; one, the main, announces it and removes leftovers). A
+    damaged one gives way to the previous; with neither readable, training starts afresh.
+    Each is said in one line."""
     say = functools.partial(print, file=sys.stderr) if announce else lambda message: None
-    if working.get("fingerprint") != state.meta["fingerprint"]:
-        say(f"ignoring {path}: made from other params or inputs; starting afresh")
+    if announce:
+        remove_leftovers(path.parent, say)
+    for candidate in (path, previous_checkpoint(path)):
+        if not candidate.exists():
+            continue
+        try:
+            working = load_checkpoint(candidate, writer=None)  # the run's own file: never "delete it"
+        except CheckpointError as error:
+            say(f"ignoring a damaged working checkpoint: {error}")
+            continue
+        if working.get("fingerprint") != state.meta["fingerprint"]:
+            say(f"ignoring {candidate}: made from other params or inputs; starting afresh")
+            return
+        if working.get("code") != code_fingerprint():
+            say(f"ignoring {candidate}: made by other model or training code; starting afresh")
+            return
+        state.restore(working)
+        say(f"resuming {what} from iteration {state.iteration} ({candidate})")
         return
-    if working.get("code") != code_fingerprint():
-        say(f"ignoring {path}: made by other model or training code; starting afresh")
-        return
-    state.restore(working)
-    say(f"resuming {what} from iteration {state.iteration} ({path})")
+    if path.exists() or previous_checkpoint(path).exists():
+        say(f"no readable working checkpoint in {path.parent}: training {what} afresh")
 
 
 def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> float:
@@ -152,7 +190,7 @@ def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, floa
             log.write(state.iteration, {**log_extra(), WALL_CLOCK: state.seconds})
         if state.iteration % checkpoint_every == 0 or done:
             on_checkpoint()
-            save_checkpoint(paths.work, state.snapshot())
+            save_working(paths.work, state.snapshot())
     return state.iteration - start
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from facegan.digests import file_digest
-from facegan.images import grid, save_png, to_uint8
+from facegan.images import grid, save_image, to_uint8
 from facegan.models.layers import downscale_blend
 from facegan.batching import stddev_group_size
 from facegan.models.pgan import Discriminator, Generator, load_grown
@@ -202,5 +202,5 @@ def train_scale(pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, 
     fixed_z = torch.randn(pgan.train.sample_grid, pgan.model.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         samples = to_uint8(state.G_ema(fixed_z.to(compute.device)))
-    save_png(grid(samples), paths.out_dir / "samples.png", min_side=256)
+    save_image(grid(samples), paths.out_dir / "samples.png", min_side=256)
     return summary

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from facegan.data.stargan import PreparedStarGAN
-from facegan.images import save_png
+from facegan.images import save_image
 from facegan.models.stargan import build_discriminator, build_generator, edit_grid
 from facegan.params import StarGANParams, fingerprint
 from facegan.training.batches import TrainingBatches
@@ -112,6 +112,6 @@ def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths
     plotted = [name for name in LOG_COLUMNS[:-1] if name != "g_id" or train.lambda_id > 0]
     write_model(state, paths, keep=("G", "D"), plotted=plotted, title="StarGAN")
     shown = data.indices("test")[: train.sample_images]
-    save_png(edit_grid(state.G, data.images[shown], data.labels[shown], stargan.data.attributes),
+    save_image(edit_grid(state.G, data.images[shown], data.labels[shown], stargan.data.attributes),
              paths.out_dir / "samples.png", min_side=256)
     return summary
