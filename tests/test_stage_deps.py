@@ -194,3 +194,13 @@ def test_the_library_has_no_import_cycles():
         if name not in state:
             visit(name, [name])
     assert not cycles, cycles
+
+
+def test_the_readme_draws_the_dag_that_dvc_yaml_defines():
+    """The README's mermaid block is `dvc dag --mermaid` of this dvc.yaml: a stage added or
+    rewired shows there."""
+    drawn = subprocess.run([sys.executable, "-m", "dvc", "dag", "--mermaid"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("```mermaid\n") + len("```mermaid\n"):]
+    assert block[: block.index("```")] == drawn.rstrip("\n") + "\n"

@@ -38,6 +38,7 @@ def fetch_command(names: Names = None, source: Source = None) -> None:
         raise UserError("--from takes the file of one weights name: give exactly one name")
     for name in names:
         typer.echo(f"{name}: {weights.fetch(name, source)}")
+    typer.echo("in the project, `dvc repro --force download_weights && dvc repro` brings them into the pipeline")
 
 
 @weights_app.command("list")
