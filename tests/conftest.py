@@ -171,13 +171,14 @@ def complete_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
 
 
-def interrupt(command: list, folder: Path, cwd: Path | None = None, after: int = 1) -> subprocess.CompletedProcess:
+def interrupt(command: list, folder: Path, cwd: Path | None = None, after: int = 1,
+              also: Path | None = None) -> subprocess.CompletedProcess:
     """Run `command` and send SIGINT to its process group, as Ctrl-C in a terminal does, once
-    `folder` holds `after` files; its result."""
+    `folder` (and `also`) holds `after` files; its result."""
     process = subprocess.Popen([str(part) for part in command], cwd=cwd, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
-    while len(complete_files(folder)) < after:
+    while min(len(complete_files(path)) for path in (folder, also or folder)) < after:
         assert process.poll() is None, f"it ended before it could be interrupted: {process.communicate()}"
         assert time.monotonic() < deadline, "no output appeared"
         time.sleep(0.01)
@@ -186,24 +187,29 @@ def interrupt(command: list, folder: Path, cwd: Path | None = None, after: int =
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-def interrupt_and_rerun(args: list, out: Path, total: int,
-                        cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+def interrupt_and_rerun(args: list, out: Path, total: int, cwd: Path | None = None, also: Path | None = None
+                        ) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
     """`facegan ARGS`, interrupted with Ctrl-C mid-run, then run again: the interrupt leaves
-    complete files only in `out` (no temporary file, no traceback) and says how many in one
-    line; the rerun keeps them and writes the rest. The two runs."""
+    complete files only in `out` (and `also`, a second folder an output writes into), with
+    no temporary file and no traceback, and says in one line how many outputs are complete
+    (files of that name in both folders); the rerun keeps them and writes the rest. The two
+    runs."""
     from PIL import Image
 
-    stopped = interrupt([FACEGAN, *args], out, cwd)
-    written = complete_files(out)
+    folders = [out, *([also] if also else [])]
+    stopped = interrupt([FACEGAN, *args], out, cwd, also=also)
     assert stopped.returncode == 130 and "Traceback" not in stopped.stderr, stopped.stderr
+    names = [{p.name for p in complete_files(folder)} for folder in folders]
+    complete = set.intersection(*names)
     assert stopped.stderr.splitlines()[-1] == (
-        f"interrupted: {len(written)} of {total} written (complete files), rerun to finish"), stopped.stderr
-    assert 0 < len(written) < total, "interrupted mid-run"
-    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")], "no temporary file left"
-    for path in written:
-        Image.open(path).load()  # complete
+        f"interrupted: {len(complete)} of {total} written (complete files), rerun to finish"), stopped.stderr
+    assert 0 < len(complete) < total, "interrupted mid-run"
+    for folder in folders:
+        assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")], "no temporary file left"
+        for path in complete_files(folder):
+            Image.open(path).load()  # complete
     rerun = subprocess.run([str(part) for part in [FACEGAN, *args]], cwd=cwd, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert (f"kept {len(written)} of {total} output(s) already in" in rerun.stderr), rerun.stderr
-    assert len(complete_files(out)) == total
+    assert f"kept {len(complete)} of {total} output(s) already in" in rerun.stderr, rerun.stderr
+    assert all(len(complete_files(folder)) == total for folder in folders)
     return stopped, rerun

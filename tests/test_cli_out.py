@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from conftest import FACEGAN, FIXTURES, interrupt_and_rerun, write_photos
 from facegan.cli import app
 from facegan.errors import UserError
-from facegan.images import save_image
-from facegan.outputs import GIF_FORMATS, output_paths
+from facegan.images import GIF_FORMATS, save_image
+from facegan.outputs import output_paths
 
 FACE = FIXTURES / "ffhq_256_12" / "00000.png"
 
@@ -36,6 +36,9 @@ def test_paths_that_cannot_take_the_output_are_refused_before_any_work(tmp_path)
         output_paths(str(tmp_path / "edited.bmp"), ["a.png"])
     with pytest.raises(UserError, match=r"must end in .gif"):
         output_paths(str(tmp_path / "walk.png"), ["walk.gif"], "--gif", GIF_FORMATS)
+    (tmp_path / "out" / "b.png").mkdir(parents=True)
+    with pytest.raises(UserError, match=r"holds folders named as the files to write \(b.png\)"):
+        output_paths(f"{tmp_path}/out/", ["a.png", "b.png"])
     assert (tmp_path / "existing.png").read_bytes() == b"the user's file"
 
 
@@ -83,9 +86,8 @@ def test_degrade_interrupted_keeps_complete_files_and_a_rerun_finishes(tmp_path)
     photos = write_photos(tmp_path / "photos", 1500)
     args = ["degrade", photos, f"{tmp_path / 'out'}/", "--clean", f"{tmp_path / 'clean'}/", "--size", "16",
             "--workers", "2"]
-    interrupt_and_rerun(args, tmp_path / "out", 1500)
+    interrupt_and_rerun(args, tmp_path / "out", 1500, also=tmp_path / "clean")
     straight = CliRunner().invoke(app, [str(a) for a in args[:2]] + [f"{tmp_path / 'straight'}/", *map(str, args[3:])])
     assert straight.exit_code == 0, straight.output
     for name in ("00000.png", "00749.png", "01499.png"):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "straight" / name).read_bytes()
-    assert len(list((tmp_path / "clean").iterdir())) == 1500

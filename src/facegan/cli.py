@@ -19,7 +19,8 @@ from facegan.cliutil import command_app, group_app, run_cli
 from facegan.choices import DEGRADATIONS
 from facegan.errors import UserError
 from facegan.metrics.cli import metrics_app
-from facegan.outputs import GIF_FORMATS, OUT_RULE, counting, output_paths, photo_targets, still_to_write
+from facegan.images import GIF_FORMATS
+from facegan.outputs import OUT_RULE, output_paths, photo_targets, reporting_interrupts, still_to_write
 
 app = command_app(__doc__)
 app.add_typer(metrics_app, name="metrics", help="Measure image folders with the pipeline's metric code.")
@@ -115,7 +116,8 @@ def generate_command(
     face_paths = output_paths(out, names) if out is not None else []
     grid_path = output_paths(grid_png, ["grid.png"], "--grid")[0] if grid_png is not None else None
     gif_path = output_paths(gif, ["walk.gif"], "--gif", GIF_FORMATS)[0] if gif is not None else None
-    todo, kept = still_to_write({index: [path] for index, path in enumerate(face_paths)}, overwrite, str(out))
+    faces_to_write = {index: [path] for index, path in enumerate(face_paths)}
+    todo, kept = still_to_write(faces_to_write, overwrite, str(out))
     if not _kept(kept, todo) and grid_path is None and gif_path is None:
         return
 
@@ -123,8 +125,8 @@ def generate_command(
     from facegan.images import grid, save_gif, save_image
     from facegan.inference.pgan import generate, interpolations, load_pgan
 
-    total = len(face_paths) + (grid_path is not None) + (gif_path is not None)
-    with counting(total, len(face_paths) - len(todo)) as tally:
+    single = {name: [path] for name, path in (("grid", grid_path), ("gif", gif_path)) if path is not None}
+    with reporting_interrupts({**faces_to_write, **single}):
         trained = load_pgan(model, pick_device(device), pipeline=model == PGAN_MODEL)
         if interpolate:
             rows = interpolations(trained, n, interpolate, seed, spherical=not linear)
@@ -133,14 +135,11 @@ def generate_command(
             faces, columns = generate(trained, n, seed), None
         for index in todo:
             save_image(faces[index], face_paths[index])
-            tally.written += 1
         if grid_path is not None:
             save_image(grid(faces, columns=columns), grid_path, min_side=256)
-            tally.written += 1
         if gif_path is not None:
             frames = [grid(rows[:, step]) for step in range(interpolate)]
             save_gif(frames + frames[-2:0:-1], gif_path, min_side=256)  # there and back: the loop has no jump
-            tally.written += 1
     written = [str(out)] if out is not None else []
     typer.echo(f"{len(faces)} face(s) of {faces.shape[1]} px from seed {seed}: "
                + ", ".join(written + [str(path) for path in (grid_path, gif_path) if path is not None]))
@@ -166,7 +165,8 @@ def edit_command(
         raise UserError("give exactly one of --attrs A,B=0 and --all")
     photos = _photos(source)
     targets = {"grid": output_paths(out, ["grid.png"])[0]} if all_attrs else photo_targets(photos, out)
-    todo, kept = still_to_write({key: [path] for key, path in targets.items()}, overwrite, out)
+    outputs = {key: [path] for key, path in targets.items()}
+    todo, kept = still_to_write(outputs, overwrite, out)
     if not _kept(kept, todo):
         return
 
@@ -176,7 +176,7 @@ def edit_command(
                                            parse_changes, read_photos)
     from facegan.models.stargan import edit_grid
 
-    with counting(len(targets), len(targets) - len(todo)) as tally:
+    with reporting_interrupts(outputs):
         torch_device = pick_device(device)
         trained = load_stargan(model, torch_device, pipeline=model == STARGAN_MODEL)
         G, attributes, size = trained.network, trained.config["attributes"], trained.config["image_size"]
@@ -191,7 +191,6 @@ def edit_command(
         edited = apply_edit(G, images, apply_changes(c_org, changes, attributes), torch_device)
         for path, image in zip(paths, edited):
             save_image(image, targets[path])
-            tally.written += 1
     typer.echo(f"wrote {len(edited)} edited photo(s) of {size}x{size} px (the model's size) to {out}")
 
 
@@ -220,8 +219,8 @@ def degrade_command(
     photos = _photos(source)
     targets = photo_targets(photos, out, "OUT")
     clean_targets = photo_targets(photos, clean, "--clean") if clean else {}
-    todo, kept = still_to_write({path: [targets[path], *([clean_targets[path]] if clean else [])] for path in photos},
-                                overwrite, out)
+    outputs = {path: [targets[path], *([clean_targets[path]] if clean else [])] for path in photos}
+    todo, kept = still_to_write(outputs, overwrite, out)
     if not _kept(kept, todo):
         return
 
@@ -229,16 +228,15 @@ def degrade_command(
     from facegan.images import save_image
 
     unreadable = 0
-    with counting(len(photos), len(photos) - len(todo)) as tally:
+    with reporting_interrupts(outputs):
         for path, pair, reason in degrade_files(todo, Degrader(kind, size, seed, scale_ranges), workers):
             if pair is None:
                 typer.echo(f"skipped {path}: {reason}", err=True)
                 unreadable += 1
                 continue
-            if clean_targets:  # the clean one first: a pair is complete once its degraded file is there
-                save_image(pair[1], clean_targets[path])
             save_image(pair[0], targets[path])
-            tally.written += 1
+            if clean_targets:
+                save_image(pair[1], clean_targets[path])
     if unreadable == len(photos):
         raise UserError(f"no readable photo in {source}")
     typer.echo(f"wrote {len(todo) - unreadable} '{kind}' degraded photo(s) at {size} px to {out}")
@@ -258,7 +256,8 @@ def restore_command(
     skipped, the others restored."""
     photos = _photos(source)
     targets = photo_targets(photos, out)
-    todo, kept = still_to_write({path: [targets[path]] for path in photos}, overwrite, out)
+    outputs = {path: [targets[path]] for path in photos}
+    todo, kept = still_to_write(outputs, overwrite, out)
     if not _kept(kept, todo):
         return
 
@@ -269,7 +268,7 @@ def restore_command(
     from facegan.progress import progress
 
     unreadable = 0
-    with counting(len(photos), len(photos) - len(todo)) as tally:
+    with reporting_interrupts(outputs):
         trained = load_hifacegan(model, pick_device(device), pipeline=model == HIFACEGAN_MODEL)
         G, size = trained.network, trained.config["image_size"]
         for path in progress(todo, desc="restore"):
@@ -280,7 +279,6 @@ def restore_command(
                 unreadable += 1
                 continue
             save_image(restore_photo(G, image, size), targets[path])
-            tally.written += 1
     if unreadable == len(photos):
         raise UserError(f"no readable photo in {source}")
     typer.echo(f"restored {len(todo) - unreadable} photo(s) at {size} px into {out}")

@@ -3,12 +3,12 @@ sub-commands (`stages/download.py celeba` stays valid when a second dataset is a
 and clean failure on a UserError."""
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
 import typer
 
+from facegan import interrupts
 from facegan.errors import Interrupted, UserError
 
 
@@ -39,15 +39,10 @@ NOTHING_HALF_WRITTEN = ("interrupted: no output is half-written (each one appear
                         "rerun to go on")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise Interrupted()
-
-
 def run_cli(app: typer.Typer) -> None:
     """Run a Typer app: a UserError becomes a one-line message and exit code 2; Ctrl-C or
     SIGTERM one line on what is complete and exit code 130, with no traceback."""
-    for signum in (signal.SIGINT, signal.SIGTERM):  # unwind, removing temporary files, and say so
-        signal.signal(signum, _interrupt)
+    interrupts.install()  # unwind, removing temporary files, and say so
     try:
         app()
     except UserError as error:

@@ -3,24 +3,39 @@
 Generators output float images in [-1, 1], NCHW. Metrics follow the PGAN protocol
 and see uint8 images: x * 127.5 + 127.5, rounded and clipped (Karras et al. 2018,
 official `convert_to_uint8`).
+
+torch is imported by the two functions that need it, so that the `facegan` commands can
+check their output paths (IMAGE_FORMATS) before they load it.
 """
 from __future__ import annotations
 
 import math
 from io import BytesIO
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-import torch
 from PIL import Image
 
 from facegan.io import atomic_write_bytes
-from facegan.outputs import image_format
+
+if TYPE_CHECKING:
+    import torch
+
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}  # what Pillow writes for each extension
+GIF_FORMATS = {".gif": "GIF"}
+JPEG_QUALITY = 95  # Pillow's default 75 shows blocks on faces
+
+
+def image_format(path: Path) -> str:
+    """The Pillow format written for `path`'s extension (PNG for any other)."""
+    return {**IMAGE_FORMATS, **GIF_FORMATS}.get(Path(path).suffix.lower(), "PNG")
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[-1, 1] float NCHW tensor -> uint8 NHWC array."""
+    import torch
+
     scaled = (images.detach().float() * 127.5 + 127.5).round().clamp(0, 255)
     return scaled.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
@@ -28,6 +43,8 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 NHWC images -> [-1, 1] float NCHW tensor (the inverse of `to_uint8`), on the
     device of a tensor given; any leading dimensions stay as they are."""
+    import torch
+
     tensor = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images))  # memmaps: a copy
     return tensor.movedim(-1, -3).float() / 127.5 - 1.0
 
@@ -58,9 +75,6 @@ def _upscaled(image: np.ndarray, min_side: int) -> Image.Image:
         factor = math.ceil(min_side / min(pil.size))
         pil = pil.resize((pil.width * factor, pil.height * factor), Image.NEAREST)
     return pil
-
-
-JPEG_QUALITY = 95  # Pillow's default 75 shows blocks on faces
 
 
 def save_image(image: np.ndarray, path: Path, min_side: int = 0) -> None:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
+from facegan.interrupts import held
+
 
 def _read_umask() -> int:
     mask = os.umask(0)
@@ -30,6 +32,25 @@ def staged(final: Path, folder: bool = False) -> Iterator[Path]:
     empty file. When the block succeeds it replaces `final`; when it fails it is removed."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = None
+    try:
+        with held():  # an interrupt while the temporary is made waits until it has a name
+            temporary = _new_temporary(final, folder)
+        yield temporary
+        with held():  # a folder's rename is two steps: never stop between them
+            _replace(temporary, final)
+    except BaseException:
+        if temporary is None:
+            pass
+        elif temporary.is_dir() and not temporary.is_symlink():
+            shutil.rmtree(temporary, ignore_errors=True)
+        else:
+            temporary.unlink(missing_ok=True)
+        raise
+
+
+def _new_temporary(final: Path, folder: bool) -> Path:
+    """A new, empty, hidden file (or folder) beside `final`, with normal permissions."""
     prefix, suffix = f".{final.name}.", ".tmp"
     if folder:
         temporary = Path(tempfile.mkdtemp(dir=final.parent, prefix=prefix, suffix=suffix))
@@ -39,15 +60,7 @@ def staged(final: Path, folder: bool = False) -> Iterator[Path]:
         os.close(fd)
         temporary = Path(name)
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600
-    try:
-        yield temporary
-        _replace(temporary, final)
-    except BaseException:
-        if temporary.is_dir() and not temporary.is_symlink():
-            shutil.rmtree(temporary, ignore_errors=True)
-        else:
-            temporary.unlink(missing_ok=True)
-        raise
+    return temporary
 
 
 def _replace(temporary: Path, final: Path) -> None:

@@ -2,23 +2,20 @@
 a folder of outputs that an interrupt leaves holding complete files only, which a rerun
 finishes.
 
-Light on purpose (no torch, no Pillow): the commands check their paths with it before
-they import the heavy code.
+Light on purpose (no torch): the commands check their paths with it before they import
+the heavy code.
 """
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence, TypeVar
 
 from facegan.errors import Interrupted, UserError
+from facegan.images import IMAGE_FORMATS
 
 K = TypeVar("K")
-
-IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}  # what Pillow writes for each extension
-GIF_FORMATS = {".gif": "GIF"}
 
 OUT_RULE = ("a path ending in / or an existing folder: one PNG per image is written into it, and files already "
             "there are kept (a rerun finishes an interrupted one; --overwrite writes them again); any other path "
@@ -28,15 +25,21 @@ OUT_RULE = ("a path ending in / or an existing folder: one PNG per image is writ
 def output_paths(out: str, names: Sequence[str], option: str = "--out",
                  formats: Mapping[str, str] = IMAGE_FORMATS) -> list[Path]:
     """The paths `names` are written to under OUT_RULE; raises, before any work is done, for
-    a path that cannot take them: an existing file used as a folder, a file path for
-    several images, an extension with no known format, a parent that is a file."""
+    a path that cannot take them: an existing file used as a folder, a folder where a file
+    is to go, a file path for several images, an extension with no known format, a parent
+    that is a file."""
     path = Path(out)
     if out.endswith(("/", os.sep)) or path.is_dir():
         if path.exists() and not path.is_dir():
             raise UserError(f"{option} {out}: {path} is an existing file, not a folder: give a folder path "
                             "(one that does not exist yet is made)")
         _check_parents(path, option, out)
-        return [path / name for name in names]
+        paths = [path / name for name in names]
+        folders = [target.name for target in paths if target.is_dir()]
+        if folders:
+            raise UserError(f"{option} {out}: {path} holds folders named as the files to write "
+                            f"({', '.join(folders[:3])}): move them, or write into another folder")
+        return paths
     if len(names) != 1:
         raise UserError(f"{option} {out} is a file path, but there are {len(names)} images to write: "
                         "end it with / to write them into a folder")
@@ -56,22 +59,9 @@ def _check_parents(folder: Path, option: str, out: str) -> None:
             return
 
 
-def image_format(path: Path) -> str:
-    """The Pillow format written for `path`'s extension (PNG for any other)."""
-    return {**IMAGE_FORMATS, **GIF_FORMATS}.get(Path(path).suffix.lower(), "PNG")
-
-
 def photo_targets(photos: Sequence[Path], out: str, option: str = "--out") -> dict[Path, Path]:
     """{photo: where its output goes} under OUT_RULE: in a folder, the photo's name as PNG."""
     return dict(zip(photos, output_paths(out, [f"{path.stem}.png" for path in photos], option)))
-
-
-@dataclass
-class Tally:
-    """How many of a command's `total` outputs are complete on disk."""
-
-    total: int
-    written: int = 0
 
 
 def still_to_write(targets: Mapping[K, Sequence[Path]], overwrite: bool, out: str) -> tuple[list[K], str]:
@@ -91,11 +81,13 @@ def still_to_write(targets: Mapping[K, Sequence[Path]], overwrite: bool, out: st
 
 
 @contextmanager
-def counting(total: int, already: int = 0) -> Iterator[Tally]:
-    """A tally of written outputs; Ctrl-C or SIGTERM inside the block becomes an Interrupted
-    error that says how many are complete (the one line `run_cli` prints)."""
-    tally = Tally(total, already)
+def reporting_interrupts(targets: Mapping[K, Sequence[Path]]) -> Iterator[None]:
+    """Ctrl-C or SIGTERM inside the block becomes an Interrupted error that says how many of
+    `targets` (each output's files) are complete on disk: the one line `run_cli` prints.
+    Counted on disk, not as written, as an interrupt can come between a rename and the count."""
     try:
-        yield tally
+        yield
     except Interrupted:
-        raise Interrupted(f"interrupted: {tally.written} of {total} written (complete files), rerun to finish") from None
+        done = sum(all(Path(path).exists() for path in paths) for paths in targets.values())
+        raise Interrupted(f"interrupted: {done} of {len(targets)} written (complete files), "
+                          "rerun to finish") from None
