@@ -42,6 +42,20 @@ def test_damaged_and_missing_checkpoints_say_what_to_do(tmp_path):
         load_checkpoint(tmp_path / "absent.pt")
 
 
+def test_a_users_own_damaged_file_is_described_in_one_sentence_of_torch(tmp_path):
+    """No advice to delete a file of the user's, and of torch's paragraph (miniz's advice to
+    its own developers) only the first sentence."""
+    save_checkpoint(tmp_path / "mine.pt", {"x": torch.ones(1000)})
+    (tmp_path / "mine.pt").write_bytes((tmp_path / "mine.pt").read_bytes()[:1000])  # a copy cut short
+    with pytest.raises(CheckpointError) as raised:
+        load_checkpoint(tmp_path / "mine.pt", writer=None)
+    message = str(raised.value)
+    assert message.endswith("the file is damaged or is not a facegan checkpoint") and "delete" not in message
+    assert "failed finding central directory." in message and "miniz" not in message
+    with pytest.raises(CheckpointError, match=r"^\S+absent.pt not found$"):
+        load_checkpoint(tmp_path / "absent.pt", writer=None)
+
+
 def test_a_default_path_outside_the_project_says_where_to_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CheckpointError, match=f"{tmp_path} is not the project folder .it has no dvc.yaml."):

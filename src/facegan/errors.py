@@ -11,11 +11,15 @@ class UserError(Exception):
 
 def cause(error: BaseException) -> str:
     """The first line of another library's error message, for a one-line UserError
-    (torch's load errors run to a dozen lines of advice meant for its own developers)."""
+    (torch's load errors run to a dozen lines of advice meant for its own developers), and
+    of a long line its first sentence."""
     if isinstance(error, pickle.UnpicklingError):  # torch's weights_only refusal: its text suggests unsafe loading
         return "not a file of tensors that torch loads without running code"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+    first = lines[0] if lines else ""
+    if len(first) > 120 and ". " in first:  # torch's one-line paragraphs: their first sentence says what failed
+        first = first[: first.index(". ") + 1]
+    return f"{type(error).__name__}: {first}"
 
 
 class Interrupted(BaseException):
