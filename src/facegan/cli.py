@@ -31,6 +31,8 @@ app.add_typer(weights_app, name="weights")
 Names = Annotated[Optional[list[str]], typer.Argument(help=f"any of: {', '.join(weights.WEIGHTS)} (default: all)")]
 Source = Annotated[Optional[str], typer.Option(
     "--from", help="a local copy or another URL to take the file from (one name only); checked all the same")]
+
+
 @weights_app.command("fetch")
 def fetch_command(names: Names = None, source: Source = None) -> None:
     """Bring weights into the cache from their official URL (or --from), verified by sha256."""
