@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test test-fast reproduce-check spread lock paper-smoke paper-smoke-light
+.PHONY: setup repro test test-fast deps reproduce-check spread lock paper-smoke paper-smoke-light
 
 # Every package, transitive ones included, at the exact version and hashes that
 # requirements.lock holds (pip refuses a file whose hash differs); then the project itself,
@@ -43,6 +43,11 @@ test: setup
 test-fast: setup
 	python -m pytest -q -m "not slow"
 
+# Every stage's code deps in dvc.yaml rewritten as the files its command loads (comments,
+# order and data deps kept); tests/test_stage_deps.py fails until this has run after an import changed.
+deps: setup
+	python -m facegan.stage_deps
+
 # The DAG reproduced with a HOME of its own (an empty weights cache, no DVC or torch
 # config), so that nothing this machine keeps outside the checkout can change a metric;
 # then `facegan reproduce-check`: bitwise against the committed metrics where this machine
@@ -72,7 +77,7 @@ spread: setup
 # configs/celeba128-paper.yaml through the whole DAG on the embedded sample, in a scratch copy
 # of the checkout: the preset's architectures and batch sizes, the iterations and evaluation
 # sizes of configs/paper-smoke.yaml. Prints each stage's seconds, seconds per iteration and
-# peak memory (BENCHMARKS.md). The light form (CI): the smallest batches, one iteration a stage.
+# peak memory (docs/benchmarks.md). The light form (CI): the smallest batches, one iteration a stage.
 paper-smoke: setup
 	python -m facegan.smoke
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
+from facegan.entrypoints import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
 
 app = command_app(__doc__)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
+from facegan.entrypoints import PARAMS_OPTION, command_app, run_cli
 
 app = command_app(__doc__)
 WEIGHTS = typer.Option(Path("data/weights"), help="download_weights stage output (Inception, AlexNet, LPIPS lin)")
@@ -26,11 +26,11 @@ def pgan(
     device: str = DEVICE,
 ):
     """Compare the averaged generator's faces with the real ones."""
-    from facegan.data.prepare import load_prepared
-    from facegan.devices import pick_device
+    from facegan.data.celeba import load_prepared
     from facegan.evaluation import write_record
     from facegan.evaluation.pgan import HEADLINE, pgan_metrics, summary
     from facegan.inference.pgan import load_pgan
+    from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
     from facegan.params import load_params
 
@@ -56,10 +56,10 @@ def stargan(
 ):
     """Judge StarGAN's edits of the test faces with the attribute classifier; cycle L1; FID."""
     from facegan.data.stargan import load_stargan as load_stargan_data
-    from facegan.devices import pick_device
     from facegan.evaluation import write_record
     from facegan.evaluation.stargan import HEADLINE, stargan_metrics, summary
     from facegan.inference.stargan import load_judge, load_stargan
+    from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
     from facegan.params import load_params
 
@@ -84,11 +84,11 @@ def hifacegan(
     device: str = DEVICE,
 ):
     """Restore the degraded test faces; PSNR/SSIM against the clean ones, beside the degraded baseline; FID, LPIPS."""
-    from facegan.data.degrade import load_ffhq_pairs
-    from facegan.devices import pick_device
+    from facegan.data.hifacegan import load_ffhq_pairs
     from facegan.evaluation import write_record
     from facegan.evaluation.hifacegan import HEADLINE, hifacegan_metrics, summary
     from facegan.inference.hifacegan import load_hifacegan
+    from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
     from facegan.metrics.lpips import staged_lpips
     from facegan.params import load_params

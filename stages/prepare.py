@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
+from facegan.entrypoints import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
 
 app = command_app(__doc__)
@@ -19,7 +19,7 @@ def celeba(
     out: Path = typer.Option(Path("data/prepared/celeba"), help="where the packed arrays go"),
 ):
     """The celeba_cropped box, exact 2x2 box downscales to every PGAN scale."""
-    from facegan.data.prepare import prepare_celeba
+    from facegan.data.celeba import prepare_celeba
 
     c = load_params(params_file).data.celeba
     manifest = prepare_celeba(
@@ -55,8 +55,8 @@ def ffhq(
     out: Path = typer.Option(Path("data/prepared/ffhq"), help="where the packed (degraded, clean) pairs go"),
 ):
     """HiFaceGAN's pairs: each train/test image resized, degraded with imgaug (seeded per image), packed."""
-    from facegan.data.degrade import Degrader, degrade_ffhq
     from facegan.data.ffhq import select_splits
+    from facegan.data.hifacegan import Degrader, degrade_ffhq
 
     params = load_params(params_file)
     d = params.hifacegan.data

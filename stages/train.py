@@ -1,6 +1,6 @@
 """Train stages: `pgan-init` writes the untrained 4x4 networks, `pgan SCALE` trains one scale,
 `stargan` trains StarGAN, `stargan-classifier` the attribute classifier that judges it,
-`hifacegan` trains HiFaceGAN. With train.nproc > 1 in params each one relaunches itself
+`hifacegan` trains HiFaceGAN. With compute.nproc > 1 in params each one relaunches itself
 under torchrun with that many processes (batches in params are global)."""
 # Each command imports its own code first thing, so that a stage loads, and depends on,
 # only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads).
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from facegan.cliutil import PARAMS_OPTION, command_app, run_cli
+from facegan.entrypoints import PARAMS_OPTION, command_app, run_cli
 from facegan.params import load_params
 
 app = command_app(__doc__)
@@ -32,7 +32,7 @@ def pgan(
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]"),
 ):
     """Train PGAN at one scale, resuming from its working checkpoint when there is one."""
-    from facegan.data.prepare import load_prepared
+    from facegan.data.celeba import load_prepared
     from facegan.training.compute import computing, load_params_or_relaunch
     from facegan.training.pgan import ScalePaths, train_scale
 
@@ -41,7 +41,7 @@ def pgan(
     previous = params.pgan.scales[scale].prev
     images = load_prepared(data).images(int(scale))
     paths = ScalePaths(previous=root / previous / "model.pt", out_dir=root / scale)
-    with computing(params.train, device) as compute:
+    with computing(params.compute, device) as compute:
         summary = train_scale(params.pgan, params.lr, scale, images, paths, compute)
     if compute.main:
         typer.echo(f"scale {scale}: {summary}")
@@ -62,7 +62,7 @@ def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
     from facegan.training.stargan import train_stargan
 
     params = load_params_or_relaunch(params_file)
-    with computing(params.train, device) as compute:
+    with computing(params.compute, device) as compute:
         summary = train_stargan(params.stargan, load_stargan(data), RunPaths(out), compute)
     if compute.main:
         typer.echo(f"stargan: {summary}")
@@ -79,7 +79,7 @@ def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_D
     from facegan.training.loop import RunPaths
 
     params = load_params_or_relaunch(params_file)
-    with computing(params.train, device) as compute:
+    with computing(params.compute, device) as compute:
         summary = train_classifier(params.stargan.classifier, load_stargan(data), RunPaths(out), compute)
     if compute.main:
         typer.echo(f"attribute classifier: {summary}")
@@ -93,7 +93,7 @@ def hifacegan(params_file: Path = PARAMS_OPTION,
               device: str = DEVICE):
     """Train HiFaceGAN on the degraded pairs, resuming from its working checkpoint when there is one.
     With hifacegan.train.lambda_vgg > 0 it needs VGG19's weights and stops at once without them."""
-    from facegan.data.degrade import load_ffhq_pairs
+    from facegan.data.hifacegan import load_ffhq_pairs
     from facegan.models.pretrained import load_vgg19
     from facegan.training.compute import computing, load_params_or_relaunch
     from facegan.training.hifacegan import train_hifacegan
@@ -101,7 +101,7 @@ def hifacegan(params_file: Path = PARAMS_OPTION,
     from facegan.weights import staged_path
 
     params = load_params_or_relaunch(params_file)
-    with computing(params.train, device) as compute:
+    with computing(params.compute, device) as compute:
         vgg = None
         if params.hifacegan.train.lambda_vgg:
             vgg = load_vgg19(staged_path("vgg19", weights), compute.device)

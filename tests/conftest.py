@@ -15,6 +15,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES_ABSENT = "fixtures not present at"  # how every test that needs them starts its skip reason
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line naming how many tests were skipped for want of the real CelebA and FFHQ
+    samples (README, "Tests"), so that a clone without them knows what it did not test."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if FIXTURES_ABSENT in str(getattr(report, "longrepr", ""))]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} test(s) skipped: the real CelebA and FFHQ samples are not at "
+                                    f"{FIXTURES} (README, \"Tests\", says where they come from)", yellow=True)
 
 
 def tiny_params_dict(resolution: int = 8) -> dict:

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import FACEGAN, FIXTURES, interrupt_and_rerun, write_photos
+from conftest import FACEGAN, FIXTURES, FIXTURES_ABSENT, interrupt_and_rerun, write_photos
 from facegan.cli import app
+from facegan.cli.outputs import output_paths
 from facegan.errors import UserError
 from facegan.images import GIF_FORMATS, save_image
-from facegan.outputs import output_paths
 
 FACE = FIXTURES / "ffhq_256_12" / "00000.png"
 
@@ -65,7 +65,7 @@ def test_help_and_argument_errors_come_without_loading_torch():
     print(f"facegan --help: {time.monotonic() - started:.2f} s")  # shown with -s; timing is not asserted
 
 
-@pytest.mark.skipif(not FACE.exists(), reason=f"fixtures not present at {FACE.parent}")
+@pytest.mark.skipif(not FACE.exists(), reason=f"{FIXTURES_ABSENT} {FACE.parent}")
 def test_degrade_one_photo_into_a_new_folder_and_refuse_a_file_for_a_folder(tmp_path):
     result = CliRunner().invoke(app, ["degrade", str(FACE), f"{tmp_path / 'new'}/", "--size", "32", "--workers", "1"])
     assert result.exit_code == 0, result.output

@@ -19,7 +19,7 @@ from facegan.data.celeba_format import (
     write_attributes,
     write_partition,
 )
-from facegan.data.prepare import (
+from facegan.data.celeba import (
     BadImagesError,
     box_downscale,
     crop_box,
@@ -27,13 +27,13 @@ from facegan.data.prepare import (
     prepare_celeba,
     pyramid,
 )
+from conftest import FIXTURES, FIXTURES_ABSENT
 from facegan.data.celeba_format import CELEBA_PARTITION
 from facegan.data.sources import CELEBA_REQUIRED, fetch_celeba, fetch_local
-from facegan.fetch import ChecksumError, DataSourceError, download_file
 from facegan.data.synthetic import draw_face, official_like_partition, write_celeba_sample
 from facegan.errors import UserError
+from facegan.fetch import ChecksumError, DataSourceError, download_file
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 CELEBA_32 = FIXTURES / "celeba_aligned_32"
 HALFRES = FIXTURES / "celeba_aligned_halfres_10k"
 ALL_LAYOUT = {"img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"}
@@ -42,7 +42,7 @@ ALL_LAYOUT = {"img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.t
 @pytest.fixture
 def celeba_32() -> Path:
     if not (CELEBA_32 / "list_attr_celeba.txt").exists():
-        pytest.skip(f"fixtures not present at {CELEBA_32}")
+        pytest.skip(f"{FIXTURES_ABSENT} {CELEBA_32}")
     return CELEBA_32
 
 
@@ -244,7 +244,7 @@ def test_prepare_fails_on_too_many_bad_images_and_keeps_the_old_output(celeba_32
 def halfres_raw(raw: Path, count: int = 16) -> Path:
     """The first `count` half-resolution (89x109) fixture faces in the download stage's layout."""
     if not (HALFRES / "list_attr_celeba.txt").exists():
-        pytest.skip(f"fixtures not present at {HALFRES}")
+        pytest.skip(f"{FIXTURES_ABSENT} {HALFRES}")
     _, files, values = read_attributes(HALFRES / "list_attr_celeba.txt")
     write_attributes(raw / "list_attr_celeba.txt", files[:count], values[:count])
     write_partition(raw / CELEBA_PARTITION, dict.fromkeys(files[:count], 0))

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FIXTURES, tiny_params_dict, write_params
+from conftest import FIXTURES, FIXTURES_ABSENT, tiny_params_dict, write_params
 from facegan.data.ffhq import fetch_ffhq, folder_range_ids, list_raw_ffhq, relative_path, select_splits
 from facegan.fetch import ChecksumError, DataSourceError
 from facegan.params import ParamsError, load_params
 
 FFHQ_FIXTURE = FIXTURES / "ffhq_256_12"
-needs_fixture = pytest.mark.skipif(not FFHQ_FIXTURE.exists(), reason=f"fixtures not present at {FFHQ_FIXTURE}")
+needs_fixture = pytest.mark.skipif(not FFHQ_FIXTURE.exists(), reason=f"{FIXTURES_ABSENT} {FFHQ_FIXTURE}")
 RANGES = {"train": [0, 0], "test": [65000, 65000]}
 IDS = [i for folders in RANGES.values() for i in folder_range_ids(folders)]
 

@@ -15,7 +15,7 @@ from test_data_celeba import HALFRES, _raw_copy_with_bad_files, halfres_raw, no_
 
 from facegan.choices import CELEBA_ATTRIBUTES
 from facegan.data.celeba_format import CELEBA_PARTITION, read_attributes, write_partition
-from facegan.data.prepare import BadImagesError, MissingImagesError, crop_box, prepare_celeba
+from facegan.data.celeba import BadImagesError, MissingImagesError, crop_box, prepare_celeba
 from facegan.data.stargan import (
     attribute_columns,
     attribute_labels,
@@ -212,15 +212,15 @@ def test_prepare_stargan_takes_the_aligned_image_size(tmp_path):
 
 
 def test_load_stargan_says_to_run_prepare(celeba_32, tmp_path):
-    with pytest.raises(UserError, match=r"manifest.json is missing: run the prepare stage \(dvc repro\) first"):
+    with pytest.raises(UserError, match=r"manifest.json is missing: run the prepare_stargan stage \(dvc repro prepare_stargan\)"):
         load_stargan(tmp_path / "absent")
     raw = raw_copy(celeba_32, tmp_path / "raw")
     prepare_celeba(raw, tmp_path / "pgan", resolution=8, max_bad_fraction=0.0)
-    with pytest.raises(UserError, match="not prepared for StarGAN: run the prepare stage"):
+    with pytest.raises(UserError, match="not prepared for StarGAN: run the prepare_stargan stage"):
         load_stargan(tmp_path / "pgan")
     prepare_stargan(raw, tmp_path / "out", stargan_data(image_size=16), max_bad_fraction=0.0)
     (tmp_path / "out" / "labels.npy").unlink()
-    with pytest.raises(UserError, match=r"lacks labels.npy: run the prepare stage \(dvc repro\) first"):
+    with pytest.raises(UserError, match=r"lacks labels.npy: run the prepare_stargan stage \(dvc repro prepare_stargan\) first"):
         load_stargan(tmp_path / "out")
 
 

@@ -6,14 +6,14 @@ from PIL import Image
 from scipy import ndimage
 from typer.testing import CliRunner
 
-from conftest import FIXTURES
+from conftest import FIXTURES, FIXTURES_ABSENT
 from facegan.cli import app
-from facegan.data.degrade import Degrader, degrade_ffhq, load_ffhq_pairs
+from facegan.data.hifacegan import Degrader, degrade_ffhq, load_ffhq_pairs
 from facegan.errors import UserError
-from facegan.imagefolder import read_image
+from facegan.images import read_image
 
 FACE = FIXTURES / "ffhq_256_12" / "00000.png"
-pytestmark = pytest.mark.skipif(not FACE.exists(), reason=f"fixtures not present at {FACE.parent}")
+pytestmark = pytest.mark.skipif(not FACE.exists(), reason=f"{FIXTURES_ABSENT} {FACE.parent}")
 SEEDS = range(4)
 
 

@@ -12,17 +12,17 @@ import pytest
 import torch
 
 from conftest import free_endpoint, run_stage, tiny_params_dict, write_params
-from facegan.models.layers import MinibatchStddev
-from facegan.batching import BatchSplitError, stddev_group_size
-from facegan.models.pgan import Discriminator
-from facegan.params import ParamsError, TrainComputeParams, load_params
-from facegan.training.batches import TrainingBatches, batch_loader
+from facegan.batch_groups import BatchSplitError, stddev_group_size
 from facegan.checkpoint import load_checkpoint
+from facegan.models.pgan import Discriminator
+from facegan.models.pgan_layers import MinibatchStddev
+from facegan.params import ParamsError, ComputeParams, load_params
+from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import (Compute, Network, bf16_missing, compiler_missing, computing, process_share,
                                       relaunch_under_torchrun)
 from facegan.training.log import read_log
-from facegan.training.losses import discriminator_loss
 from facegan.training.pgan import init_networks, new_state, scale_trainer
+from facegan.training.wgan_gp import discriminator_loss
 
 
 @pytest.mark.parametrize("batch, world", [(16, 1), (16, 2), (16, 4), (32, 2), (24, 3), (6, 2)])
@@ -45,25 +45,25 @@ def test_shares_without_groups_are_consecutive_slices():
 
 def test_a_batch_that_cannot_be_shared_is_a_params_error(tmp_path):
     params = tiny_params_dict(8)
-    params["train"]["nproc"] = 2
+    params["compute"]["nproc"] = 2
     params["pgan"]["scales"]["8"]["batch"] = 10  # stddev groups of 2: 5 groups for 2 processes
-    with pytest.raises(ParamsError, match=r"pgan\.scales\.8\.batch = 10 with train\.nproc = 2: .*multiple of 8,"):
+    with pytest.raises(ParamsError, match=r"pgan\.scales\.8\.batch = 10 with compute\.nproc = 2: .*multiple of 8,"):
         load_params(write_params(tmp_path / "params.yaml", params))
     with pytest.raises(BatchSplitError, match="cannot be split over 3 processes"):
         process_share(8, 3, 0)
-    params["train"].update(nproc=1, nnodes=2, rdzv_endpoint="node001:29500")  # 2 machines: the same rule
-    with pytest.raises(ParamsError, match=r"8\.batch = 10 with train\.nproc x train\.nnodes = 2: .*multiple of 8,"):
+    params["compute"].update(nproc=1, nnodes=2, rdzv_endpoint="node001:29500")  # 2 machines: the same rule
+    with pytest.raises(ParamsError, match=r"8\.batch = 10 with compute\.nproc x compute\.nnodes = 2: .*multiple of 8,"):
         load_params(write_params(tmp_path / "params.yaml", params))
 
 
 @pytest.mark.parametrize("nnodes, endpoint, expected", [
-    (2, "", r"train\.rdzv_endpoint = '' with train\.nnodes = 2: must be HOST:PORT"),
+    (2, "", r"compute\.rdzv_endpoint = '' with compute\.nnodes = 2: must be HOST:PORT"),
     (2, "node001", "must be HOST:PORT"),
     (1, "node001:29500", "one machine needs no rendezvous"),
 ])
 def test_machines_and_their_meeting_point_are_checked(tmp_path, nnodes, endpoint, expected):
     params = tiny_params_dict(8)
-    params["train"].update(nnodes=nnodes, rdzv_endpoint=endpoint)
+    params["compute"].update(nnodes=nnodes, rdzv_endpoint=endpoint)
     with pytest.raises(ParamsError, match=expected):
         load_params(write_params(tmp_path / "params.yaml", params))
 
@@ -72,7 +72,7 @@ def test_a_process_under_a_launcher_never_relaunches(monkeypatch):
     """torchrun, or srun exporting the three variables: the process is a worker already."""
     launched = []
     monkeypatch.setattr(os, "execv", lambda executable, command: launched.append(command))
-    settings = TrainComputeParams(nproc=2, amp=False, channels_last=True, compile=False, loader_workers=0)
+    settings = ComputeParams(nproc=2, amp=False, channels_last=True, compile=False, loader_workers=0)
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
     relaunch_under_torchrun(settings, ["stages/train.py", "pgan", "8"])
@@ -84,21 +84,21 @@ def test_a_process_under_a_launcher_never_relaunches(monkeypatch):
 
 
 def test_bf16_and_compile_run_where_they_can_and_say_so_where_they_cannot(monkeypatch, capsys):
-    settings = TrainComputeParams(nproc=1, amp=True, channels_last=True, compile=True, loader_workers=0)
+    settings = ComputeParams(nproc=1, amp=True, channels_last=True, compile=True, loader_workers=0)
     with computing(settings, "cpu") as compute:
         assert (compute.amp, compute.channels_last, compute.compile, compute.world) == (
             bf16_missing(torch.device("cpu")) is None, True, compiler_missing(torch.device("cpu")) is None, 1)
     monkeypatch.setenv("CXX", "no-such-compiler")
     with computing(settings, "cpu") as compute:
         assert not compute.compile
-    assert "train.compile: no C++ compiler `no-such-compiler` on PATH" in capsys.readouterr().err
+    assert "compute.compile: no C++ compiler `no-such-compiler` on PATH" in capsys.readouterr().err
     # A CPU without bf16 instructions, as oneDNN sees one when told to use AVX2 at most.
-    code = ("from facegan.params import TrainComputeParams; from facegan.training.compute import computing\n"
-            "with computing(TrainComputeParams(nproc=1, amp=True, channels_last=False, compile=False, "
+    code = ("from facegan.params import ComputeParams; from facegan.training.compute import computing\n"
+            "with computing(ComputeParams(nproc=1, amp=True, channels_last=False, compile=False, "
             "loader_workers=0), 'cpu') as compute: print(compute.amp)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})
-    assert run.stdout == "False\n" and "train.amp: this CPU has no bf16 instructions" in run.stderr
+    assert run.stdout == "False\n" and "compute.amp: this CPU has no bf16 instructions" in run.stderr
 
 
 def test_channels_last_trains_as_nchw_up_to_rounding(tmp_path):
@@ -123,7 +123,7 @@ def test_channels_last_trains_as_nchw_up_to_rounding(tmp_path):
 
 
 def test_bf16_autocast_leaves_the_gradient_penalty_in_fp32():
-    """Under train.amp the critic's scores come from bf16 forwards, the gradient penalty's
+    """Under compute.amp the critic's scores come from bf16 forwards, the gradient penalty's
     forward and double backward from fp32 ones (Network.fp32): on a Xeon with AMX, oneDNN's
     bf16 kernels gave 3x3 conv weight gradients in that double backward at cosine 0.08-0.35
     to fp32's (measured; 0.997 with AMX off). So the penalty is fp32's to the bit, and the
@@ -195,7 +195,7 @@ def prepared(tmp_path_factory):
 def _run_with(prepared, destination, nproc: int, stage: tuple[str, ...]):
     template, params = prepared
     workdir = shutil.copytree(template, destination)
-    write_params(workdir / "params.yaml", {**params, "train": {**params["train"], "nproc": nproc}})
+    write_params(workdir / "params.yaml", {**params, "compute": {**params["compute"], "nproc": nproc}})
     return run_stage("train.py", *stage, cwd=workdir), workdir
 
 
@@ -225,7 +225,7 @@ def test_two_machines_of_one_process_train_as_one_process(tmp_path, prepared):
     nodes_dir = shutil.copytree(template, tmp_path / "nodes")  # the filesystem both machines share
     endpoint = free_endpoint()
     write_params(nodes_dir / "params.yaml",
-                 {**params, "train": {**params["train"], "nproc": 1, "nnodes": 2, "rdzv_endpoint": endpoint}})
+                 {**params, "compute": {**params["compute"], "nproc": 1, "nnodes": 2, "rdzv_endpoint": endpoint}})
     with ThreadPoolExecutor(2) as pool:
         nodes = list(pool.map(lambda _: run_stage("train.py", "pgan", "8", cwd=nodes_dir, timeout=300), range(2)))
     for node in nodes:

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facegan.lossplot import plot_losses
-from facegan.training.log import WALL_CLOCK, LossLog, publish_log, read_log
+from facegan.training.log import WALL_CLOCK, LossLog, plot_losses, publish_log, read_log
 
 
 def _log(path, rows=40):

@@ -8,9 +8,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from facegan.imagefolder import ImageFolderError, iter_image_batches, list_images, paired_images, select_images
-from facegan.metrics.registry import METRICS, compute, register_metric
-from facegan.metrics.cli import metrics_app
+from facegan.cli.metrics import metrics_app
+from facegan.images import ImageFolderError, iter_image_batches, list_images, paired_images, select_images
 from facegan.metrics.ms_ssim import ms_ssim
 from facegan.metrics.psnr_ssim import psnr_ssim
 from facegan.metrics.swd import sliced_wasserstein
@@ -196,14 +195,3 @@ def test_list_images_filters_and_sorts_by_name(tmp_path):
     assert [b.shape for b in batches] == [(2, 8, 8, 3), (1, 8, 8, 3)]  # grey converted to RGB
     with pytest.raises(ImageFolderError, match="not a folder"):
         list_images(tmp_path / "missing")
-
-
-def test_registry_dispatches_by_name():
-    array = images(4, 16, 1)
-    assert compute("ms_ssim", batches=[array]) == {"ms_ssim": ms_ssim([array])}
-    assert compute("swd", real_batches=[array], fake_batches=[array], seed=1)["swd"].keys() == {"16", "avg"}
-    with pytest.raises(ValueError, match="unknown metric 'niqe'"):
-        compute("niqe")
-    with pytest.raises(ValueError, match="already registered"):
-        register_metric("swd")(lambda: {})
-    assert METRICS.keys() == {"swd", "ms_ssim", "psnr_ssim", "fid", "lpips"}

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from conftest import REPO, tiny_params_dict, write_params
-from facegan.data.degrade import DEGRADATIONS
 from facegan.data.ffhq import FFHQ_SOURCES
+from facegan.data.hifacegan import DEGRADATIONS
 from facegan.data.sources import CELEBA_SOURCES
 from facegan.params import CelebAParams, FFHQParams, HiFaceGANData, ParamsError, fingerprint, load_params, read_yaml
 
@@ -83,6 +83,18 @@ def test_a_key_written_twice_is_an_error_giving_both_lines(tmp_path):
         read_yaml(tmp_path / "nested.yaml")
     (tmp_path / "nested.yaml").write_text("a:\n  seed: 1\nb:\n  seed: 2\n")
     assert read_yaml(tmp_path / "nested.yaml") == {"a": {"seed": 1}, "b": {"seed": 2}}
+
+
+def test_the_old_train_block_is_an_error_naming_compute(tmp_path):
+    """The compute settings were the top-level `train:` block; a file that still says so is
+    told the new name, and the block's own problems come in the same message."""
+    def change(p):
+        p["train"] = {**p.pop("compute"), "nproc": 0}
+
+    message = _error(tmp_path, change)
+    assert "train: renamed compute (the same keys inside): rename the block to `compute:`" in message
+    assert "compute.nproc = 0: must be >= 1" in message
+    assert "unknown key" not in message and "missing" not in message
 
 
 def test_every_problem_is_reported_at_once(tmp_path):

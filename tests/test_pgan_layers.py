@@ -5,14 +5,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from facegan.models.layers import (
+from facegan.models.pgan_layers import (
     EqualizedConv2d,
     EqualizedLinear,
     MinibatchStddev,
     PixelNorm,
     downscale_blend,
 )
-from facegan.batching import minibatch_group_size
+from facegan.batch_groups import minibatch_group_size
 from facegan.models.pgan import Discriminator, Generator, load_grown
 
 

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from conftest import tiny_params_dict
-from facegan.data.prepare import load_prepared, prepare_celeba
+from facegan.checkpoint import save_checkpoint
+from facegan.data.celeba import load_prepared, prepare_celeba
 from facegan.data.synthetic import write_celeba_sample
-from facegan.inference.pgan import generated_batches
 from facegan.images import array_batches
+from facegan.inference.pgan import generated_batches
 from facegan.metrics.swd import sliced_wasserstein
 from facegan.params import Params, load_params
-from facegan.checkpoint import save_checkpoint
 from facegan.training.compute import Compute
 from facegan.training.pgan import ScalePaths, grow_networks, init_networks, train_scale
 

@@ -1,7 +1,7 @@
 """WGAN-GP + drift against direct computations."""
 import torch
 
-from facegan.training.losses import discriminator_loss, generator_loss, gradient_penalty
+from facegan.training.wgan_gp import discriminator_loss, generator_loss, gradient_penalty
 
 
 def test_gradient_penalty_of_a_linear_critic_is_known():

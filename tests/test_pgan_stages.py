@@ -8,7 +8,7 @@ import torch
 
 from conftest import REPO, free_endpoint, interrupt, kill_mid_run, run_stage, tiny_params_dict, write_params
 from facegan.checkpoint import load_checkpoint
-from facegan.cliutil import NOTHING_HALF_WRITTEN
+from facegan.entrypoints import NOTHING_HALF_WRITTEN
 from facegan.training.log import read_log
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
@@ -54,12 +54,12 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4, uni
     where an uninterrupted run ends."""
     killed = _copy(trained_to_4, tmp_path / "killed")
     params = _long_scale_8(tiny_params_dict(8))
-    params["train"].update(nproc=nproc, nnodes=nnodes, rdzv_endpoint=free_endpoint() if nnodes > 1 else "")
+    params["compute"].update(nproc=nproc, nnodes=nnodes, rdzv_endpoint=free_endpoint() if nnodes > 1 else "")
     write_params(killed / "params.yaml", params)
     work = killed / "data/pgan/8/work/checkpoint.pt"
     killed_at = kill_mid_run("train.py", "pgan", "8", cwd=killed, work=work, at_least=30, total=120, machines=nnodes)
 
-    params["train"].update(nproc=1, nnodes=1, rdzv_endpoint="")
+    params["compute"].update(nproc=1, nnodes=1, rdzv_endpoint="")
     write_params(killed / "params.yaml", params)
     resumed = run_stage("train.py", "pgan", "8", cwd=killed)
     assert f"resuming scale 8 from iteration {killed_at}" in resumed.stderr
@@ -150,5 +150,5 @@ def test_unknown_scale_and_missing_previous_scale_fail_clearly(tmp_path):
     unknown = run_stage("train.py", "pgan", "64", cwd=tmp_path, check=False)
     assert unknown.returncode == 2 and "scale '64' is not in pgan.scales (4, 8)" in unknown.stderr
     missing = run_stage("train.py", "pgan", "8", cwd=tmp_path, check=False)
-    assert missing.returncode == 2 and "manifest.json is missing: run the prepare stage" in missing.stderr
+    assert missing.returncode == 2 and "manifest.json is missing: run the prepare_celeba stage" in missing.stderr
     assert "Traceback" not in missing.stderr

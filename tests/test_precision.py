@@ -1,4 +1,4 @@
-"""train.amp and train.compile on the CPU: bf16 autocast training, and compiled training,
+"""compute.amp and compute.compile on the CPU: bf16 autocast training, and compiled training,
 follow eager fp32 from the same weights and batches, by the GPU check's own test (the mean
 of each loss over the first 5 steps within 10% relative or 0.05 absolute). bf16 for every
 model, skipped with the reason on a CPU whose oneDNN has no bf16 instructions (AVX512-BF16,
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import REPO, tiny_params_dict, write_params
-from facegan.params import TrainComputeParams, load_params
+from facegan.params import ComputeParams, load_params
 from facegan.training.compute import bf16_missing, compiler_missing
 
 sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
@@ -26,7 +26,7 @@ def _runs(tmp_path, model: str, scale: str, **fast) -> tuple[dict, dict]:
     """STEPS steps in eager fp32, then with the `fast` settings, from the same start."""
     params = load_params(write_params(tmp_path / "params.yaml", tiny_params_dict(8)))
     settings = dict(nproc=1, amp=False, channels_last=False, compile=False, loader_workers=0)
-    return tuple(train_run(model, scale, params, TrainComputeParams(**{**settings, **changes}), "cpu", STEPS)
+    return tuple(train_run(model, scale, params, ComputeParams(**{**settings, **changes}), "cpu", STEPS)
                  for changes in ({}, fast))
 
 

@@ -1,131 +1,69 @@
-"""Every stage in dvc.yaml depends on exactly the library code its command loads.
-
-For each stage, a fresh interpreter runs the command's imports (the stage script's own,
-then those that open the command's function) and everything those modules import, even
-inside a function (a lazy import runs only on some paths, and its code still shapes the
-outputs). Every loaded `facegan` file must be among the stage's deps (too few: stale
-metrics), and every library file the deps name must be loaded (too many: one model's edit
-re-runs the others). A docstring-only `__init__.py` holds no code and is not required.
-"""
+"""Every stage in dvc.yaml depends on exactly the library code its command loads (see
+facegan.stage_deps, which `make deps` runs to write them), and the library keeps its
+imports where that probe sees them."""
 from __future__ import annotations
 
 import ast
-import json
+import difflib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from facegan.stage_deps import LIBRARY_PREFIX, code_deps, dep_paths, rewritten, stage_script, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "src" / "facegan"
-
-# Runs in a fresh interpreter: argv = script, command. Prints the loaded facegan files.
-PROBE = r"""
-import ast, importlib, importlib.util, json, sys
-from pathlib import Path
-
-script, command = Path(sys.argv[1]), sys.argv[2]
-spec = importlib.util.spec_from_file_location("stage_script", script)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-callback = next(c.callback for c in module.app.registered_commands if c.name == command)
-tree = ast.parse(script.read_text())
-function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == callback.__name__)
-for node in function.body:
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        exec(compile(ast.Module([node], []), str(script), "exec"), {})
-
-def facegan_imports(path):
-    for node in ast.walk(ast.parse(Path(path).read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "facegan":
-            yield node.module
-            for alias in node.names:  # `from facegan.x import y` may name a module y
-                yield f"{node.module}.{alias.name}"
-        elif isinstance(node, ast.Import):
-            yield from (a.name for a in node.names if a.name.split(".")[0] == "facegan")
-
-def import_if_module(name):
-    try:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-    except ModuleNotFoundError:  # `from facegan.x import y` where y is not a module
-        pass
-
-seen = set()
-while True:
-    files = {m.__file__ for n, m in list(sys.modules.items())
-             if n.split(".")[0] == "facegan" and getattr(m, "__file__", None)}
-    if files == seen:
-        break
-    for path in files - seen:
-        for name in facegan_imports(path):
-            import_if_module(name)
-    seen = files
-print(json.dumps(sorted(seen)))
-"""
-
-
-def _stages() -> dict[str, dict]:
-    """dvc.yaml's stages, `foreach` ones expanded over params.yaml as DVC names them."""
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    stages = {}
-    for name, stage in dvc["stages"].items():
-        if "foreach" not in stage:
-            stages[name] = stage
-            continue
-        items = params
-        for key in stage["foreach"].strip("${}").split("."):
-            items = items[key]
-        for key in items:
-            body = json.loads(json.dumps(stage["do"]).replace("${key}", str(key)))
-            stages[f"{name}@{key}"] = body
-    return stages
-
-
-STAGES = _stages()
-
-
-def _code_only(path: Path) -> bool:
-    """Whether a file holds code (not a package marker with only a docstring)."""
-    body = ast.parse(path.read_text()).body
-    return not (path.name == "__init__.py" and all(isinstance(n, ast.Expr) for n in body))
-
-
-def _loaded(script: str, command: str) -> set[str]:
-    result = subprocess.run([sys.executable, "-c", PROBE, script, command], cwd=ROOT, capture_output=True,
-                            text=True, check=True)
-    return {Path(f).resolve().relative_to(ROOT).as_posix() for f in json.loads(result.stdout)}
-
-
-def _covered(path: str, deps: list[str]) -> bool:
-    return any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in deps)
-
-
-def _library_files(deps: list[str]) -> set[str]:
-    """The library .py files that `deps` name, directly or as a folder."""
-    named = set()
-    for dep in deps:
-        target = ROOT / dep
-        if dep.startswith("src/"):
-            files = [target] if target.is_file() else target.rglob("*.py")
-            named |= {p.relative_to(ROOT).as_posix() for p in files if _code_only(p)}
-    return named
+STAGES = stages(ROOT)
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_stage_deps_are_exactly_the_code_it_loads(name):
+    """Too few and its outputs go stale; too many and an edit elsewhere re-runs it."""
     stage = STAGES[name]
-    _, script, command, *_ = stage["cmd"].split()
-    deps = [dep if isinstance(dep, str) else next(iter(dep)) for dep in stage["deps"]]
-    loaded = {path for path in _loaded(script, command) if _code_only(ROOT / path)}
+    script, _ = stage_script(stage)
+    deps = dep_paths(stage)
     assert script in deps, f"{name}: its script {script} is not among its deps"
-    missing = sorted(path for path in loaded if not _covered(path, deps))
-    assert not missing, f"{name} loads {missing}, which its deps in dvc.yaml do not cover: its outputs would go stale"
-    unused = sorted(_library_files(deps) - loaded)
-    assert not unused, f"{name} depends on {unused}, which it never loads: an edit there would re-run it for nothing"
+    listed = [dep for dep in deps if dep.startswith(LIBRARY_PREFIX)]
+    loaded = code_deps(stage, ROOT)
+    difference = "\n".join(difflib.unified_diff(listed, loaded, "dvc.yaml", "loaded", lineterm=""))
+    assert listed == loaded, f"{name}: dvc.yaml's code deps are not the files it loads: run `make deps`\n{difference}"
+
+
+def test_make_deps_rewrites_only_the_library_entries():
+    """`make deps` replaces a stage's src/ entries where they were, adds them after the script
+    where there were none, and keeps comments, data deps and other stages as they are."""
+    text = """stages:
+  a:
+    cmd: python stages/a.py run
+    deps:
+      # the script, then its code
+      - stages/a.py
+      - src/facegan/old.py
+      - src/facegan/models/old.py
+      - data/raw/x
+    params:
+      - lr
+  b:
+    foreach: [1, 2]
+    do:
+      cmd: python stages/b.py run ${key}
+      deps:
+        - stages/b.py
+      outs:
+        - data/b
+  c:
+    cmd: python stages/c.py run
+    deps:
+      - stages/c.py
+      - src/facegan/kept.py
+"""
+    new = {"a": ["src/facegan/models/new.py", "src/facegan/new.py"], "b": ["src/facegan/b.py"]}
+    assert rewritten(text, new) == text.replace(
+        "      - src/facegan/old.py\n      - src/facegan/models/old.py\n",
+        "      - src/facegan/models/new.py\n      - src/facegan/new.py\n").replace(
+        "        - stages/b.py\n", "        - stages/b.py\n        - src/facegan/b.py\n")
 
 
 def _is_command(function: ast.FunctionDef) -> bool:

@@ -9,16 +9,18 @@ from facegan.models.stargan import (
     Discriminator,
     Generator,
     ResidualBlock,
+    build_discriminator,
+    build_generator,
     edit_targets,
     tile_labels,
 )
 from conftest import tiny_params_dict, write_params
-from facegan.params import load_params
-from facegan.training.loop import RunPaths
-from facegan.training.losses import classification_loss
-from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
 from facegan.inference.stargan import untrained_generator
-from facegan.training.stargan import network_config, setup
+from facegan.params import load_params
+from facegan.training.loop import RunPaths, setup_gan
+from facegan.training.stargan import network_config
+from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
+from facegan.training.wgan_gp import classification_loss
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -179,7 +181,8 @@ def test_penalty_gradient_reaches_d_weights():
 def test_untrained_generator_is_the_one_training_starts_from(tmp_path):
     """The evaluation's baseline G is the seeded G of iteration 0, weight for weight."""
     stargan = load_params(write_params(tmp_path / "params.yaml", tiny_params_dict())).stargan
-    state = setup(stargan, "data", RunPaths(tmp_path / "run"), torch.device("cpu"))
+    state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), "data",
+                      RunPaths(tmp_path / "run"), torch.device("cpu"), "StarGAN")
     baseline = untrained_generator(network_config(stargan), stargan.train.seed)
     for name, value in state.G.state_dict().items():
         torch.testing.assert_close(baseline.state_dict()[name], value, rtol=0, atol=0)

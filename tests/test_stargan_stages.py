@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, interrupt_and_rerun, kill_mid_run, run_stage, tiny_params_dict, write_params, write_photos
+from conftest import FIXTURES, FIXTURES_ABSENT, interrupt_and_rerun, kill_mid_run, run_stage, tiny_params_dict, write_params, write_photos
 from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
 from facegan.training.log import read_log
@@ -105,7 +105,7 @@ def _edit(trained, *args):
                                     "--device", "cpu"], env={"COLUMNS": "1000"})
 
 
-@pytest.mark.skipif(not PHOTO.exists(), reason=f"fixtures not present at {PHOTO.parent}")
+@pytest.mark.skipif(not PHOTO.exists(), reason=f"{FIXTURES_ABSENT} {PHOTO.parent}")
 def test_edit_a_photo_and_a_folder_with_a_corrupt_file(trained, tmp_path):
     result = _edit(trained, PHOTO, "--attrs", "Blond_Hair,Male=0", "--out", tmp_path / "edited.png")
     assert result.exit_code == 0, result.output
@@ -130,7 +130,7 @@ def test_edit_rejects_unknown_attributes_by_name(trained, tmp_path):
     assert "unknown attribute 'Blonde_Hair'" in message and "Black_Hair, Blond_Hair, Brown_Hair, Male, Young" in message
 
 
-@pytest.mark.skipif(not PHOTO.exists(), reason=f"fixtures not present at {PHOTO.parent}")
+@pytest.mark.skipif(not PHOTO.exists(), reason=f"{FIXTURES_ABSENT} {PHOTO.parent}")
 def test_edit_out_follows_the_one_rule(trained, tmp_path):
     """An existing folder or a trailing /: into it, as <photo>.png; a folder of photos and a file path: an error."""
     (tmp_path / "existing").mkdir()
@@ -143,7 +143,7 @@ def test_edit_out_follows_the_one_rule(trained, tmp_path):
     assert "is a file path" in str(refused.exception) and not (tmp_path / "one.png").exists()
 
 
-@pytest.mark.skipif(not PHOTO.exists(), reason=f"fixtures not present at {PHOTO.parent}")
+@pytest.mark.skipif(not PHOTO.exists(), reason=f"{FIXTURES_ABSENT} {PHOTO.parent}")
 def test_edit_outside_the_project_says_where_to_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["edit", str(PHOTO), "--attrs", "Male", "--out", "x.png"], env={"COLUMNS": "1000"})

@@ -1,4 +1,5 @@
-"""One checkpoint format for every model: tensors and plain Python values only.
+"""One checkpoint format for every model: tensors and plain Python values only, under the
+keys `Checkpoint` declares.
 
 Loads with `torch.load(weights_only=True)`, so a checkpoint from elsewhere cannot run
 code. Written atomically (temporary file, fsync, rename): a crash never leaves a
@@ -9,7 +10,7 @@ from __future__ import annotations
 import io
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -18,11 +19,30 @@ from facegan.errors import UserError, cause
 from facegan.io import atomic_write_bytes
 
 
+class Checkpoint(TypedDict, total=False):
+    """The keys of every checkpoint this project writes, beside which each network's and
+    optimizer's state dict is stored flat under its part name ("G", "D", "G_ema", "C",
+    "opt_G", ...). A train stage's model.pt holds MODEL_FIELDS and its networks; a working
+    checkpoint adds "code", "seconds", "rng" and the optimizers; a HiFaceGAN snapshot holds
+    "iteration" and "G"."""
+
+    config: dict  # the architecture, which the model's `build_*` functions take
+    fingerprint: str  # sha256 of the params and prepared data the run was made from
+    choice: dict  # how the weights were chosen among snapshots (HiFaceGAN)
+    iteration: int  # iterations trained (none in PGAN's untrained init: 0)
+    code: str  # sha256 of the code the run trained with (`code_fingerprint`): resume only under the same
+    seconds: float  # training time so far
+    rng: dict  # every random state (`rng_states`)
+
+
+MODEL_FIELDS = ("config", "fingerprint", "choice", "iteration")  # what model.pt keeps beside its networks
+
+
 class CheckpointError(UserError):
     """A checkpoint is missing, unreadable or from an incompatible run."""
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+def save_checkpoint(path: Path, state: Checkpoint | dict[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
@@ -41,7 +61,7 @@ def missing_file(path: Path, writer: str | None) -> CheckpointError:
     return CheckpointError(f"{path} not found: run {writer} first")
 
 
-def load_checkpoint(path: Path, writer: str | None = "the stage that writes it") -> dict[str, Any]:
+def load_checkpoint(path: Path, writer: str | None = "the stage that writes it") -> Checkpoint:
     """The checkpoint at `path`; `writer` says, in an error, what makes the file (None: a
     user's own file, which an error describes and never tells them to delete)."""
     path = Path(path)

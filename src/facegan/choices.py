@@ -6,7 +6,7 @@ A leaf module (no imports), so that reading params loads none of the code behind
 
 CELEBA_SOURCES = ("sample", "local", "official")  # data.celeba.source: facegan.data.sources
 FFHQ_SOURCES = ("sample", "local", "official")  # data.ffhq.source: facegan.data.ffhq
-# hifacegan.data.degradation: facegan.data.degrade (the official HiFaceGAN degradation types)
+# hifacegan.data.degradation: facegan.data.hifacegan (the official HiFaceGAN degradation types)
 DEGRADATIONS = ("down", "noise", "blur", "jpeg", "full")
 
 # The 40 attributes of CelebA's list_attr_celeba.txt, in the file's order.

@@ -1,8 +1,19 @@
-"""Errors a user can fix: stage scripts and the `facegan` command print their message
-(which says what was wrong and how to fix it) and exit with code 2, no traceback."""
+"""What stops a command early, and how it says so.
+
+Errors a user can fix: stage scripts and the `facegan` command print their message (which
+says what was wrong and how to fix it) and exit with code 2, no traceback.
+
+Ctrl-C and SIGTERM: with `install_interrupts`, an `Interrupted` error that unwinds
+(removing temporary files) to the entry point, which prints one line; held off while a
+temporary file is being made (`interrupts_held`), so that none is ever left without a name
+to remove it by.
+"""
 from __future__ import annotations
 
 import pickle
+import signal
+from contextlib import contextmanager
+from typing import Iterator
 
 
 class UserError(Exception):
@@ -27,3 +38,35 @@ class Interrupted(BaseException):
     complete on disk. A BaseException, as KeyboardInterrupt is, so that no `except
     Exception` takes it for a damaged file; and not a KeyboardInterrupt, which Click
     would turn into "Aborted!"."""
+
+
+_held = 0  # how deep in `interrupts_held()` blocks the running code is
+_pending = False  # a signal came while held
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    global _pending
+    if _held:
+        _pending = True
+        return
+    raise Interrupted()
+
+
+def install_interrupts() -> None:
+    """Make SIGINT and SIGTERM raise Interrupted in this process (main thread only)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Defer an interrupt that comes inside the block to its end (with `install_interrupts`)."""
+    global _held, _pending
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+        if not _held and _pending:
+            _pending = False
+            raise Interrupted()

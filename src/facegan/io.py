@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
-from facegan.interrupts import held
+from facegan.errors import interrupts_held
 
 
 def _read_umask() -> int:
@@ -34,10 +34,10 @@ def staged(final: Path, folder: bool = False) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = None
     try:
-        with held():  # an interrupt while the temporary is made waits until it has a name
+        with interrupts_held():  # an interrupt while the temporary is made waits until it has a name
             temporary = _new_temporary(final, folder)
         yield temporary
-        with held():  # a folder's rename is two steps: never stop between them
+        with interrupts_held():  # a folder's rename is two steps: never stop between them
             _replace(temporary, final)
     except BaseException:
         if temporary is None:

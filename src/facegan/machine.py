@@ -2,13 +2,20 @@
 metrics, are bitwise reproducible only where all of them match: the CPU, the kernels torch
 (ATen) and oneDNN pick on it (ONEDNN_MAX_CPU_ISA=AVX2 alone changes oneDNN's convolutions),
 the thread count and the numeric packages' versions. The evaluation records this beside
-its numbers, and `facegan reproduce-check` compares bitwise only on a machine that matches."""
+its numbers, and `facegan reproduce-check` compares bitwise only on a machine that matches.
+
+Also the device a command runs on (`pick_device`). torch is imported where it is used, so
+that the `facegan` commands that only describe the machine start at once."""
 from __future__ import annotations
 
 import platform
 import subprocess
 import sys
 from importlib import metadata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 # The installed distributions whose arithmetic reaches a metric.
 NUMERIC_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "pillow", "opencv-python", "pyimgaug")
@@ -69,3 +76,12 @@ def describe(machine: dict) -> str:
     """One line for a person: `Intel(R) Xeon(R) Processor, torch AVX512, oneDNN ..., 2 threads`."""
     return (f"{machine['cpu']}, torch {machine['torch_cpu_capability']}, oneDNN {machine['onednn_isa']}, "
             f"{machine['threads']} threads")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """The torch device `name` names; "auto": CUDA when present, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

@@ -21,9 +21,9 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from facegan.batch_groups import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
 from facegan.choices import CELEBA_ATTRIBUTES, CELEBA_SOURCES, DEGRADATIONS, FFHQ_SOURCES
 from facegan.errors import UserError
-from facegan.batching import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
 
 
 class ParamsError(UserError, ValueError):
@@ -165,25 +165,33 @@ class StarGANModel:
 
 
 @dataclass(frozen=True)
-class StarGANTrain:
-    """Losses, optimiser and schedule (Choi et al. 2018, section 4); `iterations` counts critic steps."""
+class ConditionalGANTrain:
+    """What StarGAN's and HiFaceGAN's training share: a seed, the iterations, a G and a D Adam
+    whose rates decay linearly from `decay_start`, mirroring, checkpoints, logs and samples."""
 
     seed: int = _field(low=0)
     iterations: int = _field(low=1)
-    batch: int = _field(low=2)
-    n_critic: int = _field(low=1)
+    batch: int = _field(low=1)
     g_lr: float = _field(high=1.0, positive=True)
     d_lr: float = _field(high=1.0, positive=True)
     betas: list[float] = _field()
     decay_start: int = _field(low=0)
-    lambda_cls: float = _field(low=0.0)
-    lambda_rec: float = _field(low=0.0)
-    lambda_gp: float = _field(low=0.0)
-    lambda_id: float = _field(low=0.0)  # identity loss: not in the paper (0 there)
     mirror: bool = _field()
     checkpoint_every: int = _field(low=1)
     log_every: int = _field(low=1)
     sample_images: int = _field(low=1, high=64)
+
+
+@dataclass(frozen=True)
+class StarGANTrain(ConditionalGANTrain):
+    """Losses, optimiser and schedule (Choi et al. 2018, section 4); `iterations` counts critic steps."""
+
+    batch: int = _field(low=2)
+    n_critic: int = _field(low=1)
+    lambda_cls: float = _field(low=0.0)
+    lambda_rec: float = _field(low=0.0)
+    lambda_gp: float = _field(low=0.0)
+    lambda_id: float = _field(low=0.0)  # identity loss: not in the paper (0 there)
 
 
 @dataclass(frozen=True)
@@ -233,25 +241,14 @@ class HiFaceGANModel:
 
 
 @dataclass(frozen=True)
-class HiFaceGANTrain:
+class HiFaceGANTrain(ConditionalGANTrain):
     """Losses, TTUR Adam and schedule (official HiFaceGAN code): one G step and one D step per iteration."""
 
-    seed: int = _field(low=0)
-    iterations: int = _field(low=1)
-    batch: int = _field(low=1)
-    g_lr: float = _field(high=1.0, positive=True)
-    d_lr: float = _field(high=1.0, positive=True)
-    betas: list[float] = _field()
-    decay_start: int = _field(low=0)
     lambda_feat: float = _field(low=0.0)
     lambda_vgg: float = _field(low=0.0)
     lambda_l1: float = _field(low=0.0)  # pixel L1: not in the paper (0 there)
-    mirror: bool = _field()
-    checkpoint_every: int = _field(low=1)
     snapshots: int = _field(low=1)  # generator snapshots kept, one per checkpoint_every; the best is the model
     validation_images: int = _field(low=0)  # training pairs held out to choose among the snapshots
-    log_every: int = _field(low=1)
-    sample_images: int = _field(low=1, high=64)
 
 
 @dataclass(frozen=True)
@@ -309,7 +306,7 @@ class WeightsParams:
 
 
 @dataclass(frozen=True)
-class TrainComputeParams:
+class ComputeParams:
     """How every train stage computes, not what it learns (`facegan.training.compute`)."""
 
     nproc: int = _field(low=1, high=64)  # per machine
@@ -330,7 +327,7 @@ class Params:
     hifacegan: HiFaceGANParams = _field()
     weights: WeightsParams = _field()
     eval: EvalParams = _field()
-    train: TrainComputeParams = _field()
+    compute: ComputeParams = _field()
 
 
 # ---------------------------------------------------------------- loading
@@ -373,7 +370,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     if not path.exists():
         raise ParamsError(f"{path} not found: run from the repository root or pass --params")
     raw = read_yaml(path)
-    problems: list[str] = []
+    problems = _renamed_blocks(raw)
     try:
         params = _build(Params, raw, "", problems)
     except ParamsError as error:
@@ -387,12 +384,27 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         _validate_adam_schedule("hifacegan.train", params.hifacegan.train, problems)
         _validate_snapshot_choice(params.hifacegan.train, problems)
         _validate_batch_split(params, problems)
-        _validate_machines(params.train, problems)
+        _validate_machines(params.compute, problems)
     if len(problems) == 1:
         raise ParamsError(f"{path}: {problems[0]}")
     if problems:
         raise ParamsError(f"{path}: {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return params
+
+
+# Top-level blocks that were renamed: the old name is an error that names the new one.
+RENAMED_BLOCKS = {"train": "compute"}
+
+
+def _renamed_blocks(raw: Any) -> list[str]:
+    """A problem for each block of `raw` under its old name; the block is then read under
+    the new name, so that its own problems are found in the same pass."""
+    problems = []
+    for old, new in RENAMED_BLOCKS.items():
+        if isinstance(raw, dict) and old in raw and new not in raw:
+            raw[new] = raw.pop(old)
+            problems.append(f"{old}: renamed {new} (the same keys inside): rename the block to `{new}:`")
+    return problems
 
 
 class _Reported(Exception):
@@ -540,7 +552,7 @@ def _validate_betas(key: str, betas: list[float], problems: list[str]) -> None:
         problems.append(f"{key} = {betas}: must be two numbers in [0, 1)")
 
 
-def _validate_adam_schedule(prefix: str, train: StarGANTrain | HiFaceGANTrain, problems: list[str]) -> None:
+def _validate_adam_schedule(prefix: str, train: ConditionalGANTrain, problems: list[str]) -> None:
     """Adam's two betas in [0, 1), and a linear decay that starts within the run."""
     _validate_betas(f"{prefix}.betas", train.betas, problems)
     if train.decay_start > train.iterations:
@@ -554,10 +566,10 @@ def _validate_snapshot_choice(train: HiFaceGANTrain, problems: list[str]) -> Non
 
 
 def _validate_batch_split(params: Params, problems: list[str]) -> None:
-    """Every global batch splits into train.nproc x train.nnodes equal shares (PGAN's: whole
+    """Every global batch splits into compute.nproc x compute.nnodes equal shares (PGAN's: whole
     stddev groups)."""
-    nproc = params.train.nproc * params.train.nnodes
-    setting = "train.nproc" if params.train.nnodes == 1 else "train.nproc x train.nnodes"
+    nproc = params.compute.nproc * params.compute.nnodes
+    setting = "compute.nproc" if params.compute.nnodes == 1 else "compute.nproc x compute.nnodes"
     # (key, batch, its group size, the batch unit that always splits: PGAN's full groups)
     batches = [(f"pgan.scales.{key}.batch", scale.batch, stddev_group_size(scale.batch), MINIBATCH_GROUP_SIZE)
                for key, scale in params.pgan.scales.items()]
@@ -573,15 +585,15 @@ def _validate_batch_split(params: Params, problems: list[str]) -> None:
                             f"make it a multiple of {unit * nproc}, or change {setting}")
 
 
-def _validate_machines(train: TrainComputeParams, problems: list[str]) -> None:
+def _validate_machines(compute: ComputeParams, problems: list[str]) -> None:
     """Several machines need the host:port where they meet; one machine needs none."""
-    host, _, port = train.rdzv_endpoint.rpartition(":")
-    if train.nnodes > 1 and not (host and port.isdigit()):
-        problems.append(f"train.rdzv_endpoint = {train.rdzv_endpoint!r} with train.nnodes = {train.nnodes}: must be "
-                        "HOST:PORT, a machine of the run that every other one reaches (e.g. node001:29500)")
-    elif train.nnodes == 1 and train.rdzv_endpoint:
-        problems.append(f"train.rdzv_endpoint = {train.rdzv_endpoint!r} with train.nnodes = 1: one machine needs "
-                        "no rendezvous; set it to \"\" or raise train.nnodes")
+    host, _, port = compute.rdzv_endpoint.rpartition(":")
+    if compute.nnodes > 1 and not (host and port.isdigit()):
+        problems.append(f"compute.rdzv_endpoint = {compute.rdzv_endpoint!r} with compute.nnodes = {compute.nnodes}: "
+                        "must be HOST:PORT, a machine of the run that every other one reaches (e.g. node001:29500)")
+    elif compute.nnodes == 1 and compute.rdzv_endpoint:
+        problems.append(f"compute.rdzv_endpoint = {compute.rdzv_endpoint!r} with compute.nnodes = 1: one machine needs "
+                        "no rendezvous; set it to \"\" or raise compute.nnodes")
 
 
 def _join(prefix: str, name: str) -> str:

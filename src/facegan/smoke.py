@@ -33,7 +33,7 @@ from typing import Any
 import typer
 import yaml
 
-from facegan.cliutil import run_cli
+from facegan.entrypoints import run_cli
 from facegan.errors import UserError
 from facegan.machine import cpu_model
 from facegan.params import read_yaml

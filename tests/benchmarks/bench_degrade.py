@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facegan.data.degrade import DEGRADATIONS, Degrader, imgaug_version, degrade_ffhq
 from facegan.data.ffhq import list_raw_ffhq, write_ffhq_sample
-from facegan.imagefolder import read_image
+from facegan.data.hifacegan import DEGRADATIONS, Degrader, imgaug_version, degrade_ffhq
+from facegan.images import read_image
 
 
 def main() -> None:

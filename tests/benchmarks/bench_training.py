@@ -40,15 +40,15 @@ import numpy as np
 import torch
 
 from benchreport import peak_rss_kb
-from facegan.tables import print_table
-from facegan.devices import pick_device
-from facegan.machine import cpu_model
+from facegan.machine import cpu_model, pick_device
+from facegan.models import hifacegan as hifacegan_models, stargan as stargan_models
 from facegan.models.pretrained import VGG19Features
-from facegan.params import Params, TrainComputeParams, load_params
+from facegan.params import Params, ComputeParams, load_params
+from facegan.tables import print_table
 from facegan.training import hifacegan, pgan, stargan
-from facegan.training.batches import TrainingBatches, batch_loader
+from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute, bf16_missing, computing, torchrun_command
-from facegan.training.loop import RunPaths
+from facegan.training.loop import RunPaths, setup_gan
 
 DATA_BYTES = 256 << 20  # synthetic images per model: at most this much, at least 64 items
 
@@ -78,13 +78,17 @@ def trainer(model: str, scale: str, params: Params, compute: Compute, folder: Pa
         return step, batches, config.scales[scale].batch, state
     if model == "stargan":
         config, size = params.stargan, params.stargan.data.image_size
-        state = stargan.setup(config, "benchmark", RunPaths(folder / "stargan"), compute.device, announce=False)
+        builders = (stargan_models.build_generator, stargan_models.build_discriminator)
+        state = setup_gan(config, stargan.network_config(config), builders, "benchmark", RunPaths(folder / "stargan"),
+                          compute.device, "StarGAN", announce=False)
         images = synthetic(folder, "stargan", (size, size, 3))
         labels = (np.random.default_rng(1).random((len(images), len(config.data.attributes))) < 0.5).astype(np.float32)
         step, batches = stargan.stargan_trainer(state, config, compute, images, labels, np.arange(len(images)))
         return step, batches, config.train.batch, state
     config, size = params.hifacegan, params.hifacegan.data.image_size
-    state = hifacegan.setup(config, "benchmark", RunPaths(folder / "hifacegan"), compute.device, announce=False)
+    builders = (hifacegan_models.build_generator, hifacegan_models.build_discriminator)
+    state = setup_gan(config, hifacegan.network_config(config), builders, "benchmark", RunPaths(folder / "hifacegan"),
+                      compute.device, "HiFaceGAN", announce=False)
     vgg = VGG19Features() if config.train.lambda_vgg > 0 else None
     step, batches = hifacegan.hifacegan_trainer(state, config, compute, synthetic(folder, "pairs", (2, size, size, 3)),
                                                 vgg)
@@ -103,7 +107,7 @@ def peak_mib(device: torch.device) -> float:
 
 def worker(args: argparse.Namespace) -> None:
     params = load_params(args.params)
-    settings = TrainComputeParams(nproc=1, amp=args.precision == ["bf16"], channels_last=args.channels_last,
+    settings = ComputeParams(nproc=1, amp=args.precision == ["bf16"], channels_last=args.channels_last,
                                   compile=args.compile == ["on"], loader_workers=args.loader_workers[0])
     with computing(settings, args.device) as compute, tempfile.TemporaryDirectory() as tmp:
         step, batches, batch, state = trainer(args.model, args.scale, params, compute, Path(tmp))
@@ -246,7 +250,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scales", nargs="+", default=None, help="PGAN scales (default: all in the params)")
     parser.add_argument("--nproc", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
-    parser.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"], help="torch.compile (train.compile)")
+    parser.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"], help="torch.compile (compute.compile)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=10, help="steps per timed block")

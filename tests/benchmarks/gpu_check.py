@@ -33,13 +33,13 @@ import numpy as np
 import torch
 
 from bench_training import machine_lines, peak_mib, synchronize, trainer
-from facegan.tables import print_table
 from facegan.metrics.fid import inception_stats, load_inception
 from facegan.metrics.inception import FIDInceptionV3
 from facegan.metrics.ms_ssim import ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
-from facegan.params import Params, TrainComputeParams, load_params
-from facegan.training.batches import batch_loader
+from facegan.params import Params, ComputeParams, load_params
+from facegan.tables import print_table
+from facegan.training.batch_loader import batch_loader
 from facegan.training.compute import computing
 
 TRACKED = ("loss_d", "loss_g")
@@ -50,7 +50,7 @@ class CheckFailed(Exception):
     """A loss that is not finite, bf16 off fp32's track, or a metric that is not finite."""
 
 
-def train_run(model: str, scale: str, params: Params, settings: TrainComputeParams, device: str,
+def train_run(model: str, scale: str, params: Params, settings: ComputeParams, device: str,
               iterations: int) -> dict:
     """`iterations` steps of one model from seeded weights; every step's losses, images/s, peak memory."""
     with computing(settings, device) as compute, tempfile.TemporaryDirectory() as folder:
@@ -127,8 +127,8 @@ def check(args: argparse.Namespace) -> None:
     print("\n".join(machine_lines(device)))
     print(f"command   {' '.join(sys.argv)}\n")
     base = dict(nproc=1, loader_workers=0)
-    fp32 = TrainComputeParams(amp=False, channels_last=False, compile=False, **base)
-    fast = TrainComputeParams(amp=True, channels_last=True, compile=not args.no_compile, **base)
+    fp32 = ComputeParams(amp=False, channels_last=False, compile=False, **base)
+    fast = ComputeParams(amp=True, channels_last=True, compile=not args.no_compile, **base)
     rows = []
     for model, scale in [*(("pgan", key) for key in list(params.pgan.scales)[-2:]), ("stargan", "-"),
                          ("hifacegan", "-")]:

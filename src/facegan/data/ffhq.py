@@ -25,10 +25,10 @@ import numpy as np
 from PIL import Image
 
 from facegan.choices import FFHQ_SOURCES
+from facegan.data.parallel import ordered_map, worth_processes
+from facegan.data.synthetic import WIDTH, draw_face, sample_attributes
 from facegan.fetch import DataSourceError, download_file, link_or_copy
 from facegan.io import staged
-from facegan.data.synthetic import WIDTH, draw_face, sample_attributes
-from facegan.parallel import ordered_map, worth_processes
 from facegan.progress import progress
 
 FOLDER_SIZE = 1000

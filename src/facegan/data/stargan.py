@@ -12,8 +12,6 @@ and `split.npy` for the kept images, all inside one atomic output folder.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +21,10 @@ import numpy as np
 
 from facegan.choices import CELEBA_ATTRIBUTES
 from facegan.data.celeba_format import CELEBA_ATTR, read_attributes
-from facegan.data.prepare import CELEBA_IMAGE_SIZE, prepare_celeba
-from facegan.io import staged, write_json
+from facegan.data.celeba import CELEBA_IMAGE_SIZE, prepare_celeba
 from facegan.errors import UserError
+from facegan.data.packed import manifest_fingerprint, read_manifest, write_manifest
+from facegan.io import staged
 from facegan.params import StarGANData
 
 STARGAN_SPLITS: tuple[str, ...] = ("train", "test")  # split codes 0, 1
@@ -119,8 +118,12 @@ def prepare_stargan(
             "test_count": data.test_count,
             "split_counts": {name: int((split[kept] == code).sum()) for code, name in enumerate(STARGAN_SPLITS)},
         }
-        write_json(staging / "manifest.json", manifest)
+        write_manifest(staging, manifest)
     return manifest
+
+
+PREPARE_STAGE = "prepare_stargan"
+RUN_PREPARE = f"run the {PREPARE_STAGE} stage (dvc repro {PREPARE_STAGE})"
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,8 @@ class PreparedStarGAN:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 of the manifest, which names the sources' hashes, the transform, the kept files and the split."""
-        return hashlib.sha256(json.dumps(self.manifest, sort_keys=True).encode()).hexdigest()
+        """The manifest's (`manifest_fingerprint`), which covers the split too."""
+        return manifest_fingerprint(self.manifest)
 
     def indices(self, split: str) -> np.ndarray:
         """Row numbers of `split` ('train' or 'test')."""
@@ -152,20 +155,17 @@ class PreparedStarGAN:
 def load_stargan(out_dir: Path) -> PreparedStarGAN:
     """Open a folder written by `prepare_stargan` (images memory-mapped)."""
     root = Path(out_dir)
-    manifest_path = root / "manifest.json"
-    if not manifest_path.exists():
-        raise UserError(f"{manifest_path} is missing: run the prepare stage (dvc repro) first")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(root, PREPARE_STAGE)
     if "stargan" not in manifest:
-        raise UserError(f"{root} was not prepared for StarGAN: run the prepare stage (dvc repro) first")
+        raise UserError(f"{root} was not prepared for StarGAN: {RUN_PREPARE} first")
     paths = [root / f"images_{manifest['resolutions'][0]}.npy", root / "labels.npy", root / "split.npy"]
     missing = [path.name for path in paths if not path.exists()]
     if missing:
-        raise UserError(f"{root} lacks {', '.join(missing)}: run the prepare stage (dvc repro) first")
+        raise UserError(f"{root} lacks {', '.join(missing)}: {RUN_PREPARE} first")
     images, labels, split = np.load(paths[0], mmap_mode="r"), np.load(paths[1]), np.load(paths[2])
     if not len(images) == len(labels) == len(split) or labels.shape[1:] != (len(manifest["stargan"]["attributes"]),):
         raise UserError(
             f"{root}: images {images.shape}, labels {labels.shape} and split {split.shape} disagree: "
-            "run the prepare stage (dvc repro) again"
+            f"{RUN_PREPARE} again"
         )
     return PreparedStarGAN(root=root, manifest=manifest, images=images, labels=labels, split=split)

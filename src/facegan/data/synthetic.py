@@ -21,8 +21,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from facegan.choices import CELEBA_ATTRIBUTES
 from facegan.data.celeba_format import write_attributes, write_partition
+from facegan.data.parallel import ordered_map, worth_processes
 from facegan.io import staged
-from facegan.parallel import ordered_map, worth_processes
 from facegan.progress import progress
 
 WIDTH, HEIGHT = 178, 218  # the aligned CelebA frame

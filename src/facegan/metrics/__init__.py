@@ -1,2 +1,3 @@
 """The metrics, one module each (SWD, MS-SSIM, PSNR/SSIM, FID, LPIPS, the classifier
-Fréchet distance); `facegan.metrics.registry` asks for them by name."""
+Fréchet distance). Nothing is imported here: a stage that uses one metric loads, and
+depends on, that module alone."""

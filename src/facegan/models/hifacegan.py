@@ -26,7 +26,7 @@ batch size 1 every decoder layer normalises each image by its own statistics, wh
 erases its overall colour and brightness. Running averages make a restoration
 independent of its batch and keep the colours (on the sample, 2.3 dB PSNR above the
 reference's way on the same weights, and 1.8 dB above instance norm throughout:
-README). The encoder and D use instance norm, as in the reference.
+docs/hifacegan.md). The encoder and D use instance norm, as in the reference.
 
 Where the reference's code is inconsistent we follow its configuration: the guiding
 feature widths derive from ngf (its code hard-codes the ngf 48 widths), and the unused

@@ -11,10 +11,10 @@ import torch
 from facegan.data.stargan import PreparedStarGAN
 from facegan.models.stargan import build_classifier
 from facegan.params import AttributeClassifierParams, fingerprint
-from facegan.training.batches import TrainingBatches
+from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, Network
 from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
-from facegan.training.losses import classification_loss
+from facegan.training.wgan_gp import classification_loss
 
 LOG_COLUMNS = ["loss", "accuracy"]
 

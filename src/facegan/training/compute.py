@@ -1,6 +1,6 @@
 """Where and how a train stage computes: device, processes, precision.
 
-One process, or `train.nproc` processes on each of `train.nnodes` machines under torchrun
+One process, or `compute.nproc` processes on each of `compute.nnodes` machines under torchrun
 with DistributedDataParallel (NCCL on CUDA, gloo on CPU). The batch sizes in params are global: every process draws
 the same random numbers for the whole batch (which images, flips, latents, mixing
 factors, target labels) and computes on its share of it (`process_share`). So every
@@ -32,10 +32,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from facegan.batching import groups_per_process
-from facegan.devices import pick_device
+from facegan.batch_groups import groups_per_process
 from facegan.images import to_float
-from facegan.params import Params, TrainComputeParams, load_params
+from facegan.machine import pick_device
+from facegan.params import Params, ComputeParams, load_params
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -152,7 +152,7 @@ class Network:
 
 
 @contextlib.contextmanager
-def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Compute]:
+def computing(settings: ComputeParams, device: str = "auto") -> Iterator[Compute]:
     """The Compute of this process from the `train` params and torchrun's environment
     (RANK, WORLD_SIZE, LOCAL_RANK); joins the process group for the run's duration."""
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
@@ -168,9 +168,9 @@ def computing(settings: TrainComputeParams, device: str = "auto") -> Iterator[Co
     try:
         say = rank == 0
         yield Compute(torch_device, rank, world,
-                      amp=settings.amp and _available("train.amp", bf16_missing(torch_device), say),
+                      amp=settings.amp and _available("compute.amp", bf16_missing(torch_device), say),
                       channels_last=settings.channels_last,
-                      compile=settings.compile and _available("train.compile", compiler_missing(torch_device), say),
+                      compile=settings.compile and _available("compute.compile", compiler_missing(torch_device), say),
                       loader_workers=settings.loader_workers)
     finally:
         if world > 1:
@@ -243,7 +243,7 @@ def torchrun_command(nproc: int, nnodes: int = 1, endpoint: str = "", run_id: st
             f"--rdzv-id={run_id}"]
 
 
-def relaunch_under_torchrun(settings: TrainComputeParams, argv: list[str]) -> None:
+def relaunch_under_torchrun(settings: ComputeParams, argv: list[str]) -> None:
     """With more than one process in all and no launcher around this one: replace this
     process with torchrun running `argv` (a stage script and its arguments) in
     `settings.nproc` processes here, on `settings.nnodes` machines. Replaced, not a child:
@@ -262,9 +262,9 @@ def relaunch_under_torchrun(settings: TrainComputeParams, argv: list[str]) -> No
 
 
 def load_params_or_relaunch(params_file: Path) -> Params:
-    """A train stage's params, unless the run is to go on under torchrun (train.nproc or
-    train.nnodes > 1): then this process becomes torchrun, running the stage's command
+    """A train stage's params, unless the run is to go on under torchrun (compute.nproc or
+    compute.nnodes > 1): then this process becomes torchrun, running the stage's command
     line again."""
     params = load_params(params_file)
-    relaunch_under_torchrun(params.train, sys.argv)
+    relaunch_under_torchrun(params.compute, sys.argv)
     return params

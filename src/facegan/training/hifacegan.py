@@ -6,7 +6,7 @@ until `decay_start`, then fall linearly to 0. The perceptual loss needs torchvis
 VGG19 weights; with `lambda_vgg: 0` (the sample default) it is off and nothing is loaded.
 `lambda_l1` weighs an L1 pixel loss |G(x) - y| that the paper does not have (0 there):
 the sample default uses it in the perceptual loss's place, to tie the restoration to the
-clean face when the VGG19 weights cannot be had (README).
+clean face when the VGG19 weights cannot be had (docs/hifacegan.md).
 
 The model is chosen, not just the last weights: the generator is kept at each of the last
 `snapshots` working checkpoints, and the one whose restorations of a validation split
@@ -25,16 +25,16 @@ import numpy as np
 import torch
 
 from facegan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from facegan.data.degrade import PreparedFFHQ
+from facegan.data.hifacegan import PreparedFFHQ
 from facegan.errors import UserError
 from facegan.images import save_image
 from facegan.metrics.psnr_ssim import psnr_ssim_pairs
 from facegan.models.hifacegan import build_discriminator, build_generator, restoration_grid, restore
-from facegan.params import HiFaceGANParams, fingerprint
-from facegan.training.batches import TrainingBatches
+from facegan.params import HiFaceGANParams
+from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, Network
-from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
 from facegan.training.hifacegan_losses import feature_matching_loss, lsgan_loss, perceptual_loss
+from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
 
 if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
     from facegan.models.pretrained import VGG19Features
@@ -81,18 +81,6 @@ def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, 
     return {"loss_g": loss_g.item(), "g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_vgg": g_vgg.item(),
             "g_l1": g_l1.item(), "loss_d": loss_d.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
             "lr": state.opt_G.param_groups[0]["lr"]}
-
-
-def setup(hifacegan: HiFaceGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device,
-          announce: bool = True) -> GANState:
-    """Seeded networks and optimizers, resumed from a matching working checkpoint."""
-    train, config = hifacegan.train, network_config(hifacegan)
-    run = fingerprint(hifacegan.data, hifacegan.model, train, data_fingerprint)
-    state = seeded_gan(lambda: (build_generator(config), build_discriminator(config)), seed=train.seed,
-                       g_lr=train.g_lr, d_lr=train.d_lr, betas=train.betas, device=device,
-                       meta={"config": config, "fingerprint": run})
-    resume(state, paths.work, "HiFaceGAN", announce)
-    return state
 
 
 def hifacegan_trainer(state: GANState, hifacegan: HiFaceGANParams, compute: Compute, pairs: np.ndarray,
@@ -182,7 +170,8 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     if data.image_size != hifacegan.data.image_size:
         raise ValueError(f"the pairs are {data.image_size} px, params say {hifacegan.data.image_size}")
     training, validation = split_validation(data.pairs["train"], train.validation_images)
-    state = setup(hifacegan, data.fingerprint, paths, compute.device, announce=compute.main)
+    state = setup_gan(hifacegan, network_config(hifacegan), (build_generator, build_discriminator), data.fingerprint,
+                      paths, compute.device, "HiFaceGAN", announce=compute.main)
     step, batches = hifacegan_trainer(state, hifacegan, compute, training, vgg)
     if compute.main:
         drop_snapshots_after(paths, state.iteration)

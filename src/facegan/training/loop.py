@@ -22,12 +22,13 @@ from typing import Callable, Sequence
 
 import torch
 
-from facegan.lossplot import plot_losses
+from facegan.checkpoint import (MODEL_FIELDS, Checkpoint, CheckpointError, load_checkpoint, restore_rng_states,
+                                rng_states, save_checkpoint)
+from facegan.params import HiFaceGANParams, StarGANParams, fingerprint
 from facegan.progress import progress
-from facegan.training.batches import TrainingBatches, batch_loader
-from facegan.checkpoint import CheckpointError, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute
-from facegan.training.log import WALL_CLOCK, LossLog, publish_log
+from facegan.training.log import WALL_CLOCK, LossLog, plot_losses, publish_log
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,12 @@ class LoopState:
     seconds: float = 0.0  # training time before this process, for the log
     meta: dict = field(default_factory=dict)  # config and fingerprint, saved beside the weights
 
-    def snapshot(self) -> dict:
-        """Everything needed to continue exactly where the loop is."""
+    def snapshot(self) -> Checkpoint:
+        """Everything needed to continue exactly where the loop is (a working checkpoint)."""
         return {**self.meta, "code": code_fingerprint(), "iteration": self.iteration, "seconds": self.seconds,
                 **{name: part.state_dict() for name, part in self.parts.items()}, "rng": rng_states(self.rng)}
 
-    def restore(self, checkpoint: dict) -> None:
+    def restore(self, checkpoint: Checkpoint) -> None:
         for name, part in self.parts.items():
             part.load_state_dict(checkpoint[name])
         restore_rng_states(checkpoint["rng"], self.rng)
@@ -79,19 +80,27 @@ class GANState(LoopState):
     opt_D = property(lambda self: self.parts["opt_D"])
 
 
-def seeded_gan(build: Callable[[], tuple[torch.nn.Module, torch.nn.Module]], *, seed: int, g_lr: float,
-               d_lr: float, betas: list[float], device: torch.device, meta: dict) -> GANState:
-    """G and D from `build()` after seeding torch with `seed`, each with its own Adam, and
-    the state's random generator seeded with `seed` too."""
-    torch.manual_seed(seed)
-    G, D = (network.to(device) for network in build())
-    adam_betas = tuple(float(b) for b in betas)
-    return GANState(
+def setup_gan(params: StarGANParams | HiFaceGANParams, config: dict,
+              builders: tuple[Callable[[dict], torch.nn.Module], Callable[[dict], torch.nn.Module]],
+              data_fingerprint: str, paths: RunPaths, device: torch.device, what: str,
+              announce: bool = True) -> GANState:
+    """The start of StarGAN's or HiFaceGAN's training: G and D built from `config` by
+    `builders` after seeding torch with the train seed, each with its own Adam, and the
+    state's random generator seeded too; then resumed from a matching working checkpoint.
+    The run's fingerprint covers the data, model and train params and the prepared data."""
+    train = params.train
+    torch.manual_seed(train.seed)
+    G, D = (build(config).to(device) for build in builders)
+    betas = tuple(float(b) for b in train.betas)
+    state = GANState(
         parts={"G": G, "D": D,
-               "opt_G": torch.optim.Adam(G.parameters(), lr=g_lr, betas=adam_betas),
-               "opt_D": torch.optim.Adam(D.parameters(), lr=d_lr, betas=adam_betas)},
-        rng=torch.Generator().manual_seed(seed), meta=meta,
+               "opt_G": torch.optim.Adam(G.parameters(), lr=train.g_lr, betas=betas),
+               "opt_D": torch.optim.Adam(D.parameters(), lr=train.d_lr, betas=betas)},
+        rng=torch.Generator().manual_seed(train.seed),
+        meta={"config": config, "fingerprint": fingerprint(params.data, params.model, train, data_fingerprint)},
     )  # fmt: skip
+    resume(state, paths.work, what, announce)
+    return state
 
 
 @functools.cache
@@ -200,7 +209,7 @@ def write_model(state: LoopState, paths: RunPaths, keep: tuple[str, ...], plotte
 
     No wall time or optimizer state in model.pt or loss.tsv: their bytes depend only on the
     inputs, so a second run leaves dvc.lock as it was (the time is in work/loss.tsv)."""
-    model = {key: value for key, value in state.snapshot().items() if key in (*state.meta, "iteration", *keep)}
+    model = {key: value for key, value in state.snapshot().items() if key in (*MODEL_FIELDS, *keep)}
     save_checkpoint(paths.out_dir / "model.pt", model)
     publish_log(paths.work_log, paths.out_dir / "loss.tsv")
     plot_losses(paths.out_dir / "loss.tsv", paths.out_dir / "loss.png", plotted, title)

@@ -19,17 +19,17 @@ from typing import Callable
 import numpy as np
 import torch
 
+from facegan.batch_groups import stddev_group_size
+from facegan.checkpoint import Checkpoint, load_checkpoint
 from facegan.digests import file_digest
 from facegan.images import grid, save_image, to_uint8
-from facegan.models.layers import downscale_blend
-from facegan.batching import stddev_group_size
 from facegan.models.pgan import Discriminator, Generator, load_grown
+from facegan.models.pgan_layers import downscale_blend
 from facegan.params import PGANParams, PGANScale, fingerprint
-from facegan.checkpoint import load_checkpoint
-from facegan.training.batches import TrainingBatches
+from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
 from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
-from facegan.training.losses import discriminator_loss, generator_loss
+from facegan.training.wgan_gp import discriminator_loss, generator_loss
 
 LOG_COLUMNS = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha", "kimg"]
 PLOTTED = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha"]
@@ -54,7 +54,7 @@ def network_config(pgan: PGANParams, depth: int) -> dict:
     return {"latent_dim": pgan.model.latent_dim, "channels": list(pgan.model.channels), "depth": depth}
 
 
-def init_networks(pgan: PGANParams) -> dict:
+def init_networks(pgan: PGANParams) -> Checkpoint:
     """The untrained 4x4 networks, seeded: what the first scale starts from."""
     torch.manual_seed(pgan.train.seed)
     G, D = build_networks(pgan, 1)

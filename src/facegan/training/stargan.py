@@ -4,7 +4,7 @@ Every iteration trains D once: real images against their translation to target l
 drawn by permuting the batch's own labels (WGAN-GP, plus the attribute classification of
 the real images). Every n_critic-th iteration then trains G: fool D, be classified as the
 target, and come back to the input when translated back to its own labels (L1 cycle);
-with `lambda_id` > 0 (not in the paper; the sample default only, README) also stay the
+with `lambda_id` > 0 (not in the paper; the sample default only, docs/stargan.md) also stay the
 input when asked for its own labels.
 Both learning rates fall linearly to 0 from `decay_start` to the end, as the paper says
 (the official code steps them every 1,000 iterations).
@@ -21,10 +21,10 @@ import torch
 from facegan.data.stargan import PreparedStarGAN
 from facegan.images import save_image
 from facegan.models.stargan import build_discriminator, build_generator, edit_grid
-from facegan.params import StarGANParams, fingerprint
-from facegan.training.batches import TrainingBatches
+from facegan.params import StarGANParams
+from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
-from facegan.training.loop import GANState, RunPaths, lr_at, resume, run_loop, seeded_gan, write_model
+from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
 from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
 
 LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id", "lr"]
@@ -71,18 +71,6 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     return {**parts, "loss_g": loss_g.item(), **g_parts}
 
 
-def setup(stargan: StarGANParams, data_fingerprint: str, paths: RunPaths, device: torch.device,
-          announce: bool = True) -> GANState:
-    """Seeded networks and optimizers, resumed from a matching working checkpoint."""
-    train, config = stargan.train, network_config(stargan)
-    run = fingerprint(stargan.data, stargan.model, train, data_fingerprint)
-    state = seeded_gan(lambda: (build_generator(config), build_discriminator(config)), seed=train.seed,
-                       g_lr=train.g_lr, d_lr=train.d_lr, betas=train.betas, device=device,
-                       meta={"config": config, "fingerprint": run})
-    resume(state, paths.work, "StarGAN", announce)
-    return state
-
-
 def stargan_trainer(state: GANState, stargan: StarGANParams, compute: Compute, images: np.ndarray,
                     labels: np.ndarray, train_rows: np.ndarray) -> tuple[Callable[[dict], dict[str, float]],
                                                                          TrainingBatches]:
@@ -102,7 +90,8 @@ def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths
     """Train on the training split to the end (or resume), then write model.pt, loss.tsv
     and a grid of edited test faces."""
     train = stargan.train
-    state = setup(stargan, data.fingerprint, paths, compute.device, announce=compute.main)
+    state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), data.fingerprint,
+                      paths, compute.device, "StarGAN", announce=compute.main)
     step, batches = stargan_trainer(state, stargan, compute, data.images, data.labels, data.indices("train"))
     trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
                        log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="stargan")

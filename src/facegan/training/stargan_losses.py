@@ -3,7 +3,7 @@
 D: -mean D_src(x) + mean D_src(G(x, c)) + lambda_cls * BCE(D_cls(x), c') + lambda_gp * GP;
 G: -mean D_src(G(x, c)) + lambda_cls * BCE(D_cls(G(x, c)), c) + lambda_rec * |x - G(G(x, c), c')|_1,
 with c' the original labels, c the target labels and BCE summed over attributes. Not in the
-paper, and off unless asked for (the sample default: README): lambda_id * |x - G(x, c')|_1,
+paper, and off unless asked for (the sample default: docs/stargan.md): lambda_id * |x - G(x, c')|_1,
 CycleGAN's identity loss (Zhu et al. 2017, section 5.2), for colour preservation.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from facegan.training.losses import classification_loss, gradient_penalty
+from facegan.training.wgan_gp import classification_loss, gradient_penalty
 
 StarCritic = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 

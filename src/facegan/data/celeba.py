@@ -20,7 +20,6 @@ to `max_bad_fraction` of the listing.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -32,9 +31,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from facegan.data.celeba_format import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, SPLITS, read_attributes, read_partition
-from facegan.io import staged, write_json
+from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
-from facegan.parallel import ordered_map
+from facegan.data.packed import read_manifest, truncate_npy, write_manifest
+from facegan.io import staged
 from facegan.progress import progress
 
 CELEBA_IMAGE_SIZE = (178, 218)  # width, height of img_align_celeba
@@ -167,7 +167,7 @@ def prepare_celeba(
             "sha256": {name: _sha256(raw_dir / name) for name in (CELEBA_ATTR, CELEBA_PARTITION)}
             | {CELEBA_IMAGES: packer.images_sha256.hexdigest()},
         }
-        write_json(staging / "manifest.json", manifest)
+        write_manifest(staging, manifest)
     return manifest
 
 
@@ -306,30 +306,6 @@ class _Packer:
         return {"counts": counts, "files": [files[index] for index in self.kept], "skipped": self.skipped}
 
 
-def truncate_npy(path: Path, count: int) -> None:
-    """Shrink a .npy file's first axis to `count` in place.
-
-    NumPy pads every header with room for a 21-digit first axis so that the shape can
-    change without moving the data; the rewritten header must end where the old one did.
-    """
-    with open(path, "r+b") as handle:
-        version = np.lib.format.read_magic(handle)
-        if version != (1, 0):
-            raise ValueError(f"{path}: expected a version 1.0 .npy header, found {version}")
-        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-        data_offset = handle.tell()
-        if shape[0] == count:
-            return
-        new_shape = (count, *shape[1:])
-        handle.seek(0)
-        np.lib.format.write_array_header_1_0(
-            handle, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": new_shape}
-        )
-        if handle.tell() != data_offset:
-            raise RuntimeError(f"{path}: the shrunk header moved the data ({handle.tell()} != {data_offset})")
-        handle.truncate(data_offset + math.prod(new_shape) * dtype.itemsize)
-
-
 @dataclass(frozen=True)
 class PreparedCelebA:
     """A prepared CelebA folder: memory-mapped images per resolution, labels and manifest."""
@@ -374,12 +350,9 @@ class PreparedCelebA:
 def load_prepared(out_dir: Path) -> PreparedCelebA:
     """Open a folder written by `prepare_celeba` (arrays memory-mapped, nothing read eagerly)."""
     root = Path(out_dir)
-    manifest_path = root / "manifest.json"
-    if not manifest_path.exists():
-        raise UserError(f"{manifest_path} is missing: run the prepare stage (dvc repro) first")
     return PreparedCelebA(
         root=root,
-        manifest=json.loads(manifest_path.read_text()),
+        manifest=read_manifest(root, "prepare_celeba"),
         attributes=np.load(root / "attributes.npy", mmap_mode="r"),
         partition=np.load(root / "partition.npy"),
     )

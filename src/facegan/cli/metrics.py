@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
-from facegan.cliutil import group_app
+from facegan.entrypoints import group_app
 from facegan.errors import UserError
-from facegan.imagefolder import image_size, iter_image_batches, list_images, paired_images, select_images
+from facegan.images import image_size, iter_image_batches, list_images, paired_images, select_images
 from facegan.progress import progress
 from facegan.weights import cached_path
 
@@ -82,13 +82,11 @@ def _batches(paths: list[Path], batch_size: int, desc: str):
     return progress(iter_image_batches(paths, batch_size), total=math.ceil(len(paths) / batch_size), desc=desc)
 
 
-def _run(name: str, images: dict[str, int] | None = None, **kwargs) -> None:
-    """Compute a registered metric and print its JSON (with the image counts it used, when
-    given); user errors exit 2 with a message."""
-    from facegan.metrics.registry import compute
-
+def _print(measure: Callable[[], dict], images: dict[str, int] | None = None) -> None:
+    """Run a metric (`measure()`: its JSON object) and print it, with the image counts it
+    used when given; user errors exit 2 with a message."""
     try:
-        result = compute(name, **kwargs)
+        result = measure()
     except (UserError, ValueError) as error:
         raise _fail(str(error)) from error
     typer.echo(json.dumps(result | ({"images": images} if images else {})))
@@ -112,24 +110,31 @@ def swd_command(real_dir: Folder, fake_dir: Folder, limit: Limit = None, seed: S
                    "drawn with --seed", err=True)
     real, fake = select_images(real, count, seed), select_images(fake, count, seed)
     _same_size(("real", "fake"), real, fake)
-    _run("swd", {"real": count, "fake": count}, real_batches=_batches(real, batch_size, "swd real"),
-         fake_batches=_batches(fake, batch_size, "swd fake"), seed=seed, device=_device(device))
+    from facegan.metrics.swd import sliced_wasserstein
+
+    real_batches, fake_batches = _batches(real, batch_size, "swd real"), _batches(fake, batch_size, "swd fake")
+    _print(lambda: {"swd": sliced_wasserstein(real_batches, fake_batches, seed=seed, device=_device(device))},
+           {"real": count, "fake": count})
 
 
 @metrics_app.command("ms-ssim")
 def ms_ssim_command(image_dir: Folder, limit: Limit = None, seed: Seed = 0, device: Device = "cpu",
                     batch_size: BatchSize = 64) -> None:
     """Mean MS-SSIM over consecutive pairs (files sorted by name) of one folder: PGAN's diversity."""
+    from facegan.metrics.ms_ssim import ms_ssim
+
     paths = _images(image_dir, limit, seed)
-    _run("ms_ssim", batches=_batches(paths, batch_size, "ms-ssim"), device=_device(device))
+    _print(lambda: {"ms_ssim": ms_ssim(_batches(paths, batch_size, "ms-ssim"), device=_device(device))})
 
 
 @metrics_app.command("psnr-ssim")
 def psnr_ssim_command(restored_dir: Folder, clean_dir: Folder, limit: Limit = None, seed: Seed = 0,
                       device: Device = "cpu", batch_size: BatchSize = 64) -> None:
     """Mean PSNR (dB) and SSIM of restored vs clean images paired by file name (HiFaceGAN's protocol)."""
-    _run("psnr_ssim", pairs=_pair_batches(restored_dir, clean_dir, limit, seed, batch_size, "psnr-ssim"),
-         device=_device(device))
+    from facegan.metrics.psnr_ssim import psnr_ssim
+
+    pairs = _pair_batches(restored_dir, clean_dir, limit, seed, batch_size, "psnr-ssim")
+    _print(lambda: psnr_ssim(pairs, device=_device(device)))
 
 
 @metrics_app.command("lpips")
@@ -138,11 +143,12 @@ def lpips_command(restored_dir: Folder, clean_dir: Folder,
                   lins: Optional[Path] = weights_option("LPIPS v0.1 AlexNet lin", "lpips_alex"),
                   limit: Limit = None, seed: Seed = 0, device: Device = "cpu", batch_size: BatchSize = 64) -> None:
     """Mean LPIPS (v0.1, AlexNet; lower is closer) of image pairs matched by file name."""
-    from facegan.metrics.lpips import load_lpips
+    from facegan.metrics.lpips import load_lpips, lpips
 
     alexnet, lins = alexnet or _checked(cached_path, "alexnet"), lins or _checked(cached_path, "lpips_alex")
     model = _checked(load_lpips, alexnet, lins, _device(device))
-    _run("lpips", pairs=_pair_batches(restored_dir, clean_dir, limit, seed, batch_size, "lpips"), model=model)
+    pairs = _pair_batches(restored_dir, clean_dir, limit, seed, batch_size, "lpips")
+    _print(lambda: lpips(pairs, model=model))
 
 
 def _pair_batches(restored_dir: Path, clean_dir: Path, limit: Optional[int], seed: int, batch_size: int, desc: str):
@@ -157,7 +163,7 @@ def _pair_batches(restored_dir: Path, clean_dir: Path, limit: Optional[int], see
 def fid_command(dir_a: Folder, dir_b: Folder, weights: Optional[Path] = weights_option("InceptionV3", "inception"),
                 limit: Limit = None, seed: Seed = 0, device: Device = "cpu", batch_size: BatchSize = 64) -> None:
     """Frechet Inception Distance between two folders (pytorch-fid's network and weights)."""
-    from facegan.metrics.fid import is_official, load_inception
+    from facegan.metrics.fid import fid, is_official, load_inception
 
     paths_a, paths_b = _images(dir_a, limit, seed), _images(dir_b, limit, seed)
     if weights is None:
@@ -166,5 +172,4 @@ def fid_command(dir_a: Folder, dir_b: Folder, weights: Optional[Path] = weights_
         typer.echo(f"note: {weights} is not pytorch-fid's 2015-12-05 file: FIDs are not comparable "
                    "with published ones", err=True)
     model = _checked(load_inception, weights, _device(device))
-    _run("fid", batches_a=_batches(paths_a, batch_size, "fid a"), batches_b=_batches(paths_b, batch_size, "fid b"),
-         model=model)
+    _print(lambda: fid(_batches(paths_a, batch_size, "fid a"), _batches(paths_b, batch_size, "fid b"), model=model))

@@ -15,12 +15,12 @@ from typing import Annotated, Optional
 import typer
 
 from facegan import weights
-from facegan.cliutil import command_app, group_app, run_cli
 from facegan.choices import DEGRADATIONS
+from facegan.cli.metrics import metrics_app
+from facegan.cli.outputs import OUT_RULE, output_paths, photo_targets, reporting_interrupts, still_to_write
+from facegan.entrypoints import command_app, group_app, run_cli
 from facegan.errors import UserError
-from facegan.metrics.cli import metrics_app
-from facegan.images import GIF_FORMATS
-from facegan.outputs import OUT_RULE, output_paths, photo_targets, reporting_interrupts, still_to_write
+from facegan.images import GIF_FORMATS, ImageFolderError, grid, image_paths, read_image, save_gif, save_image
 
 app = command_app(__doc__)
 app.add_typer(metrics_app, name="metrics", help="Measure image folders with the pipeline's metric code.")
@@ -75,12 +75,6 @@ PGAN_MODEL, STARGAN_MODEL, HIFACEGAN_MODEL = (Path("data/export/pgan/generator.p
 CLASSIFIER = Path("data/stargan/classifier/model.pt")
 
 
-def _photos(source: Path) -> list[Path]:
-    from facegan.imagefolder import image_paths
-
-    return image_paths(source)
-
-
 def _kept(line: str, todo: list) -> bool:
     """Say which outputs a rerun keeps; whether any is left to write."""
     if line:
@@ -123,9 +117,8 @@ def generate_command(
     if not _kept(kept, todo) and grid_path is None and gif_path is None:
         return
 
-    from facegan.devices import pick_device
-    from facegan.images import grid, save_gif, save_image
     from facegan.inference.pgan import generate, interpolations, load_pgan
+    from facegan.machine import pick_device
 
     single = {name: [path] for name, path in (("grid", grid_path), ("gif", gif_path)) if path is not None}
     with reporting_interrupts({**faces_to_write, **single}):
@@ -165,15 +158,14 @@ def edit_command(
     reported and skipped."""
     if (attrs is None) == (not all_attrs):
         raise UserError("give exactly one of --attrs A,B=0 and --all")
-    photos = _photos(source)
+    photos = image_paths(source)
     targets = {"grid": output_paths(out, ["grid.png"])[0]} if all_attrs else photo_targets(photos, out)
     outputs = {key: [path] for key, path in targets.items()}
     todo, kept = still_to_write(outputs, overwrite, out)
     if not _kept(kept, todo):
         return
 
-    from facegan.devices import pick_device
-    from facegan.images import save_image
+    from facegan.machine import pick_device
     from facegan.inference.stargan import (apply_changes, apply_edit, estimate_labels, load_judge, load_stargan,
                                            parse_changes, read_photos)
     from facegan.models.stargan import edit_grid
@@ -218,7 +210,7 @@ def degrade_command(
         raise UserError(f"--type {kind!r}: must be one of {', '.join(DEGRADATIONS)}")
     if size < 8:
         raise UserError(f"--size {size}: must be at least 8 pixels")
-    photos = _photos(source)
+    photos = image_paths(source)
     targets = photo_targets(photos, out, "OUT")
     clean_targets = photo_targets(photos, clean, "--clean") if clean else {}
     outputs = {path: [targets[path], *([clean_targets[path]] if clean else [])] for path in photos}
@@ -226,8 +218,7 @@ def degrade_command(
     if not _kept(kept, todo):
         return
 
-    from facegan.data.degrade import Degrader, degrade_files
-    from facegan.images import save_image
+    from facegan.data.hifacegan import Degrader, degrade_files
 
     unreadable = 0
     with reporting_interrupts(outputs):
@@ -256,17 +247,15 @@ def restore_command(
     """Restore degraded face photos with HiFaceGAN. Each photo is resized to the model's size,
     restored and resized back to its own size (no tiling); unreadable photos are reported and
     skipped, the others restored."""
-    photos = _photos(source)
+    photos = image_paths(source)
     targets = photo_targets(photos, out)
     outputs = {path: [targets[path]] for path in photos}
     todo, kept = still_to_write(outputs, overwrite, out)
     if not _kept(kept, todo):
         return
 
-    from facegan.devices import pick_device
-    from facegan.images import save_image
-    from facegan.imagefolder import ImageFolderError, read_image
     from facegan.inference.hifacegan import load_hifacegan, restore_photo
+    from facegan.machine import pick_device
     from facegan.progress import progress
 
     unreadable = 0

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -36,11 +35,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from facegan.choices import DEGRADATIONS
-from facegan.data.prepare import truncate_npy
-from facegan.io import staged, write_json
+from facegan.data.packed import manifest_fingerprint, read_manifest, truncate_npy, write_manifest
+from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
-from facegan.imagefolder import square_resized
-from facegan.parallel import ordered_map
+from facegan.images import square_resized
+from facegan.io import staged
 from facegan.progress import progress
 
 FFHQ_SPLITS = ("train", "test")
@@ -191,7 +190,7 @@ def degrade_ffhq(images: dict[str, dict[str, Path]], out_dir: Path, degrader: De
             "skipped": skipped,
             "sha256": {"images": images_sha256.hexdigest(), **(sources_sha256 or {})},
         }
-        write_json(staging / "manifest.json", manifest)
+        write_manifest(staging, manifest)
     return manifest
 
 
@@ -217,7 +216,7 @@ class PreparedFFHQ:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.manifest, sort_keys=True).encode()).hexdigest()
+        return manifest_fingerprint(self.manifest)
 
     @property
     def image_size(self) -> int:
@@ -226,9 +225,6 @@ class PreparedFFHQ:
 
 def load_ffhq_pairs(out_dir: Path) -> PreparedFFHQ:
     root = Path(out_dir)
-    manifest_path = root / "manifest.json"
-    if not manifest_path.exists():
-        raise UserError(f"{manifest_path} is missing: run the degrade stage (dvc repro degrade_ffhq) first")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(root, "degrade_ffhq")
     pairs = {split: np.load(root / f"{split}.npy", mmap_mode="r") for split in manifest["files"]}
     return PreparedFFHQ(root, manifest, pairs)

@@ -34,5 +34,5 @@ def groups_per_process(batch: int, world: int, group_size: int = 1) -> int:
     if world < 1 or not groups or groups % world:
         raise BatchSplitError(
             f"a batch of {batch} in groups of {group_size} cannot be split over {world} processes: "
-            f"make the batch a multiple of {group_size * world}, or change train.nproc")
+            f"make the batch a multiple of {group_size * world}, or change compute.nproc")
     return groups // world

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import typer
 
-from facegan import interrupts
-from facegan.errors import Interrupted, UserError
+from facegan.errors import Interrupted, UserError, install_interrupts
 
 
 # The one way every stage script takes its params file.
@@ -42,7 +41,7 @@ NOTHING_HALF_WRITTEN = ("interrupted: no output is half-written (each one appear
 def run_cli(app: typer.Typer) -> None:
     """Run a Typer app: a UserError becomes a one-line message and exit code 2; Ctrl-C or
     SIGTERM one line on what is complete and exit code 130, with no traceback."""
-    interrupts.install()  # unwind, removing temporary files, and say so
+    install_interrupts()  # unwind, removing temporary files, and say so
     try:
         app()
     except UserError as error:
