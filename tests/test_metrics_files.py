@@ -1,5 +1,5 @@
 """The committed metrics files: numbers only, in tables DVC prints readably, consistent with
-the details beside them; and every figure the README quotes from them is theirs."""
+the details beside them; and every figure the README and docs/ quote from them is theirs."""
 import json
 import re
 import subprocess
@@ -15,8 +15,10 @@ from facegan.evaluation.stargan import HEADLINE as STARGAN
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADLINES = {"pgan": PGAN, "stargan": STARGAN, "hifacegan": HIFACEGAN}
-# A README figure taken from a metrics file carries, invisible once rendered, the file and
-# the dotted key it quotes: "39.5<!-- metrics/pgan.json swd.avg -->".
+# The pages that quote figures: wherever a figure moves among them, it stays checked.
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# A figure taken from a metrics file carries, invisible once rendered, the file and the
+# dotted key it quotes: "39.5<!-- metrics/pgan.json swd.avg -->".
 README_FIGURE = re.compile(r"([\d,]*\.?\d+)<!-- (metrics/[\w.]+\.json) ([\w.]+) -->")
 # A seed-spread figure: "39.5 ± 2.9 (5)<!-- spread pgan swd.avg -->", from metrics/seed_spread.json.
 SPREAD_FIGURE = re.compile(r"([+-]?[\d.]+) ± ([\d.]+) \((\d+)\)<!-- spread (\w+) ([\w.]+) -->")
@@ -68,22 +70,27 @@ def test_a_headline_that_is_not_a_number_is_refused(value):
         headline_numbers({"loss": value}, ("loss",))
 
 
-def test_readme_figures_are_the_committed_ones():
-    quoted = README_FIGURE.findall((ROOT / "README.md").read_text())
+def _quoted(pattern: re.Pattern) -> list[tuple]:
+    """Every figure that `pattern` finds in the README and docs/, each with the page quoting it."""
+    return [(page.relative_to(ROOT).as_posix(), *found) for page in DOC_PAGES
+            for found in pattern.findall(page.read_text())]
+
+
+def test_doc_figures_are_the_committed_ones():
+    quoted = _quoted(README_FIGURE)
     assert len(quoted) >= 8  # the check reads the figures it is meant to
-    for text, file, key in quoted:
+    for page, text, file, key in quoted:
         value = _lookup(json.loads((ROOT / file).read_text()), key)
         decimals = len(text.partition(".")[2])
-        assert float(text.replace(",", "")) == round(value, decimals), f"README quotes {text} for {file} {key}: {value}"
+        assert float(text.replace(",", "")) == round(value, decimals), f"{page} quotes {text} for {file} {key}: {value}"
 
 
-def test_readme_and_benchmarks_spread_figures_are_the_measured_ones():
+def test_doc_spread_figures_are_the_measured_ones():
     spread = json.loads((ROOT / "metrics" / "seed_spread.json").read_text())["metrics"]
-    quoted = [found for name in ("README.md", "BENCHMARKS.md") for found in
-              SPREAD_FIGURE.findall((ROOT / name).read_text())]
+    quoted = _quoted(SPREAD_FIGURE)
     assert len(quoted) >= 6  # the check reads the figures it is meant to
-    for mean, std, n, model, key in quoted:
+    for page, mean, std, n, model, key in quoted:
         training = spread[model][key]["training"]
         for text, value in ((mean, training["mean"]), (std, training["std"])):
-            assert float(text) == round(value, len(text.partition(".")[2])), f"{model} {key}: {text} for {value}"
-        assert int(n) == training["n"], f"{model} {key}: n {n} for {training['n']}"
+            assert float(text) == round(value, len(text.partition(".")[2])), f"{page}: {model} {key}: {text} for {value}"
+        assert int(n) == training["n"], f"{page}: {model} {key}: n {n} for {training['n']}"
