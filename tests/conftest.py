@@ -90,6 +90,8 @@ def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int, m
     """Start a stage, SIGKILL it once its working checkpoint `work` has passed `at_least`
     iterations; the iteration the checkpoint holds afterwards. `machines` > 1 starts that
     many copies of the command, as the machines of one run would, and kills them all."""
+    from facegan.training.loop import previous_checkpoint
+
     processes = [subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *args[1:]], cwd=cwd,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(machines)]
     deadline = time.monotonic() + 120
@@ -106,7 +108,7 @@ def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int, m
         assert time.monotonic() < killed_by, f"processes {workers} outlived their killed launcher"
         time.sleep(0.05)
     killed_at = _iteration(work)  # killed between the two renames: the previous one is the last
-    killed_at = killed_at if killed_at >= 0 else _iteration(work.with_name("checkpoint.previous.pt"))
+    killed_at = killed_at if killed_at >= 0 else _iteration(previous_checkpoint(work))
     assert at_least <= killed_at < total
     return killed_at
 

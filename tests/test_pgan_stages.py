@@ -10,6 +10,7 @@ from conftest import REPO, free_endpoint, interrupt, kill_mid_run, run_stage, ti
 from facegan.checkpoint import load_checkpoint
 from facegan.entrypoints import NOTHING_HALF_WRITTEN
 from facegan.training.log import read_log
+from facegan.training.loop import previous_checkpoint
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 
@@ -82,7 +83,7 @@ def test_ctrl_c_a_damaged_checkpoint_and_leftovers_lose_nothing(tmp_path, traine
     workdir = _copy(trained_to_4, tmp_path / "work")
     write_params(workdir / "params.yaml", _long_scale_8(tiny_params_dict(8)))
     work = workdir / "data/pgan/8/work/checkpoint.pt"
-    previous = work.with_name("checkpoint.previous.pt")
+    previous = previous_checkpoint(work)
     stopped = interrupt([sys.executable, REPO / "stages/train.py", "pgan", "8"], work.parent, workdir, after=3)
     assert stopped.returncode == 130 and "Traceback" not in stopped.stderr, stopped.stderr
     assert stopped.stderr.splitlines()[-1] == NOTHING_HALF_WRITTEN
