@@ -18,9 +18,11 @@ app = command_app(__doc__)
 def pgan_init(params_file: Path = PARAMS_OPTION, out: Path = Path("data/pgan/init/model.pt")):
     """Write the seeded, untrained 4x4 PGAN networks (the first scale grows from them)."""
     from facegan.checkpoint import save_checkpoint
+    from facegan.training.inputs import stage_inputs
     from facegan.training.pgan import init_networks
 
-    save_checkpoint(out, init_networks(load_params(params_file).pgan))
+    params = load_params(params_file)
+    save_checkpoint(out, init_networks(params.pgan, stage_inputs("train_pgan_init", params, {})))
 
 
 @app.command("pgan")
@@ -34,6 +36,7 @@ def pgan(
     """Train PGAN at one scale, resuming from its working checkpoint when there is one."""
     from facegan.data.celeba import load_prepared
     from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.training.inputs import stage_inputs
     from facegan.training.pgan import ScalePaths, train_scale
 
     params = load_params_or_relaunch(params_file)
@@ -41,8 +44,10 @@ def pgan(
     previous = params.pgan.scales[scale].prev
     images = load_prepared(data).images(int(scale))
     paths = ScalePaths(previous=root / previous / "model.pt", out_dir=root / scale)
+    inputs = stage_inputs(f"train_pgan@{scale}", params,
+                          {"data/prepared/celeba": data, f"data/pgan/{previous}/model.pt": paths.previous})
     with computing(params.compute, device) as compute:
-        summary = train_scale(params.pgan, params.lr, scale, images, paths, compute)
+        summary = train_scale(params.pgan, params.lr, scale, images, paths, inputs, compute)
     if compute.main:
         typer.echo(f"scale {scale}: {summary}")
 
@@ -58,12 +63,15 @@ def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
     """Train StarGAN on the training split, resuming from its working checkpoint when there is one."""
     from facegan.data.stargan import load_stargan
     from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
     from facegan.training.stargan import train_stargan
 
     params = load_params_or_relaunch(params_file)
+    prepared = load_stargan(data)
+    inputs = stage_inputs("train_stargan", params, {"data/prepared/stargan": data})
     with computing(params.compute, device) as compute:
-        summary = train_stargan(params.stargan, load_stargan(data), RunPaths(out), compute)
+        summary = train_stargan(params.stargan, prepared, RunPaths(out), inputs, compute)
     if compute.main:
         typer.echo(f"stargan: {summary}")
 
@@ -76,11 +84,14 @@ def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_D
     from facegan.data.stargan import load_stargan
     from facegan.training.classifier import train_classifier
     from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
 
     params = load_params_or_relaunch(params_file)
+    prepared = load_stargan(data)
+    inputs = stage_inputs("train_stargan_classifier", params, {"data/prepared/stargan": data})
     with computing(params.compute, device) as compute:
-        summary = train_classifier(params.stargan.classifier, load_stargan(data), RunPaths(out), compute)
+        summary = train_classifier(params.stargan.classifier, prepared, RunPaths(out), inputs, compute)
     if compute.main:
         typer.echo(f"attribute classifier: {summary}")
 
@@ -97,15 +108,18 @@ def hifacegan(params_file: Path = PARAMS_OPTION,
     from facegan.models.pretrained import load_vgg19
     from facegan.training.compute import computing, load_params_or_relaunch
     from facegan.training.hifacegan import train_hifacegan
+    from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
     from facegan.weights import staged_path
 
     params = load_params_or_relaunch(params_file)
+    pairs = load_ffhq_pairs(data)
+    # Of data/weights, the one file this stage reads (none at lambda_vgg 0).
+    vgg_file = staged_path("vgg19", weights) if params.hifacegan.train.lambda_vgg else None
+    inputs = stage_inputs("train_hifacegan", params, {"data/prepared/ffhq": data, "data/weights": vgg_file})
     with computing(params.compute, device) as compute:
-        vgg = None
-        if params.hifacegan.train.lambda_vgg:
-            vgg = load_vgg19(staged_path("vgg19", weights), compute.device)
-        summary = train_hifacegan(params.hifacegan, load_ffhq_pairs(data), RunPaths(out), compute, vgg)
+        vgg = load_vgg19(vgg_file, compute.device) if vgg_file else None
+        summary = train_hifacegan(params.hifacegan, pairs, RunPaths(out), inputs, compute, vgg)
     if compute.main:
         typer.echo(f"hifacegan: {summary}")
 

@@ -1,14 +1,17 @@
 """Shared test helpers: tiny params that run the real stages in seconds."""
 from __future__ import annotations
 
+import ast
 import copy
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
@@ -152,16 +155,75 @@ def running(pid: int) -> bool:
         return False
 
 
-def run_stage(*args: str, cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    """Run a stage script as DVC would: a separate Python process in `cwd`."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_stage(*args: str, cwd: Path, check: bool = True, code: Path = REPO, **kwargs) -> subprocess.CompletedProcess:
+    """Run a stage script as DVC would: a separate Python process in `cwd`, with the stage
+    scripts, library and dvc.yaml of `code` (a checkout: this one, or an `edited_copy`)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **({"PYTHONPATH": str(code / "src")} if code != REPO else {})}
     result = subprocess.run(
-        [sys.executable, str(REPO / "stages" / args[0]), *args[1:]],
+        [sys.executable, str(code / "stages" / args[0]), *args[1:]],
         cwd=cwd, env=env, capture_output=True, text=True, **kwargs,
     )  # fmt: skip
     if check and result.returncode != 0:
         raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def edited_copy(destination: Path, edited: str) -> Path:
+    """This checkout's code (stages/, src/facegan/, dvc.yaml) copied to `destination`, with a
+    comment appended to the file `edited` (a path in the checkout): a code change, as DVC sees one."""
+    for folder in ("stages", "src/facegan"):
+        shutil.copytree(REPO / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "dvc.yaml", destination / "dvc.yaml")
+    with open(destination / edited, "a") as handle:
+        handle.write("# an edit\n")
+    return destination
+
+
+def check_resumes_only_the_same_inputs(args: tuple[str, ...], what: str, workdir: Path, tmp_path: Path,
+                                       changes: dict[str, Callable[[], None] | None]) -> None:
+    """The train stage `args`, run to the end in `workdir`, then run again: unchanged, it
+    resumes its finished working checkpoint and trains nothing. Then each of `changes` in
+    turn, {input as dvc.yaml names it: a function that changes it in `workdir`, or None for
+    a code file, edited in a copy of the code that the later runs use}: each run trains afresh (all iterations) and
+    says in one line that this input, and only it, changed since the last run."""
+    first = run_stage(*args, cwd=workdir)
+    total = _summary(first)["iterations"]
+    again = run_stage(*args, cwd=workdir)
+    assert f"resuming {what} from iteration {total}" in again.stderr and _summary(again)["trained_now"] == 0, again
+    code = REPO
+    for changed, change in changes.items():
+        if change is None:
+            code = edited_copy(tmp_path / "edited", changed)
+        else:
+            change()
+        run = run_stage(*args, cwd=workdir, code=code)
+        line = f"made from other {changed}; training {what} afresh"
+        assert line in run.stderr and "resuming" not in run.stderr, (changed, run.stderr)
+        assert _summary(run)["trained_now"] == total, (changed, run.stdout)
+
+
+def _summary(run: subprocess.CompletedProcess) -> dict:
+    """The dict a train stage prints last ("scale 8: {'iterations': 20, ...}")."""
+    return ast.literal_eval(run.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+
+
+def perturb_array(path: Path) -> None:
+    """One value of the .npy array at `path` changed in place (a prepared input made anew)."""
+    import numpy as np
+
+    array = np.load(path, mmap_mode="r+")
+    array.flat[0] = 255 - array.flat[0]
+    array.flush()
+
+
+def perturb_model(path: Path) -> None:
+    """One weight of the checkpoint at `path` (its generator's first tensor) moved."""
+    from facegan.checkpoint import load_checkpoint, save_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    first = next(iter(checkpoint["G"]))
+    checkpoint["G"][first] = checkpoint["G"][first] + 1e-3
+    save_checkpoint(path, checkpoint)
 
 
 FACEGAN = Path(sys.executable).parent / "facegan"  # the installed command, as a user runs it

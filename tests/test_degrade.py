@@ -84,7 +84,7 @@ def test_pairs_are_identical_with_one_or_two_workers(tmp_path):
     for split in ("train", "test"):
         assert np.array_equal(one.pairs[split], two.pairs[split])
     assert one.manifest["files"] == {"train": ["00000", "00001", "00002", "00003"], "test": ["00004", "00005"]}
-    assert one.fingerprint == two.fingerprint
+    assert one.manifest == two.manifest
     # The pair of image 00004 is what Degrader gives for its name.
     degraded, clean = Degrader("full", 64, 3, False).pair("00004", read_image(FACE.parent / "00004.png"))
     assert np.array_equal(one.pairs["test"][0, 0], degraded) and np.array_equal(one.pairs["test"][0, 1], clean)

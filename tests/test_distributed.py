@@ -106,11 +106,11 @@ def test_channels_last_trains_as_nchw_up_to_rounding(tmp_path):
     but for the rounding of a different summation order."""
     pgan = load_params(write_params(tmp_path / "params.yaml", tiny_params_dict())).pgan
     images = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 3), dtype=np.uint8)
-    previous = init_networks(pgan)
+    previous = init_networks(pgan, {"test": "inputs"})
     runs = {}
     for layout in (False, True):
         compute = Compute(torch.device("cpu"), channels_last=layout)
-        state = new_state(pgan, 1e-3, "8", previous, compute.device, "test")
+        state = new_state(pgan, 1e-3, "8", previous, compute.device, {"test": "inputs"})
         step, batches = scale_trainer(state, pgan, "8", compute, images)
         losses = []
         for batch in batch_loader(batches, 0, 6, compute):
@@ -250,7 +250,7 @@ def _assert_trained_alike(one_dir: Path, two_dir: Path, out: str, compared_itera
     # the weights equal up to the rounding of the averaged gradients.
     work_one, work_two = (load_checkpoint(d / "data" / out / "work" / "checkpoint.pt") for d in (one_dir, two_dir))
     assert work_one.keys() == work_two.keys()
-    assert all(work_two[key] == work_one[key] for key in ("config", "fingerprint", "code", "iteration"))
+    assert all(work_two[key] == work_one[key] for key in ("config", "inputs", "fingerprint", "iteration"))
     rng_one, rng_two = work_one["rng"], work_two["rng"]
     assert torch.equal(rng_one["generator"], rng_two["generator"]) and torch.equal(rng_one["torch"], rng_two["torch"])
     network = "G_ema" if "G_ema" in work_one else "G"

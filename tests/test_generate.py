@@ -24,7 +24,7 @@ def model(tmp_path_factory):
     """An 8 px averaged generator as a scale's model.pt, and its export."""
     folder = tmp_path_factory.mktemp("pgan")
     pgan = load_params(write_params(folder / "params.yaml", tiny_params_dict(8))).pgan
-    G, _, G_ema = grow_networks(pgan, init_networks(pgan), 2)
+    G, _, G_ema = grow_networks(pgan, init_networks(pgan, {"test": "inputs"}), 2)
     save_checkpoint(folder / "model.pt", {"config": {"latent_dim": G.latent_dim, "channels": G.channels, "depth": 2},
                                           "G_ema": G_ema.state_dict(), "iteration": 7, "fingerprint": "test"})
     export_generator(export_spec(load_pgan(folder / "model.pt", "cpu"), "test"), folder / "export")

@@ -44,7 +44,7 @@ def measure(tmp_path, seed: int) -> dict:
                  Degrader(data_params.degradation, data_params.image_size, data_params.seed, data_params.scale_ranges),
                  max_bad_fraction=0.0, workers=data_params.workers)
     data = load_ffhq_pairs(tmp_path / "pairs")
-    train_hifacegan(params.hifacegan, data, RunPaths(tmp_path / "run"), ON_CPU)
+    train_hifacegan(params.hifacegan, data, RunPaths(tmp_path / "run"), {"test": "inputs"}, ON_CPU)
 
     trained = load_hifacegan(tmp_path / "run" / "model.pt", "cpu").network
     torch.manual_seed(params.hifacegan.train.seed)  # the generator training started from

@@ -18,6 +18,7 @@ from facegan.training.compute import Compute
 from facegan.training.pgan import ScalePaths, grow_networks, init_networks, train_scale
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
+TEST_INPUTS = {"test": "inputs"}  # the run's input record (a stage's is `stage_inputs`)
 
 
 def _params(tmp_path, seed: int) -> Params:
@@ -44,12 +45,13 @@ def measure(tmp_path, seed: int) -> dict:
     write_celeba_sample(tmp_path / "raw", 256, seed=0)
     prepare_celeba(tmp_path / "raw", tmp_path / "prepared", resolution=8, max_bad_fraction=0.0)
     prepared = load_prepared(tmp_path / "prepared")
-    save_checkpoint(tmp_path / "init" / "model.pt", init_networks(params.pgan))
+    save_checkpoint(tmp_path / "init" / "model.pt", init_networks(params.pgan, TEST_INPUTS))
 
     untrained, _, _ = grow_networks(params.pgan, torch.load(tmp_path / "init" / "model.pt", weights_only=True), 2)
     for key, previous in (("4", "init"), ("8", "4")):
         paths = ScalePaths(previous=tmp_path / previous / "model.pt", out_dir=tmp_path / key)
-        train_scale(params.pgan, params.lr, key, prepared.images(int(key)), paths, Compute(torch.device("cpu")))
+        train_scale(params.pgan, params.lr, key, prepared.images(int(key)), paths, TEST_INPUTS,
+                    Compute(torch.device("cpu")))
     trained = torch.load(tmp_path / "8" / "model.pt", weights_only=True)
     G_ema = copy.deepcopy(untrained)
     G_ema.load_state_dict(trained["G_ema"])

@@ -6,7 +6,8 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, free_endpoint, interrupt, kill_mid_run, run_stage, tiny_params_dict, write_params
+from conftest import (REPO, check_resumes_only_the_same_inputs, free_endpoint, interrupt, kill_mid_run, perturb_array,
+                      perturb_model, run_stage, tiny_params_dict, write_params)
 from facegan.checkpoint import load_checkpoint
 from facegan.entrypoints import NOTHING_HALF_WRITTEN
 from facegan.training.log import read_log
@@ -108,15 +109,23 @@ def test_ctrl_c_a_damaged_checkpoint_and_leftovers_lose_nothing(tmp_path, traine
         torch.testing.assert_close(a["G_ema"][key], b["G_ema"][key], rtol=1e-6, atol=1e-6)
 
 
-def test_changed_params_ignore_a_stale_working_checkpoint(tmp_path, trained_to_4):
+@pytest.mark.parametrize("scale, previous", [("4", "init"), ("8", "4")])
+def test_a_working_checkpoint_resumes_only_the_same_inputs(tmp_path, trained_to_4, scale, previous):
+    """Scale 4 grows from the untrained init, the same for any data: its data must count too."""
     workdir = _copy(trained_to_4, tmp_path / "work")
     params = tiny_params_dict(8)
     write_params(workdir / "params.yaml", params)
-    run_stage("train.py", "pgan", "8", cwd=workdir)
-    params["lr"] = 0.003
-    write_params(workdir / "params.yaml", params)
-    again = run_stage("train.py", "pgan", "8", cwd=workdir)
-    assert "ignoring" in again.stderr and "resuming" not in again.stderr
+
+    def other_params():
+        params["pgan"]["train"]["gp_weight"] = 5.0
+        write_params(workdir / "params.yaml", params)
+
+    check_resumes_only_the_same_inputs(("train.py", "pgan", scale), f"scale {scale}", workdir, tmp_path, {
+        "data/prepared/celeba": lambda: perturb_array(workdir / f"data/prepared/celeba/images_{scale}.npy"),
+        "pgan.train": other_params,
+        f"data/pgan/{previous}/model.pt": lambda: perturb_model(workdir / f"data/pgan/{previous}/model.pt"),
+        "src/facegan/training/wgan_gp.py": None,
+    })  # fmt: skip
 
 
 def test_export_and_evaluate_write_checked_models_and_metrics(tmp_path, trained_to_4):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from facegan.stage_deps import LIBRARY_PREFIX, code_deps, dep_paths, rewritten, stage_script, stages
+from facegan.stage_deps import LIBRARY_PREFIX, code_deps, rewritten, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "src" / "facegan"
@@ -22,8 +22,8 @@ STAGES = stages(ROOT)
 def test_stage_deps_are_exactly_the_code_it_loads(name):
     """Too few and its outputs go stale; too many and an edit elsewhere re-runs it."""
     stage = STAGES[name]
-    script, _ = stage_script(stage)
-    deps = dep_paths(stage)
+    script, _ = stage.script
+    deps = stage.deps
     assert script in deps, f"{name}: its script {script} is not among its deps"
     listed = [dep for dep in deps if dep.startswith(LIBRARY_PREFIX)]
     loaded = code_deps(stage, ROOT)

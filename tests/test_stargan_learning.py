@@ -40,8 +40,8 @@ def measure(tmp_path, seed: int) -> dict:
     write_celeba_sample(tmp_path / "raw", 400, seed=0)
     prepare_stargan(tmp_path / "raw", tmp_path / "prepared", params.stargan.data, max_bad_fraction=0.0)
     data = load_stargan(tmp_path / "prepared")
-    train_classifier(params.stargan.classifier, data, RunPaths(tmp_path / "classifier"), ON_CPU)
-    train_stargan(params.stargan, data, RunPaths(tmp_path / "stargan"), ON_CPU)
+    train_classifier(params.stargan.classifier, data, RunPaths(tmp_path / "classifier"), {"test": "inputs"}, ON_CPU)
+    train_stargan(params.stargan, data, RunPaths(tmp_path / "stargan"), {"test": "inputs"}, ON_CPU)
 
     classifier = load_judge(tmp_path / "classifier" / "model.pt", data.attribute_names, "cpu")
     trained = load_generator(tmp_path / "stargan" / "model.pt", "cpu")

@@ -181,7 +181,7 @@ def test_penalty_gradient_reaches_d_weights():
 def test_untrained_generator_is_the_one_training_starts_from(tmp_path):
     """The evaluation's baseline G is the seeded G of iteration 0, weight for weight."""
     stargan = load_params(write_params(tmp_path / "params.yaml", tiny_params_dict())).stargan
-    state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), "data",
+    state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), {"test": "inputs"},
                       RunPaths(tmp_path / "run"), torch.device("cpu"), "StarGAN")
     baseline = untrained_generator(network_config(stargan), stargan.train.seed)
     for name, value in state.G.state_dict().items():

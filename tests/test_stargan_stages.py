@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, FIXTURES_ABSENT, interrupt_and_rerun, kill_mid_run, run_stage, tiny_params_dict, write_params, write_photos
+from conftest import (FIXTURES, FIXTURES_ABSENT, check_resumes_only_the_same_inputs, interrupt_and_rerun, kill_mid_run,
+                      perturb_array, run_stage, tiny_params_dict, write_params, write_photos)
 from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
 from facegan.training.log import read_log
@@ -71,6 +72,27 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(prepared, tr
     b = load_checkpoint(trained / "data/stargan/model.pt")
     for key in b["G"]:
         torch.testing.assert_close(a["G"][key], b["G"][key], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("command, what, section, key, code", [
+    ("stargan", "StarGAN", "train", "lambda_rec", "src/facegan/training/stargan_losses.py"),
+    ("stargan-classifier", "the attribute classifier", "classifier", "lr", "src/facegan/training/classifier.py"),
+])  # fmt: skip
+def test_a_working_checkpoint_resumes_only_the_same_inputs(prepared, tmp_path, command, what, section, key, code):
+    workdir = tmp_path / "work"
+    shutil.copytree(prepared, workdir)
+    params = tiny_params_dict()
+    write_params(workdir / "params.yaml", params)
+
+    def other_params():
+        params["stargan"][section][key] /= 2
+        write_params(workdir / "params.yaml", params)
+
+    check_resumes_only_the_same_inputs(("train.py", command), what, workdir, tmp_path, {
+        "data/prepared/stargan": lambda: perturb_array(workdir / "data/prepared/stargan/images_16.npy"),
+        f"stargan.{section}": other_params,
+        code: None,
+    })  # fmt: skip
 
 
 def test_export_and_evaluate(trained):

@@ -23,14 +23,14 @@ class Checkpoint(TypedDict, total=False):
     """The keys of every checkpoint this project writes, beside which each network's and
     optimizer's state dict is stored flat under its part name ("G", "D", "G_ema", "C",
     "opt_G", ...). A train stage's model.pt holds MODEL_FIELDS and its networks; a working
-    checkpoint adds "code", "seconds", "rng" and the optimizers; a HiFaceGAN snapshot holds
+    checkpoint adds "inputs", "seconds", "rng" and the optimizers; a HiFaceGAN snapshot holds
     "iteration" and "G"."""
 
     config: dict  # the architecture, which the model's `build_*` functions take
-    fingerprint: str  # sha256 of the params and prepared data the run was made from
+    fingerprint: str  # sha256 of `inputs`: everything the run was made from, in one
     choice: dict  # how the weights were chosen among snapshots (HiFaceGAN)
     iteration: int  # iterations trained (none in PGAN's untrained init: 0)
-    code: str  # sha256 of the code the run trained with (`code_fingerprint`): resume only under the same
+    inputs: dict  # {input: sha256} of each params key, code file and data dep the stage read: resume only from the same
     seconds: float  # training time so far
     rng: dict  # every random state (`rng_states`)
 

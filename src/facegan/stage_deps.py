@@ -23,7 +23,9 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from facegan import pipeline
+from facegan.pipeline import ROOT, Stage
+
 LIBRARY_PREFIX = "src/facegan/"
 
 # Runs in a fresh interpreter: argv = script, command. Prints the loaded facegan files.
@@ -72,33 +74,9 @@ print(json.dumps(sorted(seen)))
 """
 
 
-def stages(root: Path = ROOT) -> dict[str, dict]:
-    """dvc.yaml's stages, `foreach` ones expanded over params.yaml as DVC names them
-    (`train_pgan@4`)."""
-    dvc = yaml.safe_load((root / "dvc.yaml").read_text())
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    expanded = {}
-    for name, stage in dvc["stages"].items():
-        if "foreach" not in stage:
-            expanded[name] = stage
-            continue
-        items = params
-        for key in stage["foreach"].strip("${}").split("."):
-            items = items[key]
-        for key in items:
-            expanded[f"{name}@{key}"] = json.loads(json.dumps(stage["do"]).replace("${key}", str(key)))
-    return expanded
-
-
-def dep_paths(stage: dict) -> list[str]:
-    """A stage's deps as paths (a dep may be a mapping of a path to its options)."""
-    return [dep if isinstance(dep, str) else next(iter(dep)) for dep in stage.get("deps", [])]
-
-
-def stage_script(stage: dict) -> tuple[str, str]:
-    """(script, command) of a stage's `python stages/x.py command ...`."""
-    _, script, command, *_ = stage["cmd"].split()
-    return script, command
+def stages(root: Path = ROOT) -> dict[str, Stage]:
+    """dvc.yaml's stages as DVC names them (`train_pgan@4`), resolved against params.yaml."""
+    return pipeline.stages(yaml.safe_load((root / "params.yaml").read_text()), root)
 
 
 def holds_code(path: Path) -> bool:
@@ -107,10 +85,10 @@ def holds_code(path: Path) -> bool:
     return not (path.name == "__init__.py" and all(isinstance(node, ast.Expr) for node in body))
 
 
-def code_deps(stage: dict, root: Path = ROOT) -> list[str]:
+def code_deps(stage: Stage, root: Path = ROOT) -> list[str]:
     """The library files `stage`'s command loads, as dvc.yaml lists them: the sub-packages'
     files first, then the top-level modules, each group sorted."""
-    script, command = stage_script(stage)
+    script, command = stage.script
     result = subprocess.run([sys.executable, "-c", PROBE, script, command], cwd=root, capture_output=True,
                             text=True)
     if result.returncode:

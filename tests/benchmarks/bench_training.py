@@ -50,6 +50,7 @@ from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute, bf16_missing, computing, torchrun_command
 from facegan.training.loop import RunPaths, setup_gan
 
+BENCHMARK = {"benchmark": "inputs"}  # the runs' input record (a stage's is `stage_inputs`)
 DATA_BYTES = 256 << 20  # synthetic images per model: at most this much, at least 64 items
 
 
@@ -72,14 +73,14 @@ def trainer(model: str, scale: str, params: Params, compute: Compute, folder: Pa
         G, D = pgan.build_networks(config, max(depth - 1, 1))
         previous = {"config": pgan.network_config(config, max(depth - 1, 1)), "G": G.state_dict(),
                     "D": D.state_dict(), "G_ema": G.state_dict()}
-        state = pgan.new_state(config, params.lr, scale, previous, compute.device, "benchmark")
+        state = pgan.new_state(config, params.lr, scale, previous, compute.device, BENCHMARK)
         state.iteration = config.scales[scale].fade_iterations  # the stable phase
         step, batches = pgan.scale_trainer(state, config, scale, compute, synthetic(folder, "pgan", (size, size, 3)))
         return step, batches, config.scales[scale].batch, state
     if model == "stargan":
         config, size = params.stargan, params.stargan.data.image_size
         builders = (stargan_models.build_generator, stargan_models.build_discriminator)
-        state = setup_gan(config, stargan.network_config(config), builders, "benchmark", RunPaths(folder / "stargan"),
+        state = setup_gan(config, stargan.network_config(config), builders, BENCHMARK, RunPaths(folder / "stargan"),
                           compute.device, "StarGAN", announce=False)
         images = synthetic(folder, "stargan", (size, size, 3))
         labels = (np.random.default_rng(1).random((len(images), len(config.data.attributes))) < 0.5).astype(np.float32)
@@ -87,7 +88,7 @@ def trainer(model: str, scale: str, params: Params, compute: Compute, folder: Pa
         return step, batches, config.train.batch, state
     config, size = params.hifacegan, params.hifacegan.data.image_size
     builders = (hifacegan_models.build_generator, hifacegan_models.build_discriminator)
-    state = setup_gan(config, hifacegan.network_config(config), builders, "benchmark", RunPaths(folder / "hifacegan"),
+    state = setup_gan(config, hifacegan.network_config(config), builders, BENCHMARK, RunPaths(folder / "hifacegan"),
                       compute.device, "HiFaceGAN", announce=False)
     vgg = VGG19Features() if config.train.lambda_vgg > 0 else None
     step, batches = hifacegan.hifacegan_trainer(state, config, compute, synthetic(folder, "pairs", (2, size, size, 3)),

@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from facegan.choices import DEGRADATIONS
-from facegan.data.packed import manifest_fingerprint, read_manifest, truncate_npy, write_manifest
+from facegan.data.packed import read_manifest, truncate_npy, write_manifest
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
 from facegan.images import square_resized
@@ -213,10 +213,6 @@ class PreparedFFHQ:
     root: Path
     manifest: dict
     pairs: dict[str, np.ndarray]  # split -> (N, 2, S, S, 3) uint8 memmap
-
-    @property
-    def fingerprint(self) -> str:
-        return manifest_fingerprint(self.manifest)
 
     @property
     def image_size(self) -> int:

@@ -1,11 +1,9 @@
 """The packed format every data stage writes: memory-mappable uint8 `.npy` arrays and, beside
 them, a `manifest.json` of what went in (the sources' hashes, the transform, the kept and
-skipped files). One writer and one reader of the manifest, and its fingerprint, which a
-training run records so that a working checkpoint made from other data is never resumed.
+skipped files). One writer and one reader of the manifest.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -32,11 +30,6 @@ def read_manifest(folder: Path, stage: str) -> dict:
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise UserError(f"{path} cannot be read ({error}): run the {stage} stage (dvc repro {stage}) again") from error
-
-
-def manifest_fingerprint(manifest: dict) -> str:
-    """sha256 of the manifest, which names the sources' hashes, the transform and the kept files."""
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
 def truncate_npy(path: Path, count: int) -> None:

@@ -23,7 +23,7 @@ from facegan.choices import CELEBA_ATTRIBUTES
 from facegan.data.celeba_format import CELEBA_ATTR, read_attributes
 from facegan.data.celeba import CELEBA_IMAGE_SIZE, prepare_celeba
 from facegan.errors import UserError
-from facegan.data.packed import manifest_fingerprint, read_manifest, write_manifest
+from facegan.data.packed import read_manifest, write_manifest
 from facegan.io import staged
 from facegan.params import StarGANData
 
@@ -139,11 +139,6 @@ class PreparedStarGAN:
     @property
     def attribute_names(self) -> list[str]:
         return self.manifest["stargan"]["attributes"]
-
-    @property
-    def fingerprint(self) -> str:
-        """The manifest's (`manifest_fingerprint`), which covers the split too."""
-        return manifest_fingerprint(self.manifest)
 
     def indices(self, split: str) -> np.ndarray:
         """Row numbers of `split` ('train' or 'test')."""

@@ -10,18 +10,19 @@ import torch
 
 from facegan.data.stargan import PreparedStarGAN
 from facegan.models.stargan import build_classifier
-from facegan.params import AttributeClassifierParams, fingerprint
+from facegan.params import AttributeClassifierParams
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, Network
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
+from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
 from facegan.training.wgan_gp import classification_loss
 
 LOG_COLUMNS = ["loss", "accuracy"]
 
 
 def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, paths: RunPaths,
-                     compute: Compute) -> dict:
-    """Train on the real training images (random flips), then write model.pt."""
+                     inputs: dict[str, str], compute: Compute) -> dict:
+    """Train on the real training images (random flips), resuming a run made from the same
+    `inputs`, then write model.pt."""
     config = {"attributes": data.attribute_names, "image_size": data.images.shape[1], "conv_dim": params.conv_dim,
               "repeat_num": params.repeat_num}
     torch.manual_seed(params.seed)
@@ -30,7 +31,7 @@ def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, p
     state = LoopState(
         parts={"C": classifier, "opt": optimizer},
         rng=torch.Generator().manual_seed(params.seed),
-        meta={"config": config, "fingerprint": fingerprint(params, data.fingerprint)},
+        meta=run_meta(config, inputs),
     )
     resume(state, paths.work, "the attribute classifier", announce=compute.main)
     labels, share, network = torch.from_numpy(data.labels), compute.share(params.batch), Network(classifier, compute)

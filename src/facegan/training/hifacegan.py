@@ -158,19 +158,19 @@ def choose_snapshot(G: torch.nn.Module, paths: RunPaths, validation: np.ndarray,
             "chosen_iteration": chosen}
 
 
-def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPaths, compute: Compute,
-                    vgg: VGG19Features | None = None) -> dict:
-    """Train on the training pairs but the validation ones to the end (or resume), choose the
-    model among the last snapshots on the validation pairs, then write model.pt (with the
-    choice), loss.tsv and samples.png (degraded | restored | clean test faces). `vgg` is
-    required when hifacegan.train.lambda_vgg > 0."""
+def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPaths, inputs: dict[str, str],
+                    compute: Compute, vgg: VGG19Features | None = None) -> dict:
+    """Train on the training pairs but the validation ones to the end (or resume a run made
+    from the same `inputs`), choose the model among the last snapshots on the validation
+    pairs, then write model.pt (with the choice), loss.tsv and samples.png (degraded |
+    restored | clean test faces). `vgg` is required when hifacegan.train.lambda_vgg > 0."""
     train = hifacegan.train
     if train.lambda_vgg > 0 and vgg is None:
         raise ValueError("hifacegan.train.lambda_vgg > 0 needs the VGG19 features")
     if data.image_size != hifacegan.data.image_size:
         raise ValueError(f"the pairs are {data.image_size} px, params say {hifacegan.data.image_size}")
     training, validation = split_validation(data.pairs["train"], train.validation_images)
-    state = setup_gan(hifacegan, network_config(hifacegan), (build_generator, build_discriminator), data.fingerprint,
+    state = setup_gan(hifacegan, network_config(hifacegan), (build_generator, build_discriminator), inputs,
                       paths, compute.device, "HiFaceGAN", announce=compute.main)
     step, batches = hifacegan_trainer(state, hifacegan, compute, training, vgg)
     if compute.main:

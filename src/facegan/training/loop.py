@@ -3,16 +3,16 @@
 A stage's state is its networks and optimizers (by name), one torch.Generator that every
 random draw of the steps comes from (which images each batch holds is a function of the
 iteration: `batches.py`), the iteration and the training time so far. A working
-checkpoint holds all of it; a run that finds one made from the same inputs (its
-fingerprint) and the same training code resumes exactly where it stopped, and one made
-from other inputs or code is ignored with a message. (The code matters because DVC
-re-runs a train stage when its code changes, and the persisted finished checkpoint
-would otherwise be "resumed" at its last iteration with the old weights.)
+checkpoint holds all of it, and the digest of every input the stage read (`inputs.py`:
+its data, params, code and previous model, as dvc.yaml lists them). A run whose inputs are
+all the same resumes exactly where that checkpoint stopped; one with any input changed
+trains afresh and names the inputs that changed. (DVC re-runs a train stage when any input
+changes, and the persisted working checkpoint, finished, would otherwise be "resumed" at
+its last iteration: the old model published as trained on the new inputs.)
 """
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import sys
 import time
@@ -28,6 +28,7 @@ from facegan.params import HiFaceGANParams, StarGANParams, fingerprint
 from facegan.progress import progress
 from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute
+from facegan.training.inputs import changed_inputs, describe_change
 from facegan.training.log import WALL_CLOCK, LossLog, plot_losses, publish_log
 
 
@@ -57,11 +58,11 @@ class LoopState:
     rng: torch.Generator
     iteration: int = 0
     seconds: float = 0.0  # training time before this process, for the log
-    meta: dict = field(default_factory=dict)  # config and fingerprint, saved beside the weights
+    meta: dict = field(default_factory=dict)  # config, inputs and fingerprint (`run_meta`), saved beside the weights
 
     def snapshot(self) -> Checkpoint:
         """Everything needed to continue exactly where the loop is (a working checkpoint)."""
-        return {**self.meta, "code": code_fingerprint(), "iteration": self.iteration, "seconds": self.seconds,
+        return {**self.meta, "iteration": self.iteration, "seconds": self.seconds,
                 **{name: part.state_dict() for name, part in self.parts.items()}, "rng": rng_states(self.rng)}
 
     def restore(self, checkpoint: Checkpoint) -> None:
@@ -80,14 +81,20 @@ class GANState(LoopState):
     opt_D = property(lambda self: self.parts["opt_D"])
 
 
+def run_meta(config: dict, inputs: dict[str, str]) -> dict:
+    """What a run records beside its weights: the architecture, the digest of each input
+    (`inputs.stage_inputs`) and, for model.pt, one fingerprint of them all."""
+    return {"config": config, "inputs": dict(inputs), "fingerprint": fingerprint(inputs)}
+
+
 def setup_gan(params: StarGANParams | HiFaceGANParams, config: dict,
               builders: tuple[Callable[[dict], torch.nn.Module], Callable[[dict], torch.nn.Module]],
-              data_fingerprint: str, paths: RunPaths, device: torch.device, what: str,
+              inputs: dict[str, str], paths: RunPaths, device: torch.device, what: str,
               announce: bool = True) -> GANState:
     """The start of StarGAN's or HiFaceGAN's training: G and D built from `config` by
     `builders` after seeding torch with the train seed, each with its own Adam, and the
-    state's random generator seeded too; then resumed from a matching working checkpoint.
-    The run's fingerprint covers the data, model and train params and the prepared data."""
+    state's random generator seeded too; then resumed from a working checkpoint made from
+    the same `inputs`."""
     train = params.train
     torch.manual_seed(train.seed)
     G, D = (build(config).to(device) for build in builders)
@@ -97,23 +104,10 @@ def setup_gan(params: StarGANParams | HiFaceGANParams, config: dict,
                "opt_G": torch.optim.Adam(G.parameters(), lr=train.g_lr, betas=betas),
                "opt_D": torch.optim.Adam(D.parameters(), lr=train.d_lr, betas=betas)},
         rng=torch.Generator().manual_seed(train.seed),
-        meta={"config": config, "fingerprint": fingerprint(params.data, params.model, train, data_fingerprint)},
+        meta=run_meta(config, inputs),
     )  # fmt: skip
     resume(state, paths.work, what, announce)
     return state
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """sha256 of the source of every facegan module this process has loaded: the code that a
-    train stage's deps in dvc.yaml list (first asked once the stage has done its imports)."""
-    package = Path(__file__).resolve().parents[1]
-    loaded = {Path(module.__file__).resolve() for name, module in list(sys.modules.items())
-              if name.partition(".")[0] == "facegan" and getattr(module, "__file__", None)}
-    digest = hashlib.sha256()
-    for path in sorted(loaded):
-        digest.update(f"{path.relative_to(package).as_posix()}\n".encode() + path.read_bytes())
-    return digest.hexdigest()
 
 
 def previous_checkpoint(path: Path) -> Path:
@@ -142,10 +136,10 @@ def remove_leftovers(work: Path, say: Callable[[str], None]) -> None:
 
 
 def resume(state: LoopState, path: Path, what: str, announce: bool = True) -> None:
-    """Continue from the working checkpoint at `path` if it was made from the same inputs and
-    code (every process reads it; one, the main, announces it and removes leftovers). A
-    damaged one gives way to the previous; with neither readable, training starts afresh.
-    Each is said in one line."""
+    """Continue from the working checkpoint at `path` if it was made from the same inputs
+    (every process reads it; one, the main, announces it and removes leftovers). A damaged
+    one gives way to the previous; with neither readable, or with any input changed,
+    training starts afresh. Each is said in one line, a change with the inputs it names."""
     say = functools.partial(print, file=sys.stderr) if announce else lambda message: None
     if announce:
         remove_leftovers(path.parent, say)
@@ -157,11 +151,11 @@ def resume(state: LoopState, path: Path, what: str, announce: bool = True) -> No
         except CheckpointError as error:
             say(f"ignoring a damaged working checkpoint: {error}")
             continue
-        if working.get("fingerprint") != state.meta["fingerprint"]:
-            say(f"ignoring {candidate}: made from other params or inputs; starting afresh")
+        if "inputs" not in working:
+            say(f"ignoring {candidate}: it records no inputs (an older facegan made it); training {what} afresh")
             return
-        if working.get("code") != code_fingerprint():
-            say(f"ignoring {candidate}: made by other model or training code; starting afresh")
+        if changed := changed_inputs(working["inputs"], state.meta["inputs"]):
+            say(f"ignoring {candidate}: made from other {describe_change(changed)}; training {what} afresh")
             return
         state.restore(working)
         say(f"resuming {what} from iteration {state.iteration} ({candidate})")

@@ -6,8 +6,9 @@ in (alpha 1 -> 0 over `fade_iterations`), then stabilises. One critic step per
 generator step, Adam reset at every scale, generator EMA after every step.
 
 A working checkpoint is written every `checkpoint_every` iterations; a run that finds
-one made from the same inputs (its fingerprint) resumes from it exactly: networks,
-optimizers, EMA, iteration and every random state (`loop.py`).
+one made from the same inputs (data, params, code and the previous scale's model:
+`inputs.py`) resumes from it exactly: networks, optimizers, EMA, iteration and every
+random state (`loop.py`).
 """
 from __future__ import annotations
 
@@ -21,14 +22,13 @@ import torch
 
 from facegan.batch_groups import stddev_group_size
 from facegan.checkpoint import Checkpoint, load_checkpoint
-from facegan.digests import file_digest
 from facegan.images import grid, save_image, to_uint8
 from facegan.models.pgan import Discriminator, Generator, load_grown
 from facegan.models.pgan_layers import downscale_blend
-from facegan.params import PGANParams, PGANScale, fingerprint
+from facegan.params import PGANParams, PGANScale
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, write_model
+from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
 from facegan.training.wgan_gp import discriminator_loss, generator_loss
 
 LOG_COLUMNS = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha", "kimg"]
@@ -54,15 +54,12 @@ def network_config(pgan: PGANParams, depth: int) -> dict:
     return {"latent_dim": pgan.model.latent_dim, "channels": list(pgan.model.channels), "depth": depth}
 
 
-def init_networks(pgan: PGANParams) -> Checkpoint:
+def init_networks(pgan: PGANParams, inputs: dict[str, str]) -> Checkpoint:
     """The untrained 4x4 networks, seeded: what the first scale starts from."""
     torch.manual_seed(pgan.train.seed)
     G, D = build_networks(pgan, 1)
-    return {
-        "config": network_config(pgan, 1),
-        "G": G.state_dict(), "D": D.state_dict(), "G_ema": G.state_dict(),
-        "fingerprint": fingerprint(pgan.model, pgan.train.seed),
-    }  # fmt: skip
+    return {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G.state_dict(),
+            **run_meta(network_config(pgan, 1), inputs)}
 
 
 def grow_networks(pgan: PGANParams, previous: dict, depth: int) -> tuple[Generator, Discriminator, Generator]:
@@ -127,18 +124,17 @@ class ScalePaths(RunPaths):
     previous: Path  # the previous scale's (or init's) model.pt
 
 
-def setup(pgan: PGANParams, base_lr: float, key: str, paths: ScalePaths, device: torch.device,
-          announce: bool = True) -> TrainState:
-    """Grow the networks, make the optimizers, and resume from a matching working checkpoint."""
-    scale = pgan.scales[key]
-    run_fingerprint = fingerprint(base_lr, pgan.model, pgan.train, scale, file_digest(paths.previous, "sha256"))
-    state = new_state(pgan, base_lr, key, load_checkpoint(paths.previous), device, run_fingerprint)
+def setup(pgan: PGANParams, base_lr: float, key: str, paths: ScalePaths, inputs: dict[str, str],
+          device: torch.device, announce: bool = True) -> TrainState:
+    """Grow the networks, make the optimizers, and resume from a working checkpoint made
+    from the same `inputs`."""
+    state = new_state(pgan, base_lr, key, load_checkpoint(paths.previous), device, inputs)
     resume(state, paths.work, f"scale {key}", announce)
     return state
 
 
 def new_state(pgan: PGANParams, base_lr: float, key: str, previous: dict, device: torch.device,
-              run_fingerprint: str) -> TrainState:
+              inputs: dict[str, str]) -> TrainState:
     """The scale's networks grown from the `previous` scale's checkpoint, fresh optimizers
     and the scale's seeded random generator."""
     scale, depth = pgan.scales[key], pgan.depth_of(key)
@@ -152,7 +148,7 @@ def new_state(pgan: PGANParams, base_lr: float, key: str, previous: dict, device
             "opt_D": torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=pgan.train.adam_eps),
         },
         rng=torch.Generator().manual_seed(scale_seed(pgan, key)),
-        meta={"config": network_config(pgan, depth), "fingerprint": run_fingerprint},
+        meta=run_meta(network_config(pgan, depth), inputs),
     )  # fmt: skip
 
 
@@ -182,10 +178,11 @@ def scale_trainer(state: TrainState, pgan: PGANParams, key: str, compute: Comput
 
 
 def train_scale(pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, paths: ScalePaths,
-                compute: Compute) -> dict:
-    """Train one scale on uint8 NHWC `images` to the end (or resume it), then write its outputs."""
+                inputs: dict[str, str], compute: Compute) -> dict:
+    """Train one scale on uint8 NHWC `images` to the end (or resume a run made from the same
+    `inputs`), then write its outputs."""
     scale: PGANScale = pgan.scales[key]
-    state = setup(pgan, base_lr, key, paths, compute.device, announce=compute.main)
+    state = setup(pgan, base_lr, key, paths, inputs, compute.device, announce=compute.main)
     step, batches = scale_trainer(state, pgan, key, compute, images)
 
     def log_extra() -> dict[str, float]:  # after the step: its alpha, the images shown so far

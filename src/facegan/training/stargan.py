@@ -86,11 +86,12 @@ def stargan_trainer(state: GANState, stargan: StarGANParams, compute: Compute, i
     return step, TrainingBatches(images, share, train.seed, train.mirror, train_rows)
 
 
-def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths, compute: Compute) -> dict:
-    """Train on the training split to the end (or resume), then write model.pt, loss.tsv
-    and a grid of edited test faces."""
+def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths, inputs: dict[str, str],
+                  compute: Compute) -> dict:
+    """Train on the training split to the end (or resume a run made from the same `inputs`),
+    then write model.pt, loss.tsv and a grid of edited test faces."""
     train = stargan.train
-    state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), data.fingerprint,
+    state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), inputs,
                       paths, compute.device, "StarGAN", announce=compute.main)
     step, batches = stargan_trainer(state, stargan, compute, data.images, data.labels, data.indices("train"))
     trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,

@@ -1,0 +1,86 @@
+"""dvc.yaml's stages as the library reads them: each one with `foreach` expanded and every
+`${...}` resolved against the params, as DVC names and runs it (`train_pgan@8`), its deps
+split into code (stages/, src/) and data, and the params keys it declares.
+
+A train stage fingerprints exactly these inputs (`facegan.training.inputs`) and `make deps`
+writes the code ones (`facegan.stage_deps`): one list, dvc.yaml's, for both. Imports no torch.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: dvc.yaml, stages/, src/
+CODE_PREFIXES = ("stages/", "src/")
+REFERENCE = re.compile(r"\$\{([\w.]+)\}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    cmd: str
+    deps: tuple[str, ...]
+    params: tuple[str, ...]  # dotted keys of the params file
+
+    @property
+    def code(self) -> tuple[str, ...]:
+        return tuple(dep for dep in self.deps if dep.startswith(CODE_PREFIXES))
+
+    @property
+    def data(self) -> tuple[str, ...]:
+        return tuple(dep for dep in self.deps if not dep.startswith(CODE_PREFIXES))
+
+    @property
+    def script(self) -> tuple[str, str]:
+        """(script, command) of its `python stages/x.py command ...`."""
+        _, script, command, *_ = self.cmd.split()
+        return script, command
+
+
+def lookup(params: Any, dotted: str) -> Any:
+    """The value at a dotted key (`pgan.scales.8`) of params, typed (dataclasses) or plain (dicts)."""
+    value = params
+    for part in dotted.split("."):
+        value = getattr(value, part) if is_dataclass(value) else value[part]
+    return value
+
+
+def stages(params: Any, root: Path = ROOT) -> dict[str, Stage]:
+    """Every stage of `root`/dvc.yaml by its DVC name, resolved against `params` (typed, or the
+    params file as loaded YAML): a `foreach` stage gives one stage per item, `name@key`."""
+    definitions = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    expanded = {}
+    for name, definition in definitions.items():
+        if "foreach" not in definition:
+            expanded[name] = _resolved(name, definition, params, {})
+            continue
+        items = lookup(params, definition["foreach"].strip("${}"))
+        for key, item in items.items():
+            expanded[f"{name}@{key}"] = _resolved(f"{name}@{key}", definition["do"], params, {"key": key, "item": item})
+    return expanded
+
+
+def stage(name: str, params: Any, root: Path = ROOT) -> Stage:
+    """One stage by its DVC name; a name dvc.yaml does not give is an error that lists those it does."""
+    every = stages(params, root)
+    if name not in every:
+        raise KeyError(f"{root / 'dvc.yaml'} has no stage {name!r} (it has {', '.join(every)})")
+    return every[name]
+
+
+def _resolved(name: str, definition: dict, params: Any, local: dict[str, Any]) -> Stage:
+    def value(match: re.Match) -> str:
+        head, _, rest = match.group(1).partition(".")
+        if head in local:
+            return str(lookup(local[head], rest) if rest else local[head])
+        return str(lookup(params, match.group(1)))
+
+    def resolve(entry: str | dict) -> str:  # a dep or param may map a path to its options
+        return REFERENCE.sub(value, entry if isinstance(entry, str) else next(iter(entry)))
+
+    return Stage(name, resolve(definition["cmd"]), tuple(map(resolve, definition.get("deps", []))),
+                 tuple(map(resolve, definition.get("params", []))))
