@@ -1,11 +1,12 @@
 """`facegan compare` and `facegan spread` on a `dvc exp show --json` made here: which runs
 count, how they group, what is called noise, and the 120-column table."""
 import json
+import math
 
 import numpy as np
 import pytest
 
-from facegan.compare import compare, render
+from facegan.compare import compare, one_run_spread, render
 from facegan.errors import UserError
 from facegan.experiments import commit_of, model_draws, runs_table, settings
 from facegan.spread import Summary, seed_spread_record
@@ -63,7 +64,7 @@ def _sweep(lr, swds, first_seed=1):
 
 
 def test_verdicts_real_within_noise_and_none_for_one_run():
-    spread = {"metrics": {"pgan": {"swd.avg": {"training": {"std": 2.5}}}}}
+    spread = {"metrics": {"pgan": {"swd.avg": {"training": {"std": 1.5}, "evaluation": {"n": 4, "std": 2.0}}}}}
     clear = compare(runs_table(exp_show(_sweep(0.002, [41.0, 39.5]) + _sweep(0.003, [20.0, 21.0, 20.5]))), spread)
     [_, other] = clear["metrics"]["pgan.swd.avg"]
     assert other["within_noise"] is False and other["ci_high"] < 0 and other["n"] == 3
@@ -72,9 +73,23 @@ def test_verdicts_real_within_noise_and_none_for_one_run():
     assert noisy["metrics"]["pgan.swd.avg"][1]["within_noise"] is True
     single = compare(runs_table(exp_show(_sweep(0.003, [37.0]))), spread)
     baseline, one = single["metrics"]["pgan.swd.avg"]
-    assert baseline["n"] == one["n"] == 1 and one["within_noise"] is None and one["seed_spread_std"] == 2.5
+    assert baseline["n"] == one["n"] == 1 and one["within_noise"] is None
+    assert one["one_run_std"] == pytest.approx(2.5) and one["one_run_std_from"].startswith("training and evaluation")
     text = render(single)
-    assert "no verdict" in text and "seed std 2.5" in text and "REAL" not in text.split("REAL:")[0]
+    assert "no verdict" in text and "one-run std 2.5" in text and "REAL" not in text.split("REAL:")[0]
+    assert "sqrt(training^2 + evaluation^2)" in " ".join(text.split())  # the note says how, wrapped
+
+
+@pytest.mark.parametrize("evaluation, std, source", [
+    (None, 1.5, "training seeds (the evaluation's spread is not measured)"),
+    ({"n": 0, "std": 0.0}, 1.5, "training seeds (the evaluation takes no seed)"),
+    ({"n": 4, "std": 3.3}, math.sqrt(1.5 ** 2 + 3.3 ** 2), "training and evaluation seeds"),
+])  # fmt: skip
+def test_one_run_spread_combines_the_seeds_that_apply(evaluation, std, source):
+    spread = {"metrics": {"pgan": {"swd.16": {"training": {"std": 1.5}, "evaluation": evaluation}}}}
+    value, said = one_run_spread(spread, "pgan.swd.16")
+    assert value == pytest.approx(std) and said.startswith(source)
+    assert one_run_spread(spread, "pgan.swd.32") == (None, "not measured (make spread)")
 
 
 def test_only_the_models_asked_for():

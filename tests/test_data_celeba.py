@@ -241,6 +241,21 @@ def test_prepare_fails_on_too_many_bad_images_and_keeps_the_old_output(celeba_32
         load_prepared(tmp_path / "out").images(16)
 
 
+def test_photos_of_another_size_are_refused_with_the_settings_that_take_them(tmp_path):
+    """A folder of photos that are not 178x218 (here the sample at 89x109): the refusal names
+    data.celeba.image_size with their size and the crop settings, not max_bad_fraction alone."""
+    write_celeba_sample(tmp_path / "raw", 6, seed=0)
+    for path in (tmp_path / "raw" / "img_align_celeba").iterdir():
+        Image.open(path).resize((89, 109)).save(path)
+    with pytest.raises(BadImagesError, match=r"6 of them are of another size than data.celeba.image_size: for photos "
+                                             r"of 89x109, set data.celeba.image_size: \[89, 109\] and a face box "
+                                             r"inside them, data.celeba.crop_center and crop_size"):
+        prepare_celeba(tmp_path / "raw", tmp_path / "out", resolution=8, max_bad_fraction=0.0)
+    manifest = prepare_celeba(tmp_path / "raw", tmp_path / "out", crop_center=(44.5, 60.5), crop_size=64,
+                              resolution=8, max_bad_fraction=0.0, image_size=(89, 109))
+    assert manifest["counts"]["kept"] == 6
+
+
 def halfres_raw(raw: Path, count: int = 16) -> Path:
     """The first `count` half-resolution (89x109) fixture faces in the download stage's layout."""
     if not (HALFRES / "list_attr_celeba.txt").exists():

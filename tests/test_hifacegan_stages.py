@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import interrupt_and_rerun, kill_mid_run, run_stage, tiny_params_dict, write_photos, write_params
+from conftest import (check_resumes_only_the_same_inputs, interrupt_and_rerun, kill_mid_run, perturb_array, run_stage,
+                      tiny_params_dict, write_params, write_photos)
 from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
 from facegan.inference.hifacegan import load_hifacegan
@@ -91,6 +92,22 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(prepared, tr
         torch.testing.assert_close(a["G"][key], b["G"][key], rtol=1e-5, atol=1e-6)
 
 
+def test_a_working_checkpoint_resumes_only_the_same_inputs(prepared, tmp_path):
+    workdir = tmp_path / "work"
+    shutil.copytree(prepared, workdir)
+    params = tiny_params_dict()
+
+    def other_params():
+        params["hifacegan"]["train"]["lambda_feat"] /= 2
+        write_params(workdir / "params.yaml", params)
+
+    check_resumes_only_the_same_inputs(("train.py", "hifacegan"), "HiFaceGAN", workdir, tmp_path, {
+        "data/prepared/ffhq": lambda: perturb_array(workdir / "data/prepared/ffhq/train.npy"),
+        "hifacegan.train": other_params,
+        "src/facegan/training/hifacegan_losses.py": None,
+    })  # fmt: skip
+
+
 def test_perceptual_loss_without_the_vgg19_weights_stops_at_once(prepared, tmp_path):
     workdir = tmp_path / "vgg"
     shutil.copytree(prepared, workdir)
@@ -145,6 +162,8 @@ def test_restore_a_folder_with_a_corrupt_file_and_odd_sizes(trained, tmp_path):
         assert Image.open(out / "wide.png").size == (80, 48)  # back at the photo's own size
         assert Image.open(out / "square.png").size == (64, 64)
         assert not (out / "broken.png").exists()
+        assert (f"restored 2 photo(s) into {out}/ at their own sizes (1 at 80x48, 1 at 64x64 px), each through the "
+                "model's 64 px") in result.stdout
 
 
 def test_restore_out_follows_the_one_rule(trained, tmp_path):

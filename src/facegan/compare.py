@@ -1,8 +1,8 @@
 """`facegan compare`: DVC experiments grouped into settings (every param but the training
 seeds), each headline metric as mean +- std (n) per setting, and each setting against the
 baseline's as a difference with its 95% Welch interval, "within noise" where it holds 0.
-A setting of one run gets no verdict: its value stands beside the seed spread that
-`make spread` measured for the sample."""
+A setting of one run gets no verdict: its value stands beside the spread of one run's
+figure that `make spread` measured for the sample (`one_run_spread`)."""
 from __future__ import annotations
 
 import json
@@ -58,7 +58,7 @@ def compare(table, spread: dict | None, only: list[str] | None = None) -> dict:
                     continue
                 row = {"setting": group.label, **summary.as_dict()}
                 if summary.n == 1:
-                    row["seed_spread_std"] = _spread_std(spread, name)
+                    row["one_run_std"], row["one_run_std_from"] = one_run_spread(spread, name)
                 if group is not groups[0] and reference is not None:
                     row["vs"] = groups[0].label
                     if reference.n >= 2 and summary.n >= 2:
@@ -70,10 +70,24 @@ def compare(table, spread: dict | None, only: list[str] | None = None) -> dict:
     return result
 
 
-def _spread_std(spread: dict | None, name: str) -> float | None:
+def one_run_spread(spread: dict | None, name: str) -> tuple[float | None, str]:
+    """The std of one run's figure of metric `name` (model.metric), and where it comes from.
+
+    One run is one training seed and one evaluation sample, so both spreads of
+    metrics/seed_spread.json apply: combined as independent sources, sqrt(training^2 +
+    evaluation^2). (SWD's evaluation sample moves swd.16 by 3.3 where the training seed moves
+    it by 0.4: the training std alone would make a change look far surer than it is.) Where
+    the evaluation takes no seed, or its spread was not measured, the training std alone."""
     model, metric = name.split(".", 1)
     entry = ((spread or {}).get("metrics", {}).get(model) or {}).get(metric)
-    return entry["training"]["std"] if entry else None
+    if entry is None:
+        return None, "not measured (make spread)"
+    training, evaluation = entry["training"]["std"], entry.get("evaluation")
+    if evaluation is None:
+        return training, "training seeds (the evaluation's spread is not measured)"
+    if evaluation["n"] == 0:
+        return training, "training seeds (the evaluation takes no seed)"
+    return math.hypot(training, evaluation["std"]), "training and evaluation seeds, sqrt(training^2 + evaluation^2)"
 
 
 def _number(value: float | None, signed: bool = False) -> str:
@@ -105,8 +119,8 @@ def render(result: dict) -> str:
     for name, rows in result["metrics"].items():
         for index, row in enumerate(rows):
             if row["n"] == 1:
-                spread = row.get("seed_spread_std")
-                cell = f"{_number(row['mean'])} (n=1; seed std {'-' if spread is None else f'{spread:.3g}'})"
+                spread = row.get("one_run_std")
+                cell = f"{_number(row['mean'])} (n=1; one-run std {'-' if spread is None else f'{spread:.3g}'})"
             else:
                 cell = f"{_number(row['mean'])} ± {row['std']:.3g} ({row['n']})"
             first = name if index == 0 else ""
@@ -120,7 +134,9 @@ def render(result: dict) -> str:
     lines += [""] + textwrap.wrap(
         "n counts distinct trained models: runs that reused one training (DVC's run cache, or another model's seed "
         "changed) count once. REAL: the interval excludes 0. A setting of one run is one draw: compare it with "
-        "the seed std, and queue more seeds for a verdict.", WIDTH)
+        "the one-run std, the spread of one run's figure (metrics/seed_spread.json): the training-seed and "
+        "evaluation-seed stds combined, sqrt(training^2 + evaluation^2), or the training seeds' alone where the "
+        "evaluation takes no seed; queue more seeds for a verdict.", WIDTH)
     return "\n".join(lines)
 
 

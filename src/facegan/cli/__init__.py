@@ -9,6 +9,7 @@ the others (see OUT_RULE).
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -258,7 +259,7 @@ def restore_command(
     from facegan.machine import pick_device
     from facegan.progress import progress
 
-    unreadable = 0
+    unreadable, written = 0, Counter()
     with reporting_interrupts(outputs):
         trained = load_hifacegan(model, pick_device(device), pipeline=model == HIFACEGAN_MODEL)
         G, size = trained.network, trained.config["image_size"]
@@ -269,10 +270,14 @@ def restore_command(
                 typer.echo(f"skipped: {error}", err=True)
                 unreadable += 1
                 continue
-            save_image(restore_photo(G, image, size), targets[path])
+            restored = restore_photo(G, image, size)
+            save_image(restored, targets[path])
+            written[f"{restored.shape[1]}x{restored.shape[0]}"] += 1
     if unreadable == len(photos):
         raise UserError(f"no readable photo in {source}")
-    typer.echo(f"restored {len(todo) - unreadable} photo(s) at {size} px into {out}")
+    sizes = ", ".join(f"{count} at {shape}" for shape, count in written.most_common())
+    typer.echo(f"restored {len(todo) - unreadable} photo(s) into {out} at their own sizes ({sizes} px), "
+               f"each through the model's {size} px")
 
 
 SPREAD_FILE = Path("metrics/seed_spread.json")
@@ -293,8 +298,8 @@ def compare_command(
     the training seeds, prints each headline metric as mean ± std (n) per setting, and each
     setting against the baseline commit's as a difference with its 95% Welch interval,
     marked "within noise" where the interval holds 0. Runs that reused one trained model
-    count once. A setting of one run gets no verdict: the seed std of `make spread` stands
-    beside it. A sweep to compare: `dvc exp run --queue -S 'lr=0.002,0.003'
+    count once. A setting of one run gets no verdict: the spread of one run's figure that
+    `make spread` measured (training and evaluation seeds combined) stands beside it. A sweep to compare: `dvc exp run --queue -S 'lr=0.002,0.003'
     -S 'pgan.train.seed=range(0,3)'`, then `dvc queue start`."""
     import json
 

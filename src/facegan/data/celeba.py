@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
+from collections import Counter
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -39,6 +41,7 @@ from facegan.progress import progress
 
 CELEBA_IMAGE_SIZE = (178, 218)  # width, height of img_align_celeba
 CHUNK = 256  # images decoded and reduced together
+OTHER_SIZE = re.compile(r"size (\d+x\d+), expected")  # how `_CropLoader` skips an image of another size
 
 
 class BadImagesError(UserError):
@@ -285,10 +288,16 @@ class _Packer:
 
     def _too_many_message(self) -> str:
         first = "; ".join(f"{entry['file']} ({entry['reason']})" for entry in self.skipped[:5])
-        return (
-            f"{len(self.skipped)} of the first {self.seen} of {self.capacity} listed images are unusable, more "
-            f"than data.celeba.max_bad_fraction = {self.max_bad_fraction} allows. First: {first}. "
-            "Fix or re-download the raw data, or raise data.celeba.max_bad_fraction."
+        message = (f"{len(self.skipped)} of the first {self.seen} of {self.capacity} listed images are unusable, more "
+                   f"than data.celeba.max_bad_fraction = {self.max_bad_fraction} allows. First: {first}. ")
+        sizes = Counter(match.group(1) for entry in self.skipped if (match := OTHER_SIZE.match(entry["reason"])))
+        if not sizes:
+            return message + "Fix or re-download the raw data, or raise data.celeba.max_bad_fraction."
+        width, height = sizes.most_common(1)[0][0].split("x")
+        return message + (
+            f"{sum(sizes.values())} of them are of another size than data.celeba.image_size: for photos of "
+            f"{width}x{height}, set data.celeba.image_size: [{width}, {height}] and a face box inside them, "
+            "data.celeba.crop_center and crop_size (PGAN; StarGAN: stargan.data.crop_size), as docs/data.md says."
         )
 
     def close(self) -> np.ndarray:
