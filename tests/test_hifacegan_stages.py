@@ -162,7 +162,7 @@ def test_restore_a_folder_with_a_corrupt_file_and_odd_sizes(trained, tmp_path):
         assert Image.open(out / "wide.png").size == (80, 48)  # back at the photo's own size
         assert Image.open(out / "square.png").size == (64, 64)
         assert not (out / "broken.png").exists()
-        assert (f"restored 2 photo(s) into {out}/ at their own sizes (1 at 80x48, 1 at 64x64 px), each through the "
+        assert (f"restored 2 photo(s) into {out}/ at their own sizes (1 at 64x64, 1 at 80x48 px), each through the "
                 "model's 64 px") in result.stdout
 
 

@@ -1,4 +1,5 @@
 """The whole DAG through DVC in a temporary clone, on tiny params."""
+import hashlib
 import json
 import os
 import shlex
@@ -8,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from PIL import Image
 
 from conftest import REPO, tiny_params_dict, write_params
 
@@ -45,6 +48,57 @@ def clone(tmp_path) -> Path:
     return tmp_path
 
 
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def readme_commands(after: str) -> list[str]:
+    """The commands of the README's first code block after the line `after`, without their comments."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(after):]
+    block = block[block.index("```\n") + 4:]
+    return [line.split("  #")[0].strip() for line in block[: block.index("```")].splitlines() if line.strip()]
+
+
+def _what_next_runs_as_written(reproduced: Path) -> None:
+    """The README's "What next" commands, run as written and in order in a reproduced clone:
+    each ends well and writes what the next one reads."""
+    commands = readme_commands("## What next")
+    assert [command.split()[1] for command in commands] == ["generate", "edit", "degrade", "restore", "metrics",
+                                                            "metrics"]
+    said = [_run(*shlex.split(command), cwd=reproduced) for command in commands]
+    photos = sorted(p.stem for p in (reproduced / "docs/photos").iterdir())
+    for folder in ("degraded", "clean", "restored"):
+        assert sorted(p.stem for p in (reproduced / folder).iterdir()) == photos, folder
+    for image in ("grid.png", "edits.png", *(f"{folder}/{photo}.png" for folder in ("degraded", "restored")
+                                              for photo in photos)):
+        Image.open(reproduced / image).load()
+    for out in said[-2:]:  # restored, then degraded, against clean
+        assert json.loads(next(line for line in out.splitlines() if line.startswith("{"))).keys() >= {"psnr", "ssim"}
+
+
+def _own_photos_retrain_pgan(reproduced: Path) -> None:
+    """What a user does first after `make repro`: data.celeba pointed at a folder of their
+    own photos in CelebA's layout (here the sample's, upside down), then `dvc repro`. Every
+    PGAN scale trains afresh on them, scale 4 too, which grows from the untrained init (the
+    same for any data) and once resumed the sample's finished run as if trained on these."""
+    scales = ("4", "8", "16")
+    sample_models = {scale: _md5(reproduced / f"data/pgan/{scale}/model.pt") for scale in scales}
+    photos = shutil.copytree(reproduced / "data/raw/celeba", reproduced.parent / "photos")
+    for path in (photos / "img_align_celeba").glob("*.jpg"):
+        Image.open(path).transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(path, quality=95)
+    params = yaml.safe_load((reproduced / "params.yaml").read_text())
+    params["data"]["celeba"].update(source="local", local_dir=str(photos))
+    write_params(reproduced / "params.yaml", params)
+    out = _run("dvc", "repro", "evaluate_pgan", cwd=reproduced)
+    assert "ignoring data/pgan/4/work/checkpoint.pt: made from other data/prepared/celeba; training scale 4 afresh" in out
+    for scale in scales:
+        assert f"resuming scale {scale}" not in out and f"training scale {scale} afresh" in out, out
+        iterations = params["pgan"]["scales"][scale]["iterations"]
+        assert f"scale {scale}: {{'iterations': {iterations}, 'trained_now': {iterations}," in out
+        assert _md5(reproduced / f"data/pgan/{scale}/model.pt") != sample_models[scale], scale
+
+
 def test_repro_then_experiment_with_another_lr(clone):
     out = _run("dvc", "repro", cwd=clone)
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init", "train_pgan@4", "train_pgan@8",
@@ -60,6 +114,9 @@ def test_repro_then_experiment_with_another_lr(clone):
          "train_stargan", "train_stargan_classifier", "train_hifacegan", "export_hifacegan", "evaluate_stargan",
          cwd=clone)  # fmt: skip
     assert (clone / "dvc.lock").read_text() == lock
+    reproduced = shutil.copytree(clone, clone.parent / "user" / "clone", symlinks=True)
+    _what_next_runs_as_written(reproduced)
+    _own_photos_retrain_pgan(reproduced)
     metrics = json.loads((clone / "metrics/pgan.json").read_text())
     assert metrics["swd"]["avg"] > 0 and 0 < metrics["ms_ssim"] <= 1
     details = json.loads((clone / "metrics/pgan.details.json").read_text())
@@ -86,16 +143,18 @@ def test_repro_then_experiment_with_another_lr(clone):
                    if line.endswith(":") and not line.startswith((" ", "\t"))}
         assert changed == stale, (edited, changed)
         _run("git", "checkout", "--", f"src/facegan/{edited}", cwd=clone)
-    experiment = _run("dvc", "exp", "run", "-S", "lr=0.003", cwd=clone)
+    # The README's experiment commands, as written and in order; its table in 120 columns.
+    commands = readme_commands("Experiments are DVC's:")
+    assert [" ".join(command.split()[:3]) for command in commands] == [
+        "dvc metrics show", "dvc exp run", "dvc metrics diff", "dvc plots show", "dvc exp show"]
+    said = [_run(*shlex.split(command), cwd=clone, columns=120) for command in commands]
+    shown, experiment, diff, _, table = said
+    assert "swd.avg" in shown and "ms_ssim" in shown
     for stage in ("train_pgan@4", "train_pgan@8", "train_pgan@16", "export_pgan", "evaluate_pgan"):
         assert f"Running stage '{stage}'" in experiment
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init"):
         assert f"Running stage '{stage}'" not in experiment
-    assert "lr" in _run("dvc", "params", "diff", cwd=clone)
-    assert "swd.avg" in _run("dvc", "metrics", "diff", cwd=clone)
-    # The README's experiments table: lr and the headline numbers, whole, in 120 columns.
-    command = next(line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("dvc exp show"))
-    table = _run(*shlex.split(command), "--no-pager", cwd=clone, columns=120)
+    assert "lr" in _run("dvc", "params", "diff", cwd=clone) and "swd.avg" in diff
     assert "…" not in table and max(map(len, table.splitlines())) <= 120, table
     assert all(column in table for column in ("lr", "swd.avg", "attr_accuracy.mean", "psnr", "0.003")), table
 
