@@ -254,6 +254,16 @@ def test_photos_of_another_size_are_refused_with_the_settings_that_take_them(tmp
     manifest = prepare_celeba(tmp_path / "raw", tmp_path / "out", crop_center=(44.5, 60.5), crop_size=64,
                               resolution=8, max_bad_fraction=0.0, image_size=(89, 109))
     assert manifest["counts"]["kept"] == 6
+    # Mostly damaged files and one of another size: the size is no answer, and no hint names it.
+    images = tmp_path / "raw" / "img_align_celeba"
+    for name in ("000002.jpg", "000003.jpg"):
+        (images / name).write_bytes(b"not a jpeg")
+    Image.open(images / "000004.jpg").resize((90, 110)).save(images / "000004.jpg")
+    with pytest.raises(BadImagesError) as refused:
+        prepare_celeba(tmp_path / "raw", tmp_path / "out", crop_center=(44.5, 60.5), crop_size=64, resolution=8,
+                       max_bad_fraction=0.0, image_size=(89, 109))
+    said = str(refused.value)
+    assert said.endswith("or raise data.celeba.max_bad_fraction.") and "image_size:" not in said
 
 
 def halfres_raw(raw: Path, count: int = 16) -> Path:

@@ -92,7 +92,8 @@ def test_noise_scores_far_from_real_faces(tmp_path):
     write_celeba_sample(tmp_path / "raw", 400, seed=0)
     prepare_stargan(tmp_path / "raw", tmp_path / "prepared", params.stargan.data, max_bad_fraction=0.0)
     data = load_stargan(tmp_path / "prepared")
-    train_classifier(params.stargan.classifier, data, RunPaths(tmp_path / "classifier"), {"test": "inputs"}, Compute(torch.device("cpu")))
+    train_classifier(params.stargan.classifier, data, RunPaths(tmp_path / "classifier"), {"test": "inputs"},
+                     Compute(torch.device("cpu")))
     classifier = load_judge(tmp_path / "classifier" / "model.pt", data.attribute_names, "cpu")
 
     train = np.asarray(data.images[data.indices("train")])

@@ -91,7 +91,8 @@ def _own_photos_retrain_pgan(reproduced: Path) -> None:
     params["data"]["celeba"].update(source="local", local_dir=str(photos))
     write_params(reproduced / "params.yaml", params)
     out = _run("dvc", "repro", "evaluate_pgan", cwd=reproduced)
-    assert "ignoring data/pgan/4/work/checkpoint.pt: made from other data/prepared/celeba; training scale 4 afresh" in out
+    line = "ignoring data/pgan/4/work/checkpoint.pt: made from other data/prepared/celeba; training scale 4 afresh"
+    assert line in out, out
     for scale in scales:
         assert f"resuming scale {scale}" not in out and f"training scale {scale} afresh" in out, out
         iterations = params["pgan"]["scales"][scale]["iterations"]

@@ -74,6 +74,22 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(prepared, tr
         torch.testing.assert_close(a["G"][key], b["G"][key], rtol=1e-5, atol=1e-6)
 
 
+def test_killed_classifier_training_resumes_and_ends_like_an_uninterrupted_run(prepared, tmp_path):
+    params = tiny_params_dict()
+    params["stargan"]["classifier"]["iterations"] = 2000  # a working checkpoint every 400: seconds to kill it in
+    whole, killed = (shutil.copytree(prepared, tmp_path / name) for name in ("whole", "killed"))
+    for workdir in (whole, killed):
+        write_params(workdir / "params.yaml", params)
+    run_stage("train.py", "stargan-classifier", cwd=whole)
+    work = killed / "data/stargan/classifier/work/checkpoint.pt"
+    killed_at = kill_mid_run("train.py", "stargan-classifier", cwd=killed, work=work, at_least=400, total=2000)
+    resumed = run_stage("train.py", "stargan-classifier", cwd=killed)
+    assert f"resuming the attribute classifier from iteration {killed_at}" in resumed.stderr
+    a, b = (load_checkpoint(workdir / "data/stargan/classifier/model.pt") for workdir in (killed, whole))
+    for key in b["C"]:
+        torch.testing.assert_close(a["C"][key], b["C"][key], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("command, what, section, key, code", [
     ("stargan", "StarGAN", "train", "lambda_rec", "src/facegan/training/stargan_losses.py"),
     ("stargan-classifier", "the attribute classifier", "classifier", "lr", "src/facegan/training/classifier.py"),

@@ -79,8 +79,11 @@ def _resolved(name: str, definition: dict, params: Any, local: dict[str, Any]) -
             return str(lookup(local[head], rest) if rest else local[head])
         return str(lookup(params, match.group(1)))
 
-    def resolve(entry: str | dict) -> str:  # a dep or param may map a path to its options
+    def resolve(entry: str | dict) -> str:  # a dep may map its path to its options
         return REFERENCE.sub(value, entry if isinstance(entry, str) else next(iter(entry)))
 
+    keys = definition.get("params", [])
+    if not all(isinstance(key, str) for key in keys):
+        raise ValueError(f"{name}: params from another file than params.yaml are not read here: {keys}")
     return Stage(name, resolve(definition["cmd"]), tuple(map(resolve, definition.get("deps", []))),
-                 tuple(map(resolve, definition.get("params", []))))
+                 tuple(map(resolve, keys)))

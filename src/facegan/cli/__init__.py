@@ -276,8 +276,8 @@ def restore_command(
     if unreadable == len(photos):
         raise UserError(f"no readable photo in {source}")
     sizes = ", ".join(f"{count} at {shape}" for shape, count in written.most_common())
-    typer.echo(f"restored {len(todo) - unreadable} photo(s) into {out} at their own sizes ({sizes} px), "
-               f"each through the model's {size} px")
+    typer.echo(f"restored {len(todo) - unreadable} photo(s) into {out}"
+               + (f" at their own sizes ({sizes} px), each through the model's {size} px" if written else ""))
 
 
 SPREAD_FILE = Path("metrics/seed_spread.json")
@@ -288,7 +288,7 @@ BaselineRev = Annotated[Optional[str], typer.Option(
 @app.command("compare")
 def compare_command(
     rev: BaselineRev = None,
-    spread: Annotated[Path, typer.Option(help="the measured seed spread, shown beside single runs")] = SPREAD_FILE,
+    spread: Annotated[Path, typer.Option(help="the measured seed spread: gives a single run's std")] = SPREAD_FILE,
     model: Annotated[Optional[list[str]], typer.Option(help="only this model's metrics (repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
 ) -> None:
@@ -298,9 +298,11 @@ def compare_command(
     the training seeds, prints each headline metric as mean ± std (n) per setting, and each
     setting against the baseline commit's as a difference with its 95% Welch interval,
     marked "within noise" where the interval holds 0. Runs that reused one trained model
-    count once. A setting of one run gets no verdict: the spread of one run's figure that
-    `make spread` measured (training and evaluation seeds combined) stands beside it. A sweep to compare: `dvc exp run --queue -S 'lr=0.002,0.003'
-    -S 'pgan.train.seed=range(0,3)'`, then `dvc queue start`."""
+    count once. A setting of one run gets no verdict: the std of one run's figure that
+    `make spread` measured stands beside it (the training- and evaluation-seed stds
+    combined, or the training seeds' alone where the evaluation draws nothing). A sweep to
+    compare: `dvc exp run --queue -S 'lr=0.002,0.003' -S 'pgan.train.seed=range(0,3)'`,
+    then `dvc queue start`."""
     import json
 
     from facegan.compare import compare, load_spread, render

@@ -291,7 +291,7 @@ class _Packer:
         message = (f"{len(self.skipped)} of the first {self.seen} of {self.capacity} listed images are unusable, more "
                    f"than data.celeba.max_bad_fraction = {self.max_bad_fraction} allows. First: {first}. ")
         sizes = Counter(match.group(1) for entry in self.skipped if (match := OTHER_SIZE.match(entry["reason"])))
-        if not sizes:
+        if sum(sizes.values()) * 2 <= len(self.skipped):  # mostly damaged files, not photos of another size
             return message + "Fix or re-download the raw data, or raise data.celeba.max_bad_fraction."
         width, height = sizes.most_common(1)[0][0].split("x")
         return message + (

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from facegan.batch_groups import stddev_group_size
-from facegan.checkpoint import Checkpoint, load_checkpoint
+from facegan.checkpoint import MODEL_FIELDS, Checkpoint, load_checkpoint
 from facegan.images import grid, save_image, to_uint8
 from facegan.models.pgan import Discriminator, Generator, load_grown
 from facegan.models.pgan_layers import downscale_blend
@@ -58,8 +58,8 @@ def init_networks(pgan: PGANParams, inputs: dict[str, str]) -> Checkpoint:
     """The untrained 4x4 networks, seeded: what the first scale starts from."""
     torch.manual_seed(pgan.train.seed)
     G, D = build_networks(pgan, 1)
-    return {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G.state_dict(),
-            **run_meta(network_config(pgan, 1), inputs)}
+    meta = {key: value for key, value in run_meta(network_config(pgan, 1), inputs).items() if key in MODEL_FIELDS}
+    return {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G.state_dict(), **meta}
 
 
 def grow_networks(pgan: PGANParams, previous: dict, depth: int) -> tuple[Generator, Discriminator, Generator]:
