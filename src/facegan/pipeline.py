@@ -1,6 +1,7 @@
 """dvc.yaml's stages as the library reads them: each one with `foreach` expanded and every
 `${...}` resolved against the params, as DVC names and runs it (`train_pgan@8`), its deps
-split into code (stages/, src/) and data, and the params keys it declares.
+split into code (stages/, src/) and data, the params keys it declares and the paths it
+writes (outs, metrics and plots).
 
 A train stage fingerprints exactly these inputs (`facegan.training.inputs`) and `make deps`
 writes the code ones (`facegan.stage_deps`): one list, dvc.yaml's, for both. Imports no torch.
@@ -25,6 +26,7 @@ class Stage:
     cmd: str
     deps: tuple[str, ...]
     params: tuple[str, ...]  # dotted keys of the params file
+    outs: tuple[str, ...] = ()  # outs, metrics and plots
 
     @property
     def code(self) -> tuple[str, ...]:
@@ -85,5 +87,33 @@ def _resolved(name: str, definition: dict, params: Any, local: dict[str, Any]) -
     keys = definition.get("params", [])
     if not all(isinstance(key, str) for key in keys):
         raise ValueError(f"{name}: params from another file than params.yaml are not read here: {keys}")
+    outs = [entry for kind in ("outs", "metrics", "plots") for entry in definition.get(kind, [])]
     return Stage(name, resolve(definition["cmd"]), tuple(map(resolve, definition.get("deps", []))),
-                 tuple(map(resolve, keys)))
+                 tuple(map(resolve, keys)), tuple(map(resolve, outs)))
+
+
+def upstream(targets: list[str], every: dict[str, Stage]) -> set[str]:
+    """The stages that `dvc repro TARGETS` may run: the targets and every stage whose outputs
+    they read, transitively. A target is a stage name (`train_pgan@8`) or a `foreach` group's
+    (`train_pgan`: all of its items)."""
+    todo = []
+    for target in targets:
+        named = [name for name in every if name == target or name.startswith(f"{target}@")]
+        if not named:
+            raise KeyError(f"dvc.yaml has no stage {target!r} (it has {', '.join(every)})")
+        todo += named
+    producers = {out: name for name, stage in every.items() for out in stage.outs}
+    reached: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        todo += [producer for dep in every[name].data for out, producer in producers.items()
+                 if _overlap(dep, out)]
+    return reached
+
+
+def _overlap(path: str, other: str) -> bool:
+    """Whether one path is the other or holds it."""
+    return path == other or path.startswith(f"{other}/") or other.startswith(f"{path}/")
