@@ -70,6 +70,38 @@ def write_params(path: Path, params: dict) -> Path:
     return path
 
 
+def run_in(*command: str, cwd: Path, columns: int | None = None, env: dict | None = None) -> str:
+    """A command as a user runs it in a project repository (git identity set, the stages'
+    `python` this one); its output; a failure shows both streams."""
+    env = {
+        **(env or os.environ),
+        **({"COLUMNS": str(columns)} if columns else {}),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # stages call `python`
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+        "DVC_NO_ANALYTICS": "1",
+    }  # fmt: skip
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def project_repo(destination: Path, params: dict) -> Path:
+    """The project's files (as git sees them) in a fresh git repository at `destination`,
+    with `params` as params.yaml, committed."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (REPO / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, destination / name)
+    write_params(destination / "params.yaml", params)
+    run_in("git", "init", "-q", cwd=destination)
+    run_in("git", "add", "-A", cwd=destination)
+    run_in("git", "commit", "-qm", "tiny", cwd=destination)
+    return destination
+
+
 @pytest.fixture(autouse=True, scope="session")
 def empty_weights_cache(tmp_path_factory):
     """Every test (and every process it starts) sees its own empty weights cache, never
@@ -98,7 +130,7 @@ def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int, m
     processes = [subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *args[1:]], cwd=cwd,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(machines)]
     deadline = time.monotonic() + 120
-    while _iteration(work) < at_least:
+    while checkpoint_iteration(work) < at_least:
         assert all(p.poll() is None for p in processes), "training ended before it could be killed"
         assert time.monotonic() < deadline, "no working checkpoint appeared"
         time.sleep(0.05)
@@ -110,13 +142,13 @@ def kill_mid_run(*args: str, cwd: Path, work: Path, at_least: int, total: int, m
     while any(running(pid) for pid in workers):  # they die with it, and write nothing more
         assert time.monotonic() < killed_by, f"processes {workers} outlived their killed launcher"
         time.sleep(0.05)
-    killed_at = _iteration(work)  # killed between the two renames: the previous one is the last
-    killed_at = killed_at if killed_at >= 0 else _iteration(previous_checkpoint(work))
+    killed_at = checkpoint_iteration(work)  # killed between the two renames: the previous one is the last
+    killed_at = killed_at if killed_at >= 0 else checkpoint_iteration(previous_checkpoint(work))
     assert at_least <= killed_at < total
     return killed_at
 
 
-def _iteration(work: Path) -> int:
+def checkpoint_iteration(work: Path) -> int:
     """The iteration of the working checkpoint `work`; -1 while there is none (a run renames
     the last one aside before it writes the next)."""
     from facegan.checkpoint import CheckpointError, load_checkpoint

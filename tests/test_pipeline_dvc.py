@@ -12,40 +12,15 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, tiny_params_dict, write_params
+from conftest import REPO, project_repo, run_in, tiny_params_dict
 
 pytestmark = pytest.mark.slow
-
-
-def _run(*command: str, cwd: Path, columns: int | None = None) -> str:
-    env = {
-        **os.environ,
-        **({"COLUMNS": str(columns)} if columns else {}),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # stages call `python`
-        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-        "DVC_NO_ANALYTICS": "1",
-    }  # fmt: skip
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
 
 
 @pytest.fixture
 def clone(tmp_path) -> Path:
     """The project's files (as git sees them) in a fresh git repository, with tiny params."""
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for name in files:
-        if (REPO / name).is_file():
-            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, tmp_path / name)
-    write_params(tmp_path / "params.yaml", tiny_params_dict(16))  # 16 px: MS-SSIM's smallest size
-    _run("git", "init", "-q", cwd=tmp_path)
-    _run("git", "add", "-A", cwd=tmp_path)
-    _run("git", "commit", "-qm", "tiny", cwd=tmp_path)
-    return tmp_path
+    return project_repo(tmp_path, tiny_params_dict(16))  # 16 px: MS-SSIM's smallest size
 
 
 def _md5(path: Path) -> str:
@@ -66,7 +41,7 @@ def _what_next_runs_as_written(reproduced: Path) -> None:
     commands = readme_commands("## What next")
     assert [command.split()[1] for command in commands] == ["generate", "edit", "degrade", "restore", "metrics",
                                                             "metrics"]
-    said = [_run(*shlex.split(command), cwd=reproduced) for command in commands]
+    said = [run_in(*shlex.split(command), cwd=reproduced) for command in commands]
     photos = sorted(p.stem for p in (reproduced / "docs/photos").iterdir())
     for folder in ("degraded", "clean", "restored"):
         assert sorted(p.stem for p in (reproduced / folder).iterdir()) == photos, folder
@@ -90,7 +65,7 @@ def _own_photos_retrain_pgan(reproduced: Path) -> None:
     params = yaml.safe_load((reproduced / "params.yaml").read_text())
     params["data"]["celeba"].update(source="local", local_dir=str(photos))
     write_params(reproduced / "params.yaml", params)
-    out = _run("dvc", "repro", "evaluate_pgan", cwd=reproduced)
+    out = run_in("dvc", "repro", "evaluate_pgan", cwd=reproduced)
     line = "ignoring data/pgan/4/work/checkpoint.pt: made from other data/prepared/celeba; training scale 4 afresh"
     assert line in out, out
     for scale in scales:
@@ -101,7 +76,7 @@ def _own_photos_retrain_pgan(reproduced: Path) -> None:
 
 
 def test_repro_then_experiment_with_another_lr(clone):
-    out = _run("dvc", "repro", cwd=clone)
+    out = run_in("dvc", "repro", cwd=clone)
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init", "train_pgan@4", "train_pgan@8",
                   "train_pgan@16", "export_pgan", "evaluate_pgan", "prepare_stargan", "train_stargan",
                   "train_stargan_classifier", "export_stargan", "evaluate_stargan", "download_ffhq", "degrade_ffhq"):
@@ -111,7 +86,7 @@ def test_repro_then_experiment_with_another_lr(clone):
     # Nothing timed or folder-dependent in any output: the same inputs give the same lock file. Rerun: both
     # preparations, a PGAN scale with its fade-in, every trainer, an export and an evaluation (all 20 stages
     # took 67 s, these 8 about 35).
-    _run("dvc", "repro", "--force", "--single-item", "prepare_celeba", "degrade_ffhq", "train_pgan@8",
+    run_in("dvc", "repro", "--force", "--single-item", "prepare_celeba", "degrade_ffhq", "train_pgan@8",
          "train_stargan", "train_stargan_classifier", "train_hifacegan", "export_hifacegan", "evaluate_stargan",
          cwd=clone)  # fmt: skip
     assert (clone / "dvc.lock").read_text() == lock
@@ -122,54 +97,54 @@ def test_repro_then_experiment_with_another_lr(clone):
     assert metrics["swd"]["avg"] > 0 and 0 < metrics["ms_ssim"] <= 1
     details = json.loads((clone / "metrics/pgan.details.json").read_text())
     assert metrics["fid"] is None and "InceptionV3" in details["missing"]["fid"]  # no weights in the test cache
-    assert "swd.avg" in _run("dvc", "metrics", "show", cwd=clone)
-    assert _run("dvc", "status", cwd=clone).strip() == "Data and pipelines are up to date."
-    plots = _run("dvc", "plots", "show", "--json", cwd=clone)
+    assert "swd.avg" in run_in("dvc", "metrics", "show", cwd=clone)
+    assert run_in("dvc", "status", cwd=clone).strip() == "Data and pipelines are up to date."
+    plots = run_in("dvc", "plots", "show", "--json", cwd=clone)
     assert "data/eval/pgan/fakes.png" in plots and "loss.tsv" not in plots  # images only: no chart needing a CDN
-    _run("dvc", "plots", "show", cwd=clone)
+    run_in("dvc", "plots", "show", cwd=clone)
     page = (clone / "dvc_plots/index.html").read_text()
     assert "facegan: sample grids and loss curves" in page and "cdn" not in page.lower()  # the project's template
     for image in ("data/pgan/4/loss.png", "data/pgan/8/loss.png", "data/stargan/loss.png",
                   "data/stargan/classifier/loss.png", "data/hifacegan/loss.png"):
         assert image in plots and (clone / image).read_bytes().startswith(b"\x89PNG")  # offline loss curves
 
-    _run("git", "add", "-A", cwd=clone)
-    _run("git", "commit", "-qm", "baseline", cwd=clone)
+    run_in("git", "add", "-A", cwd=clone)
+    run_in("git", "commit", "-qm", "baseline", cwd=clone)
     # One model's code edited: only that model's stages are out of date.
     for edited, stale in (("training/stargan.py", {"train_stargan"}),
                           ("inference/pgan.py", {"export_pgan", "evaluate_pgan"})):
         with open(clone / "src/facegan" / edited, "a") as handle:
             handle.write("# an edit\n")
-        changed = {line.rstrip(":").strip() for line in _run("dvc", "status", cwd=clone).splitlines()
+        changed = {line.rstrip(":").strip() for line in run_in("dvc", "status", cwd=clone).splitlines()
                    if line.endswith(":") and not line.startswith((" ", "\t"))}
         assert changed == stale, (edited, changed)
-        _run("git", "checkout", "--", f"src/facegan/{edited}", cwd=clone)
+        run_in("git", "checkout", "--", f"src/facegan/{edited}", cwd=clone)
     # The README's experiment commands, as written and in order; its table in 120 columns.
     commands = readme_commands("Experiments are DVC's:")
     assert [" ".join(command.split()[:3]) for command in commands] == [
         "dvc metrics show", "dvc exp run", "dvc metrics diff", "dvc plots show", "dvc exp show"]
-    said = [_run(*shlex.split(command), cwd=clone, columns=120) for command in commands]
+    said = [run_in(*shlex.split(command), cwd=clone, columns=120) for command in commands]
     shown, experiment, diff, _, table = said
     assert "swd.avg" in shown and "ms_ssim" in shown
     for stage in ("train_pgan@4", "train_pgan@8", "train_pgan@16", "export_pgan", "evaluate_pgan"):
         assert f"Running stage '{stage}'" in experiment
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init"):
         assert f"Running stage '{stage}'" not in experiment
-    assert "lr" in _run("dvc", "params", "diff", cwd=clone) and "swd.avg" in diff
+    assert "lr" in run_in("dvc", "params", "diff", cwd=clone) and "swd.avg" in diff
     assert "…" not in table and max(map(len, table.splitlines())) <= 120, table
     assert all(column in table for column in ("lr", "swd.avg", "attr_accuracy.mean", "psnr", "0.003")), table
 
     # A seed sweep through DVC's queue retrains PGAN only, and `facegan compare` counts it.
-    _run("git", "checkout", "--", ".", cwd=clone)  # the workspace back at the baseline, which the queue starts from
-    _run("dvc", "exp", "run", "--queue", "-S", "pgan.train.seed=range(1,2)", cwd=clone)  # Hydra's sweep syntax
-    sweep = _run("dvc", "exp", "run", "--run-all", "--jobs", "1", cwd=clone)
+    run_in("git", "checkout", "--", ".", cwd=clone)  # the workspace back at the baseline, which the queue starts from
+    run_in("dvc", "exp", "run", "--queue", "-S", "pgan.train.seed=range(1,2)", cwd=clone)  # Hydra's sweep syntax
+    sweep = run_in("dvc", "exp", "run", "--run-all", "--jobs", "1", cwd=clone)
     assert sweep.count("Running stage 'train_pgan@16'") == 1 and "Running stage 'train_stargan'" not in sweep
     assert "Running stage 'train_hifacegan'" not in sweep and "Running stage 'train_pgan_init'" in sweep
-    compared = json.loads(_run("facegan", "compare", "--json", cwd=clone))
+    compared = json.loads(run_in("facegan", "compare", "--json", cwd=clone))
     baseline, other = compared["settings"]
     assert baseline["baseline"] and len(baseline["runs"]) == 2 and other["params"] == {"lr": 0.003}
     seeds, single = compared["metrics"]["pgan.swd.avg"]
     assert seeds["n"] == 2 and seeds["std"] > 0 and single["n"] == 1 and single["within_noise"] is None
     assert "stargan.self_reconstruction_psnr" in compared["unchanged"]  # one StarGAN, reused by every run
-    text = _run("facegan", "compare", cwd=clone)
+    text = run_in("facegan", "compare", cwd=clone)
     assert "pgan.swd.avg" in text and max(map(len, text.splitlines())) <= 120, text
