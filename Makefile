@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test test-fast deps reproduce-check spread lock paper-smoke paper-smoke-light
+.PHONY: setup repro test test-fast deps reproduce-check spread lock paper-smoke paper-smoke-light slurm-packages
 
 # Every package, transitive ones included, at the exact version and hashes that
 # requirements.lock holds (pip refuses a file whose hash differs); then the project itself,
@@ -37,6 +37,14 @@ repro: setup
 # two threads a worker on shared cores spin against each other (5 to 12 times slower here).
 test: setup
 	OMP_NUM_THREADS=1 python -m pytest -q -n $$(nproc) --durations=15
+
+# SLURM and munge from Debian's packages, for the sweep test's one-node cluster
+# (tests/slurm_cluster.py); without them that test skips, saying so, and the local sweep is
+# still tested. CI installs them (.ci/run).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+slurm-packages:
+	command -v slurmctld >/dev/null && command -v munged >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends slurm-wlm munge; }
 
 # The edit-test loop: all but the tests marked slow (stages, learning runs, DVC, several
 # processes or machines, the GPU check's CPU fallback), which `make test` runs too.

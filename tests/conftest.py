@@ -102,6 +102,16 @@ def project_repo(destination: Path, params: dict) -> Path:
     return destination
 
 
+def evaluated_repo(destination: Path, params: dict) -> Path:
+    """project_repo with its PGAN branch reproduced (`dvc repro evaluate_pgan`) and committed:
+    a baseline that experiments of PGAN are compared with."""
+    repo = project_repo(destination, params)
+    run_in("dvc", "repro", "evaluate_pgan", cwd=repo)
+    run_in("git", "add", "-A", cwd=repo)
+    run_in("git", "commit", "-qm", "baseline", cwd=repo)
+    return repo
+
+
 @pytest.fixture(autouse=True, scope="session")
 def empty_weights_cache(tmp_path_factory):
     """Every test (and every process it starts) sees its own empty weights cache, never

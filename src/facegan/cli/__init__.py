@@ -18,6 +18,7 @@ import typer
 from facegan import weights
 from facegan.choices import DEGRADATIONS
 from facegan.cli.metrics import metrics_app
+from facegan.cli.sweep import sweep_app
 from facegan.cli.outputs import OUT_RULE, output_paths, photo_targets, reporting_interrupts, still_to_write
 from facegan.entrypoints import command_app, group_app, run_cli
 from facegan.errors import UserError
@@ -27,6 +28,7 @@ app = command_app(__doc__)
 app.add_typer(metrics_app, name="metrics", help="Measure image folders with the pipeline's metric code.")
 weights_app = group_app("Pretrained weights in the cache ($FACEGAN_WEIGHTS_DIR, else ~/.cache/facegan/weights).")
 app.add_typer(weights_app, name="weights")
+app.add_typer(sweep_app, name="sweep")
 
 
 Names = Annotated[Optional[list[str]], typer.Argument(help=f"any of: {', '.join(weights.WEIGHTS)} (default: all)")]
@@ -291,6 +293,9 @@ def compare_command(
     spread: Annotated[Path, typer.Option(help="the measured seed spread: gives a single run's std")] = SPREAD_FILE,
     model: Annotated[Optional[list[str]], typer.Option(help="only this model's metrics (repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
+    sweep: Annotated[Optional[str], typer.Option(
+        help="only this `facegan sweep`'s runs (and its baseline commit); says which of its runs are missing, and why")]
+    = None,
 ) -> None:
     """Compare DVC experiments beyond the seed-to-seed noise.
 
@@ -301,14 +306,25 @@ def compare_command(
     count once. A setting of one run gets no verdict: the std of one run's figure that
     `make spread` measured stands beside it (the training- and evaluation-seed stds
     combined, or the training seeds' alone where the evaluation draws nothing). A sweep to
-    compare: `dvc exp run --queue -S 'lr=0.002,0.003' -S 'pgan.train.seed=range(0,3)'`,
-    then `dvc queue start`."""
+    compare: `facegan sweep submit lr -S 'lr=0.002,0.003' --seeds 0-2` (on SLURM, or here),
+    then `facegan compare --sweep lr`; or `dvc exp run --queue -S 'lr=0.002,0.003'
+    -S 'pgan.train.seed=range(0,3)'`, then `dvc queue start`."""
     import json
 
     from facegan.compare import compare, load_spread, render
     from facegan.experiments import exp_show, runs_table
 
-    result = compare(runs_table(exp_show(rev)), load_spread(spread), model)
+    if sweep is None:
+        table = runs_table(exp_show(rev))
+    else:
+        if rev is not None:
+            raise UserError("--rev and --sweep: give one (a sweep's baseline is the commit it started from)")
+        from facegan.sweep import sweep_runs
+
+        table, missing = sweep_runs(Path.cwd(), sweep)
+        for line in missing:
+            typer.echo(line, err=True)
+    result = compare(table, load_spread(spread), model)
     typer.echo(json.dumps(result, indent=1) if as_json else render(result))
 
 
