@@ -274,6 +274,7 @@ def test_sweep_on_a_real_slurm_cluster(baseline, tmp_path):
         sweep = Sweep.load(baseline / ".dvc/tmp/sweeps/grid")
         work = sweep.run_folder(sweep.runs[1]) / "workspace/data/pgan/16/work/checkpoint.pt"
         _wait(lambda: checkpoint_iteration(work) >= 10, "grid-1's first checkpoint at 16 px")
+        print(subprocess.run(["squeue"], env=env, capture_output=True, text=True).stdout)
         subprocess.run(["scancel", f"{job}_1"], env=env, check=True)
         cancelled_at = checkpoint_iteration(work)
         print(f"scancel {job}_1 at iteration {cancelled_at}")

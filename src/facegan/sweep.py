@@ -431,8 +431,8 @@ def _run_locked(sweep: Sweep, run: Run, index: int, log: Path | None, lock: int)
 def _call(command: list[str], cwd: Path, env: dict, lock: int, stopping: Callable[[], None]) -> None:
     """Run `command` in a session of its own, its output into ours, holding the run's `lock`
     too (so that it stays held while DVC runs, should this task die first). On Interrupted:
-    `stopping()`, SIGTERM to all of it (DVC and the stage it runs), GRACE_SECONDS through any
-    further signal, then SIGKILL."""
+    `stopping()`, SIGTERM to all of it (DVC and the stage it runs; under SLURM, which signals
+    them itself, not again), GRACE_SECONDS through any further signal, then SIGKILL."""
     print(f"$ {' '.join(command[2:] if command[1] == '-m' else command)}  (in {cwd})", flush=True)
     child = None
     try:
@@ -448,7 +448,8 @@ def _call(command: list[str], cwd: Path, env: dict, lock: int, stopping: Callabl
 
 
 def _end(child: subprocess.Popen) -> None:
-    os.killpg(child.pid, signal.SIGTERM)
+    if "SLURM_JOB_ID" not in os.environ:  # SLURM signals every process of the task itself: once is enough
+        os.killpg(child.pid, signal.SIGTERM)
     deadline = time.monotonic() + GRACE_SECONDS
     while child.poll() is None and time.monotonic() < deadline:
         try:
