@@ -16,6 +16,8 @@ workspaces; on a cluster the repository must sit on the filesystem the nodes sha
     job.sh                  the SLURM batch script: array task i runs `facegan sweep task FOLDER i`
     runs/NAME-i/workspace   run i's clone; its working checkpoints survive a cancelled task
     runs/NAME-i/task.json   its last attempt: state, exit code, host, devices, SLURM ids, log
+    runs/NAME-i/lock        held (flock) by the task that runs it: one task a run
+    submit.lock             held by the `facegan sweep submit` at work on it
     logs/i-JOB.log          each attempt's output (JOB: the SLURM array job, or `local-N`)
 
 A resubmitted task finds its workspace and runs `dvc exp run` again there: DVC skips the
@@ -51,7 +53,7 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}")  # a git ref part and a SL
 FOLDER = Path(".dvc/tmp/sweeps")
 FACEGAN = Path(sys.executable).parent / "facegan"  # the command the tasks run, from this environment
 # A stopped task's children get this long after SIGTERM before SIGKILL: less than SLURM's
-# default KillWait (30 s), so that the task records "stopped" before SLURM kills it.
+# default KillWait (30 s), after which SLURM kills whatever is left of a task.
 GRACE_SECONDS = 20
 LOCK_WAIT = 10  # seconds a task waits for its run's lock (a status probe holds it for an instant)
 SETTLED = ("done", "queued", "running")  # the states a resubmission leaves alone

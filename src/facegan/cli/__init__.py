@@ -18,8 +18,8 @@ import typer
 from facegan import weights
 from facegan.choices import DEGRADATIONS
 from facegan.cli.metrics import metrics_app
-from facegan.cli.sweep import sweep_app
 from facegan.cli.outputs import OUT_RULE, output_paths, photo_targets, reporting_interrupts, still_to_write
+from facegan.cli.sweep import sweep_app
 from facegan.entrypoints import command_app, group_app, run_cli
 from facegan.errors import UserError
 from facegan.images import GIF_FORMATS, ImageFolderError, grid, image_paths, read_image, save_gif, save_image
