@@ -1,18 +1,15 @@
 """The whole DAG through DVC in a temporary clone, on tiny params."""
 import hashlib
 import json
-import os
 import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, project_repo, run_in, tiny_params_dict
+from conftest import REPO, project_repo, run_in, tiny_params_dict, write_params
 
 pytestmark = pytest.mark.slow
 
