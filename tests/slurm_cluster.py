@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from conftest import free_endpoint
+
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel")
 INSTALL = "apt-get install slurm-wlm munge (make slurm-packages)"
 
@@ -23,9 +25,7 @@ class ClusterUnavailable(Exception):
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return int(free_endpoint().rsplit(":", 1)[1])
 
 
 def _config(folder: Path) -> str:
