@@ -20,7 +20,7 @@ from facegan.params import ParamsError, ComputeParams, load_params
 from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import (Compute, Network, bf16_missing, compiler_missing, computing, process_share,
                                       relaunch_under_torchrun)
-from facegan.training.log import read_log
+from facegan.training.log import read_curves
 from facegan.training.pgan import init_networks, new_state, scale_trainer
 from facegan.training.wgan_gp import discriminator_loss
 
@@ -237,7 +237,7 @@ def test_two_machines_of_one_process_train_as_one_process(tmp_path, prepared):
 def _assert_trained_alike(one_dir: Path, two_dir: Path, out: str, compared_iterations: int) -> None:
     """The run in `two_dir` logged and saved what the one-process run in `one_dir` did, up to rounding
     (in the log: the first `compared_iterations`, before rounding has grown past it)."""
-    log_one, log_two = (read_log(d / "data" / out / "loss.tsv") for d in (one_dir, two_dir))
+    log_one, log_two = (read_curves(d / "data" / out / "curves") for d in (one_dir, two_dir))
     assert len(log_one) == len(log_two) >= compared_iterations
     # Rounding only: the largest relative difference measured is 6e-4 (StarGAN's gp) on an
     # AVX-512 Xeon, 1e-5 on an AMD EPYC; HiFaceGAN with unsynchronised batch norm differs by 6e-2.

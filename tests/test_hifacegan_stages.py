@@ -15,7 +15,7 @@ from facegan.checkpoint import load_checkpoint
 from facegan.inference.hifacegan import load_hifacegan
 from facegan.models.hifacegan import restore
 from facegan.training.hifacegan import LOG_COLUMNS
-from facegan.training.log import read_log
+from facegan.training.log import WALL_CLOCK, read_curves, read_log
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 
@@ -50,12 +50,14 @@ def test_the_degrade_stage_packs_train_and_test_pairs(prepared):
 def test_training_writes_model_log_and_grid(trained):
     model = load_checkpoint(trained / "data/hifacegan/model.pt")
     assert model["iteration"] == 20 and set(model) == {"config", "fingerprint", "iteration", "G", "choice"}
-    log = read_log(trained / "data/hifacegan/loss.tsv")
-    assert [row["iteration"] for row in log] == [5, 10, 15, 20] and list(log[0]) == ["iteration", *LOG_COLUMNS]
+    log = read_log(trained / "data/hifacegan/work/loss.tsv")
+    assert [row["iteration"] for row in log] == [5, 10, 15, 20]
+    assert list(log[0]) == ["iteration", *LOG_COLUMNS, WALL_CLOCK]
     assert all(np.isfinite(row["loss_g"]) and np.isfinite(row["loss_d"]) for row in log)
     assert all(row["g_vgg"] == 0 for row in log)  # the sample default trains without VGG19 ...
     assert all(row["g_l1"] > 0 for row in log)  # ... and with the pixel loss in its place
-    assert Image.open(trained / "data/hifacegan/loss.png").format == "PNG"
+    plotted = ["iteration", *(name for name in LOG_COLUMNS if name not in ("g_vgg", "lr"))]  # no VGG, no lr
+    assert read_curves(trained / "data/hifacegan/curves") == [{key: row[key] for key in plotted} for row in log]
     grid = Image.open(trained / "data/hifacegan/samples.png")
     assert grid.height > grid.width  # 4 faces x (degraded | restored | clean)
 

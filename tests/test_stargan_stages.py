@@ -12,7 +12,7 @@ from conftest import (FIXTURES, FIXTURES_ABSENT, check_resumes_only_the_same_inp
                       perturb_array, run_stage, tiny_params_dict, write_params, write_photos)
 from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
-from facegan.training.log import read_log
+from facegan.training.log import WALL_CLOCK, read_curves, read_log
 from facegan.training.loop import lr_at
 from facegan.training.stargan import LOG_COLUMNS
 
@@ -46,9 +46,11 @@ def test_training_writes_model_log_and_grid(trained):
     model = load_checkpoint(trained / "data/stargan/model.pt")
     assert model["iteration"] == 200 and set(model) == {"config", "fingerprint", "iteration", "G", "D"}
     assert model["config"]["attributes"] == ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
-    log = read_log(trained / "data/stargan/loss.tsv")
+    log = read_log(trained / "data/stargan/work/loss.tsv")
     assert [row["iteration"] for row in log] == list(range(5, 201, 5))
-    assert list(log[0]) == ["iteration", *LOG_COLUMNS]
+    assert list(log[0]) == ["iteration", *LOG_COLUMNS, WALL_CLOCK]
+    curves = read_curves(trained / "data/stargan/curves")  # what DVC plots: all but lr
+    assert curves == [{key: row[key] for key in ["iteration", *LOG_COLUMNS[:-1]]} for row in log]
     # G trains every 5th critic step: each 5-step row holds one generator step, never a NaN.
     assert all(np.isfinite(row["loss_g"]) and np.isfinite(row["g_rec"]) for row in log)
     assert log[-1]["lr"] < log[0]["lr"]  # decays over the second half

@@ -162,7 +162,7 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
                     compute: Compute, vgg: VGG19Features | None = None) -> dict:
     """Train on the training pairs but the validation ones to the end (or resume a run made
     from the same `inputs`), choose the model among the last snapshots on the validation
-    pairs, then write model.pt (with the choice), loss.tsv and samples.png (degraded |
+    pairs, then write model.pt (with the choice) and samples.png (degraded |
     restored | clean test faces). `vgg` is required when hifacegan.train.lambda_vgg > 0."""
     train = hifacegan.train
     if train.lambda_vgg > 0 and vgg is None:
@@ -175,17 +175,17 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     step, batches = hifacegan_trainer(state, hifacegan, compute, training, vgg)
     if compute.main:
         drop_snapshots_after(paths, state.iteration)
+    off = {"g_vgg": train.lambda_vgg == 0, "g_l1": train.lambda_l1 == 0}
+    plotted = [name for name in LOG_COLUMNS[:-1] if not off.get(name)]
     trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
-                       log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="hifacegan",
+                       plotted=plotted, log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="hifacegan",
                        on_checkpoint=lambda: keep_snapshot(state, paths, train.snapshots))
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
     state.meta["choice"] = choose_snapshot(state.G, paths, validation, train.batch)
     summary["chosen_iteration"] = state.meta["choice"]["chosen_iteration"]
-    off = {"g_vgg": train.lambda_vgg == 0, "g_l1": train.lambda_l1 == 0}
-    plotted = [name for name in LOG_COLUMNS[:-1] if not off.get(name)]
-    write_model(state, paths, keep=("G",), plotted=plotted, title="HiFaceGAN")
+    write_model(state, paths, keep=("G",))
     shown = data.pairs["test"][: train.sample_images]
     save_image(restoration_grid(shown, restore(state.G, shown[:, 0])), paths.out_dir / "samples.png",
              min_side=256)

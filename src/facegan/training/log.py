@@ -1,27 +1,34 @@
-"""Loss curves as TSV, one row per logging interval, appended and flushed as training goes,
-and drawn as a PNG.
+"""Loss curves: the working log, and the same values as DVCLive writes them for DVC.
 
-A resumed run first drops the rows written after the checkpoint it resumes from, so the
-curve has no duplicated or orphaned iterations. The working log also keeps the training
-time; the published one leaves it out (`publish_log`).
+The working log (`LossLog`, `work/loss.tsv`) has one row per logging interval, appended and
+flushed as training goes, with the training time. It is not a DVC output: it outlives the
+stage's run, so a resumed run first drops the rows written after the checkpoint it resumes
+from, and the curve has no duplicated or orphaned iterations.
 
-The PNG (`plot_losses`) is the chart `dvc plots show` embeds, which renders offline (DVC's
-own TSV charts load their scripts from a CDN). Drawn with matplotlib's Agg canvas (no
-pyplot state, no display needed), one panel per logged value against the iteration, and
-written without a timestamp so that the same log gives the same bytes.
+`LiveCurves` writes the same rows, without the training time, through DVCLive into the
+stage's curves folder: `metrics.json` (the iteration and the latest values, which
+`dvc exp show` reads while the stage runs, also in a queued or temp experiment) and
+`plots/metrics/<value>.tsv` (x `step` = the iteration), which dvc.yaml declares as plots.
+DVC deletes a stage's outputs before it runs the stage, so the folder is rebuilt from the
+working log's kept rows at every start; every value is rounded as the working log writes it,
+so a resumed run's curves are byte-identical to an uninterrupted one's. Where DVC is
+connected to Studio, DVCLive also sends each row there as it is written.
 """
 from __future__ import annotations
 
 import csv
 import math
 from collections import defaultdict
-from io import BytesIO
 from pathlib import Path
 from typing import Sequence
 
-from facegan.io import atomic_write_bytes
-
 WALL_CLOCK = "seconds"  # the only logged column that differs between two runs on the same inputs
+STEP = "step"  # DVCLive's name for the x of every curve: here the iteration
+
+
+def rounded(value: float) -> float:
+    """A logged value as the working log writes it (6 significant digits)."""
+    return float(f"{value:.6g}")
 
 
 class LossLog:
@@ -32,6 +39,7 @@ class LossLog:
         with self.path.open("w", newline="") as handle:
             handle.write("\t".join(self.columns) + "\n")
             handle.writelines(kept)
+        self.history = read_log(self.path)  # the kept rows, for `LiveCurves`
         self._sums: dict[str, float] = defaultdict(float)
         self._counts: dict[str, int] = defaultdict(int)
 
@@ -49,14 +57,16 @@ class LossLog:
             self._counts[key] += 1
 
     def write(self, iteration: int, extra: dict[str, float] | None = None) -> dict[str, float]:
+        """Append the row of `iteration` and return it: each value rounded as written, NaN for
+        a column with no value in the interval."""
         means = {key: total / self._counts[key] for key, total in self._sums.items()}
         means.update(extra or {})
-        row = [str(iteration)] + [f"{means.get(c, float('nan')):.6g}" for c in self.columns[1:]]
+        row = {"iteration": iteration, **{c: rounded(means.get(c, math.nan)) for c in self.columns[1:]}}
         with self.path.open("a", newline="") as handle:
-            handle.write("\t".join(row) + "\n")
+            handle.write("\t".join([str(iteration), *(f"{row[c]:.6g}" for c in self.columns[1:])]) + "\n")
         self._sums.clear()
         self._counts.clear()
-        return means
+        return row
 
 
 def read_log(path: Path) -> list[dict[str, float]]:
@@ -64,40 +74,52 @@ def read_log(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle, delimiter="\t")]
 
 
-def publish_log(working: Path, published: Path) -> None:
-    """Copy the `working` log to `published` without its wall-clock column, so that a run on
-    the same inputs writes the same bytes and DVC's lock file does not change; the timed
-    log stays in the working folder, which DVC does not track."""
-    rows = [line.split("\t") for line in Path(working).read_text().splitlines()]
-    keep = [index for index, column in enumerate(rows[0]) if column != WALL_CLOCK]
-    atomic_write_bytes(Path(published), "".join("\t".join(row[i] for i in keep) + "\n" for row in rows).encode())
+class LiveCurves:
+    """The logged values through DVCLive (see the module's docstring): the `plotted` ones as
+    curves and in metrics.json, the others in metrics.json only; the training time in neither,
+    so that two runs on the same inputs write the same bytes and dvc.lock does not change."""
+
+    def __init__(self, folder: Path, plotted: Sequence[str], history: Sequence[dict[str, float]] = ()):
+        from dvclive import Live  # imports DVC (about a second): only the process that logs pays it
+
+        # resume=False: DVCLive empties the folder; dvcyaml=False: dvc.yaml declares the files;
+        # save_dvc_exp=False: the stage belongs to `dvc repro` or `dvc exp run`, never its own.
+        self.live = Live(str(folder), resume=False, dvcyaml=False, save_dvc_exp=False, report=None)
+        self.plotted = set(plotted)
+        for row in history:
+            self._log(row)
+        if history:
+            self._summarise()
+            self.live.make_summary()
+
+    def _log(self, row: dict[str, float]) -> None:
+        self.live.step = int(row["iteration"])
+        for name, value in row.items():
+            if name not in ("iteration", WALL_CLOCK) and not math.isnan(value):
+                self.live.log_metric(name, value, plot=name in self.plotted)
+
+    def _summarise(self) -> None:
+        """The step, then the values by name: DVCLive keeps them in the order they first came
+        (a value logged every n-th row comes late), which a resumed run would change."""
+        summary = self.live.summary
+        self.live.summary = {STEP: self.live.step, **{name: summary[name] for name in sorted(summary) if name != STEP}}
+
+    def write(self, row: dict[str, float]) -> None:
+        """Log one row of the working log (`LossLog.write`'s) and publish it."""
+        self._log(row)
+        self._summarise()
+        self.live.sync()
+
+    def close(self) -> None:
+        self.live.end()
 
 
-PANEL_COLUMNS = 3
-
-
-def plot_losses(tsv: Path, png: Path, columns: Sequence[str], title: str) -> None:
-    """Plot `columns` of a loss TSV (one row per logging interval) against its iterations."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    rows = read_log(tsv)
-    missing = [name for name in columns if rows and name not in rows[0]]
-    if missing:
-        raise ValueError(f"{tsv} has no column {', '.join(missing)}")
-    across = min(len(columns), PANEL_COLUMNS)
-    down = math.ceil(len(columns) / across)
-    figure = Figure(figsize=(4.2 * across, 2.8 * down + 0.5), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    iterations = [row["iteration"] for row in rows]
-    for index, name in enumerate(columns):
-        axes = figure.add_subplot(down, across, index + 1)
-        axes.plot(iterations, [row[name] for row in rows], linewidth=1.2, color=f"C{index % 10}")
-        axes.set_title(name, fontsize=10)
-        axes.set_xlabel("iteration", fontsize=8)
-        axes.tick_params(labelsize=8)
-        axes.grid(alpha=0.3)
-    figure.suptitle(title)
-    buffer = BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    atomic_write_bytes(png, buffer.getvalue())
+def read_curves(folder: Path) -> list[dict[str, float]]:
+    """The curves in a `LiveCurves` folder as rows like the working log's: one per iteration,
+    with the values plotted at it."""
+    rows: dict[int, dict[str, float]] = {}
+    for tsv in sorted((Path(folder) / "plots" / "metrics").glob("*.tsv")):
+        for entry in read_log(tsv):
+            step = int(entry.pop(STEP))
+            rows.setdefault(step, {"iteration": float(step)}).update(entry)
+    return [rows[step] for step in sorted(rows)]

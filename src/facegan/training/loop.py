@@ -29,14 +29,19 @@ from facegan.progress import progress
 from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute
 from facegan.training.inputs import changed_inputs, describe_change
-from facegan.training.log import WALL_CLOCK, LossLog, plot_losses, publish_log
+from facegan.training.log import WALL_CLOCK, LiveCurves, LossLog
 
 
 @dataclass(frozen=True)
 class RunPaths:
-    """Where a train stage writes: model.pt, loss.tsv, samples.png; work/ holds the resumable state."""
+    """Where a train stage writes: model.pt, curves/, samples.png; work/ holds the resumable state."""
 
     out_dir: Path
+
+    @property
+    def curves(self) -> Path:
+        """The logged values for DVC (`log.LiveCurves`)."""
+        return self.out_dir / "curves"
 
     @property
     def work(self) -> Path:
@@ -172,14 +177,17 @@ def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> flo
 
 
 def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, float]], batches: TrainingBatches, *,
-             compute: Compute, paths: RunPaths, columns: list[str], log_every: int, checkpoint_every: int, desc: str,
-             log_extra: Callable[[], dict] = dict, on_checkpoint: Callable[[], None] = lambda: None) -> int:
-    """Call `step` on each batch until iteration `total`. The main process logs every
-    `log_every` iterations (each process's step values averaged) and writes the working
-    checkpoint every `checkpoint_every` iterations and at the end, calling `on_checkpoint`
-    just before; returns the steps run."""
+             compute: Compute, paths: RunPaths, columns: list[str], plotted: Sequence[str], log_every: int,
+             checkpoint_every: int, desc: str, log_extra: Callable[[], dict] = dict,
+             on_checkpoint: Callable[[], None] = lambda: None) -> int:
+    """Call `step` on each batch until iteration `total`. The main process alone logs, every
+    `log_every` iterations (each process's step values averaged), to the working log and to
+    the curves (the `plotted` columns as curves, every column in the curves' metrics.json),
+    and writes the working checkpoint every `checkpoint_every` iterations and at the end,
+    calling `on_checkpoint` just before; returns the steps run."""
     start, seconds_before, started_at = state.iteration, state.seconds, time.monotonic()
     log = LossLog(paths.work_log, [*columns, WALL_CLOCK], resume_iteration=start) if compute.main else None
+    curves = LiveCurves(paths.curves, plotted, log.history) if log else None
     loader = batch_loader(batches, start, total, compute)
     for batch in progress(loader, total=total, initial=start, desc=desc) if compute.main else loader:
         values = compute.mean(step(batch))
@@ -190,20 +198,19 @@ def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, floa
         log.add(values)
         done = state.iteration == total
         if state.iteration % log_every == 0 or done:
-            log.write(state.iteration, {**log_extra(), WALL_CLOCK: state.seconds})
+            curves.write(log.write(state.iteration, {**log_extra(), WALL_CLOCK: state.seconds}))
         if state.iteration % checkpoint_every == 0 or done:
             on_checkpoint()
             save_working(paths.work, state.snapshot())
+    if curves:
+        curves.close()
     return state.iteration - start
 
 
-def write_model(state: LoopState, paths: RunPaths, keep: tuple[str, ...], plotted: Sequence[str], title: str) -> None:
-    """model.pt with the `keep` parts, config, fingerprint and iteration; loss.tsv beside it,
-    and loss.png with the `plotted` columns (a chart that renders offline).
+def write_model(state: LoopState, paths: RunPaths, keep: tuple[str, ...]) -> None:
+    """model.pt with the `keep` parts, config, fingerprint and iteration.
 
-    No wall time or optimizer state in model.pt or loss.tsv: their bytes depend only on the
-    inputs, so a second run leaves dvc.lock as it was (the time is in work/loss.tsv)."""
+    No wall time or optimizer state in model.pt or the curves: their bytes depend only on
+    the inputs, so a second run leaves dvc.lock as it was (the time is in work/loss.tsv)."""
     model = {key: value for key, value in state.snapshot().items() if key in (*MODEL_FIELDS, *keep)}
     save_checkpoint(paths.out_dir / "model.pt", model)
-    publish_log(paths.work_log, paths.out_dir / "loss.tsv")
-    plot_losses(paths.out_dir / "loss.tsv", paths.out_dir / "loss.png", plotted, title)

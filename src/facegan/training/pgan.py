@@ -190,12 +190,12 @@ def train_scale(pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, 
                 "kimg": state.iteration * scale.batch / 1000}
 
     trained = run_loop(state, scale.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
-                       log_every=pgan.train.log_every, checkpoint_every=pgan.train.checkpoint_every,
+                       plotted=PLOTTED, log_every=pgan.train.log_every, checkpoint_every=pgan.train.checkpoint_every,
                        desc=f"pgan {key}px", log_extra=log_extra)
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
-    write_model(state, paths, keep=("G", "D", "G_ema"), plotted=PLOTTED, title=f"PGAN {key} px")
+    write_model(state, paths, keep=("G", "D", "G_ema"))
     fixed_z = torch.randn(pgan.train.sample_grid, pgan.model.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         samples = to_uint8(state.G_ema(fixed_z.to(compute.device)))

@@ -89,18 +89,18 @@ def stargan_trainer(state: GANState, stargan: StarGANParams, compute: Compute, i
 def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths, inputs: dict[str, str],
                   compute: Compute) -> dict:
     """Train on the training split to the end (or resume a run made from the same `inputs`),
-    then write model.pt, loss.tsv and a grid of edited test faces."""
+    then write model.pt and a grid of edited test faces."""
     train = stargan.train
     state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), inputs,
                       paths, compute.device, "StarGAN", announce=compute.main)
     step, batches = stargan_trainer(state, stargan, compute, data.images, data.labels, data.indices("train"))
+    plotted = [name for name in LOG_COLUMNS[:-1] if name != "g_id" or train.lambda_id > 0]
     trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
-                       log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="stargan")
+                       plotted=plotted, log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="stargan")
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
-    plotted = [name for name in LOG_COLUMNS[:-1] if name != "g_id" or train.lambda_id > 0]
-    write_model(state, paths, keep=("G", "D"), plotted=plotted, title="StarGAN")
+    write_model(state, paths, keep=("G", "D"))
     shown = data.indices("test")[: train.sample_images]
     save_image(edit_grid(state.G, data.images[shown], data.labels[shown], stargan.data.attributes),
              paths.out_dir / "samples.png", min_side=256)
