@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test test-fast deps reproduce-check spread lock paper-smoke paper-smoke-light slurm-packages
+.PHONY: setup repro test test-fast deps reproduce-check spread lock paper-smoke paper-smoke-light system-packages plots-template
 
 # Every package, transitive ones included, at the exact version and hashes that
 # requirements.lock holds (pip refuses a file whose hash differs); then the project itself,
@@ -38,13 +38,23 @@ repro: setup
 test: setup
 	OMP_NUM_THREADS=1 python -m pytest -q -n $$(nproc) --durations=15
 
-# SLURM and munge from Debian's packages, for the sweep test's one-node cluster
-# (tests/slurm_cluster.py); without them that test skips, saying so, and the local sweep is
-# still tested. CI installs them (.ci/run).
+# What two tests need from Debian's packages: SLURM and munge for the sweep test's one-node
+# cluster (tests/slurm_cluster.py), Chromium to open `dvc plots diff`'s page with no network
+# (tests/browser.py). Without them those tests skip, saying so; CI installs them (.ci/run)
+# and requires them.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-slurm-packages:
-	command -v slurmctld >/dev/null && command -v munged >/dev/null || { $(SUDO) apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends slurm-wlm munge; }
+system-packages:
+	command -v slurmctld >/dev/null && command -v munged >/dev/null && command -v chromium >/dev/null || \
+		{ $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+		--no-install-recommends slurm-wlm munge chromium; }
+
+# .dvc/plots.html, the page of `dvc plots show` and `diff`, with vega, vega-lite and
+# vega-embed inline (src/facegan/plots_page.py says why and from where): from
+# vl-convert-python at the version and hashes requirements-vega.lock pins, in a venv of its own.
+plots-template:
+	$(PYTHON) -m venv .venv-vega
+	.venv-vega/bin/pip install --require-hashes -r requirements-vega.lock
+	PYTHONPATH=src .venv-vega/bin/python -m facegan.plots_page .dvc/plots.html
 
 # The edit-test loop: all but the tests marked slow (stages, learning runs, DVC, several
 # processes or machines, the GPU check's CPU fallback), which `make test` runs too.

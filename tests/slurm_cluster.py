@@ -17,7 +17,7 @@ from typing import Iterator
 from conftest import free_endpoint
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel")
-INSTALL = "apt-get install slurm-wlm munge (make slurm-packages)"
+INSTALL = "apt-get install slurm-wlm munge (make system-packages)"
 
 
 class ClusterUnavailable(Exception):
