@@ -58,7 +58,7 @@ DEVICE = typer.Option("auto", help="auto, cpu or cuda[:N]")
 
 @app.command("stargan")
 def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
-            out: Path = typer.Option(Path("data/stargan"), help="model.pt, loss.tsv, samples.png, work/"),
+            out: Path = typer.Option(Path("data/stargan"), help="model.pt, curves/, samples.png, work/"),
             device: str = DEVICE):
     """Train StarGAN on the training split, resuming from its working checkpoint when there is one."""
     from facegan.data.stargan import load_stargan
@@ -78,7 +78,7 @@ def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
 
 @app.command("stargan-classifier")
 def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
-                       out: Path = typer.Option(Path("data/stargan/classifier"), help="model.pt, loss.tsv, work/"),
+                       out: Path = typer.Option(Path("data/stargan/classifier"), help="model.pt, curves/, work/"),
                        device: str = DEVICE):
     """Train the attribute classifier on real training images (it judges StarGAN's edits)."""
     from facegan.data.stargan import load_stargan
@@ -100,7 +100,7 @@ def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_D
 def hifacegan(params_file: Path = PARAMS_OPTION,
               data: Path = typer.Option(Path("data/prepared/ffhq"), help="degrade_ffhq output"),
               weights: Path = typer.Option(Path("data/weights"), help="download_weights output (VGG19)"),
-              out: Path = typer.Option(Path("data/hifacegan"), help="model.pt, loss.tsv, samples.png, work/"),
+              out: Path = typer.Option(Path("data/hifacegan"), help="model.pt, curves/, samples.png, work/"),
               device: str = DEVICE):
     """Train HiFaceGAN on the degraded pairs, resuming from its working checkpoint when there is one.
     With hifacegan.train.lambda_vgg > 0 it needs VGG19's weights and stops at once without them."""

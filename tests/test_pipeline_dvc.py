@@ -1,6 +1,7 @@
 """The whole DAG through DVC in a temporary clone, on tiny params."""
 import hashlib
 import json
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from browser import charts, rendered
 from conftest import REPO, project_repo, run_in, tiny_params_dict, write_params
 
 pytestmark = pytest.mark.slow
@@ -72,6 +74,21 @@ def _own_photos_retrain_pgan(reproduced: Path) -> None:
         assert _md5(reproduced / f"data/pgan/{scale}/model.pt") != sample_models[scale], scale
 
 
+def _plots_diff_overlays_the_runs(page: Path) -> None:
+    """The page of the README's `dvc plots diff` after `dvc exp run -S lr=0.003`, in a browser
+    with no network: every train stage's losses as charts, each with the last commit's line
+    and the workspace's, and the sample grids."""
+    text = page.read_text()
+    assert "facegan: loss curves and sample grids" in text and not re.search(r"<script[^>]+src=", text)
+    drawn = charts(rendered(page, screenshot=page.with_suffix(".png")))
+    for trained in ("pgan_4", "pgan_8", "pgan_16", "stargan", "stargan_classifier", "hifacegan"):
+        assert f"data_{trained}_curves_plots_metrics_loss" in " ".join(drawn), trained
+    line = re.compile(r'<path aria-label="iteration: [^"]*rev: (\w+)"[^>]*aria-roledescription="line mark"')
+    for chart, svg in drawn.items():
+        assert set(line.findall(svg)) == {"HEAD", "workspace"}, chart
+    assert "data/eval/pgan/fakes.png" in text
+
+
 def test_repro_then_experiment_with_another_lr(clone):
     out = run_in("dvc", "repro", cwd=clone)
     for stage in ("download_celeba", "prepare_celeba", "train_pgan_init", "train_pgan@4", "train_pgan@8",
@@ -97,13 +114,9 @@ def test_repro_then_experiment_with_another_lr(clone):
     assert "swd.avg" in run_in("dvc", "metrics", "show", cwd=clone)
     assert run_in("dvc", "status", cwd=clone).strip() == "Data and pipelines are up to date."
     plots = run_in("dvc", "plots", "show", "--json", cwd=clone)
-    assert "data/eval/pgan/fakes.png" in plots and "loss.tsv" not in plots  # images only: no chart needing a CDN
-    run_in("dvc", "plots", "show", cwd=clone)
-    page = (clone / "dvc_plots/index.html").read_text()
-    assert "facegan: sample grids and loss curves" in page and "cdn" not in page.lower()  # the project's template
-    for image in ("data/pgan/4/loss.png", "data/pgan/8/loss.png", "data/stargan/loss.png",
-                  "data/stargan/classifier/loss.png", "data/hifacegan/loss.png"):
-        assert image in plots and (clone / image).read_bytes().startswith(b"\x89PNG")  # offline loss curves
+    assert "data/eval/pgan/fakes.png" in plots
+    for trained in ("pgan/4", "pgan/8", "pgan/16", "stargan", "stargan/classifier", "hifacegan"):
+        assert f"data/{trained}/curves/plots/metrics/loss" in plots, trained  # every train stage's losses
 
     run_in("git", "add", "-A", cwd=clone)
     run_in("git", "commit", "-qm", "baseline", cwd=clone)
@@ -119,7 +132,7 @@ def test_repro_then_experiment_with_another_lr(clone):
     # The README's experiment commands, as written and in order; its table in 120 columns.
     commands = readme_commands("Experiments are DVC's:")
     assert [" ".join(command.split()[:3]) for command in commands] == [
-        "dvc metrics show", "dvc exp run", "dvc metrics diff", "dvc plots show", "dvc exp show"]
+        "dvc metrics show", "dvc exp run", "dvc metrics diff", "dvc plots diff", "dvc exp show"]
     said = [run_in(*shlex.split(command), cwd=clone, columns=120) for command in commands]
     shown, experiment, diff, _, table = said
     assert "swd.avg" in shown and "ms_ssim" in shown
@@ -130,6 +143,7 @@ def test_repro_then_experiment_with_another_lr(clone):
     assert "lr" in run_in("dvc", "params", "diff", cwd=clone) and "swd.avg" in diff
     assert "…" not in table and max(map(len, table.splitlines())) <= 120, table
     assert all(column in table for column in ("lr", "swd.avg", "attr_accuracy.mean", "psnr", "0.003")), table
+    _plots_diff_overlays_the_runs(clone / "dvc_plots/index.html")
 
     # A seed sweep through DVC's queue retrains PGAN only, and `facegan compare` counts it.
     run_in("git", "checkout", "--", ".", cwd=clone)  # the workspace back at the baseline, which the queue starts from
