@@ -9,6 +9,7 @@ import yaml
 from conftest import REPO, tiny_params_dict, write_params
 from facegan.data.ffhq import FFHQ_SOURCES
 from facegan.data.hifacegan import DEGRADATIONS
+from facegan.data.celeba import CROPS
 from facegan.data.sources import CELEBA_SOURCES
 from facegan.params import CelebAParams, FFHQParams, HiFaceGANData, ParamsError, fingerprint, load_params, read_yaml
 
@@ -50,6 +51,10 @@ def _error(tmp_path, change) -> str:
         (lambda p: p["pgan"]["scales"]["8"].update(prev="init"), "pgan.scales.8.prev = 'init': must be '4'"),
         (lambda p: p["pgan"]["scales"]["8"].update(fade_iterations=99), "must be <= iterations (20)"),
         (lambda p: p["data"]["celeba"].update(source="ftp"), "data.celeba.source = 'ftp': must be one of sample"),
+        (lambda p: p["data"]["celeba"].update(crop="square"),
+         "data.celeba.crop = 'square': must be one of celeba_box, center_square"),
+        (lambda p: p["data"]["celeba"].update(source="folder"),
+         "data.celeba.source = 'folder' with data.celeba.folder empty: set it to the folder of your photos"),
         (lambda p: p["data"]["celeba"].update(resolution=24), "data.celeba.resolution = 24: must be a power of two"),
         (lambda p: p["data"]["celeba"].update(resolution=16),
          "pgan.scales ends at 8 px but data.celeba.resolution = 16"),
@@ -131,6 +136,7 @@ def test_choices_are_the_library_constants():
         return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["choices"]
 
     assert choices(CelebAParams, "source") is CELEBA_SOURCES
+    assert choices(CelebAParams, "crop") is CROPS
     assert choices(FFHQParams, "source") is FFHQ_SOURCES
     assert choices(HiFaceGANData, "degradation") is DEGRADATIONS
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 import yaml
 
 from facegan.batch_groups import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
-from facegan.choices import CELEBA_ATTRIBUTES, CELEBA_SOURCES, DEGRADATIONS, FFHQ_SOURCES
+from facegan.choices import CELEBA_ATTRIBUTES, CELEBA_SOURCES, CROPS, DEGRADATIONS, FFHQ_SOURCES
 from facegan.errors import UserError
 
 
@@ -46,12 +46,15 @@ def _field(default=dataclasses.MISSING, **check):
 
 @dataclass(frozen=True)
 class CelebAParams:
-    """Where CelebA comes from and how it is cropped (PGAN's "celeba_cropped", official `dataset_tool.py`)."""
+    """Where the faces of PGAN and StarGAN come from, CelebA or a folder of photos, and how they are
+    cropped (PGAN's "celeba_cropped", official `dataset_tool.py`, or each photo's centred square)."""
 
     source: str = _field(choices=CELEBA_SOURCES)
     sample_count: int = _field(low=8)
     sample_seed: int = _field(low=0)
     local_dir: str = _field()
+    folder: str = _field()
+    crop: str = _field(choices=CROPS)
     image_size: list[int] = _field(low=1)
     crop_center: list[float] = _field()
     crop_size: int = _field(low=4, power_of_two=True)
@@ -379,6 +382,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         pass
     else:
         _validate_pgan(params.pgan, params.data.celeba, problems)
+        _validate_folder_source(params.data.celeba, problems)
         _validate_stargan(params.stargan, problems)
         _validate_ffhq(params.data.ffhq, problems)
         _validate_adam_schedule("hifacegan.train", params.hifacegan.train, problems)
@@ -531,6 +535,12 @@ def _validate_pgan(pgan: PGANParams, celeba: CelebAParams, problems: list[str]) 
     for name in ("crop_center", "image_size"):
         if len(getattr(celeba, name)) != 2:
             problems.append(f"data.celeba.{name} = {getattr(celeba, name)}: must be two numbers [x, y]")
+
+
+def _validate_folder_source(celeba: CelebAParams, problems: list[str]) -> None:
+    if celeba.source == "folder" and not celeba.folder:
+        problems.append("data.celeba.source = 'folder' with data.celeba.folder empty: set it to the folder of your "
+                        "photos")
 
 
 def _validate_stargan(stargan: StarGANParams, problems: list[str]) -> None:
