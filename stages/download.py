@@ -23,7 +23,7 @@ def celeba(
 
     c = load_params(params_file).data.celeba
     fetch_celeba(c.source, out, count=c.sample_count, seed=c.sample_seed, local_dir=c.local_dir or None,
-                 folder=c.folder or None)
+                 folder=c.folder or None, attributes_file=c.attributes_file or None)
     typer.echo(f"data.celeba ({c.source}) is in {out}")
 
 

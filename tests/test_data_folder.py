@@ -1,4 +1,4 @@
-"""Your own folder of faces (docs/data.md): the folder source and the centre-square crop."""
+"""Your own folder of faces (docs/data.md): the folder source, the centre-square crop, a CSV of attributes."""
 from __future__ import annotations
 
 import json
@@ -10,21 +10,24 @@ from PIL import Image
 
 import test_data_celeba
 from conftest import FIXTURES, FIXTURES_ABSENT, run_stage, tiny_params_dict, write_params
-from test_data_stargan import stargan_data
+from test_data_stargan import FIVE, raw_copy, stargan_data
 
 from facegan.data.celeba import (
     BadImagesError,
+    MissingImagesError,
     box_downscale,
     center_square,
     load_prepared,
     prepare_celeba,
 )
-from facegan.data.folder import list_images
+from facegan.data.celeba_format import read_attributes
+from facegan.data.folder import AttributeCSVError, list_images, read_attribute_csv
 from facegan.data.sources import fetch_celeba
-from facegan.data.stargan import prepare_stargan
+from facegan.data.stargan import load_stargan, prepare_stargan, stargan_split
 from facegan.errors import UserError
 from facegan.fetch import DataSourceError
 
+celeba_32 = test_data_celeba.celeba_32  # the fixture: skips when ../shared/fixtures is absent
 FFHQ_256 = FIXTURES / "ffhq_256_12"
 EXIF_ORIENTATION = 0x0112
 
@@ -92,26 +95,35 @@ def test_list_images_finds_photos_at_any_depth_in_order(tmp_path):
     assert images == PHOTOS and others == ["notes.txt"]  # hidden files and folders are neither
 
 
-def test_folder_source_links_the_photos(tmp_path):
+def test_folder_source_links_the_photos_and_the_attribute_file(tmp_path):
     photos = photo_folder(tmp_path / "photos")
-    fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=photos)
+    (photos / "labels.csv").write_text("file,Smiling\na/one.jpg,1\n")
+    fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=photos,
+                 attributes_file=photos / "labels.csv")
     raw = tmp_path / "raw"
     assert sorted(p.relative_to(raw / "images").as_posix() for p in (raw / "images").rglob("*") if p.is_file()) == PHOTOS
     assert (raw / "images/a/b/two.PNG").read_bytes() == (photos / "a/b/two.PNG").read_bytes()
-    assert sorted(p.name for p in raw.iterdir()) == ["images"] and test_data_celeba.no_leftovers(tmp_path)
+    assert sorted(p.name for p in raw.iterdir()) == ["attributes.csv", "images"]
+    assert (raw / "attributes.csv").read_bytes() == (photos / "labels.csv").read_bytes()
+    fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=photos)
+    assert sorted(p.name for p in raw.iterdir()) == ["images"]  # made anew: the old CSV is gone
+    assert test_data_celeba.no_leftovers(tmp_path)
 
 
-@pytest.mark.parametrize(("folder", "expected"), [
-    ("", "data.celeba.source is 'folder' but data.celeba.folder is empty: set it"),
-    ("nowhere", "data.celeba.folder = '.*nowhere' is not a folder: set it to the folder of your photos"),
-    ("notes", r"holds no photo \(.jpg, .jpeg, .png, .webp, in subfolders too\), only 1 other file\(s\): "
-              "notes.txt: set data.celeba.folder"),
+@pytest.mark.parametrize(("folder", "attributes_file", "expected"), [
+    ("", None, "data.celeba.source is 'folder' but data.celeba.folder is empty: set it"),
+    ("nowhere", None, "data.celeba.folder = '.*nowhere' is not a folder: set it to the folder of your photos"),
+    ("notes", None, r"holds no photo \(.jpg, .jpeg, .png, .webp, in subfolders too\), only 1 other file\(s\): "
+                    "notes.txt: set data.celeba.folder"),
+    ("photos", "absent.csv", "data.celeba.attributes_file = '.*absent.csv' is not a file"),
 ])  # fmt: skip
-def test_folder_source_says_what_is_wrong_and_writes_nothing(tmp_path, folder, expected):
+def test_folder_source_says_what_is_wrong_and_writes_nothing(tmp_path, folder, attributes_file, expected):
+    photo_folder(tmp_path / "photos")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "notes.txt").write_text("no photos here\n")
     with pytest.raises(DataSourceError, match=expected):
-        fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=folder and tmp_path / folder)
+        fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=folder and tmp_path / folder,
+                     attributes_file=attributes_file and tmp_path / attributes_file)
     assert not (tmp_path / "raw").exists() and test_data_celeba.no_leftovers(tmp_path)
 
 
@@ -125,8 +137,12 @@ def test_center_square_is_the_largest_centred_square():
     assert center_square(64, 64) == (0, 0, 64, 64)
 
 
-def _raw_folder(tmp_path: Path) -> Path:
-    fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=photo_folder(tmp_path / "photos"))
+def _raw_folder(tmp_path: Path, csv: str | None = None) -> Path:
+    photos = photo_folder(tmp_path / "photos")
+    if csv is not None:
+        (tmp_path / "labels.csv").write_text(csv)
+    fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=photos,
+                 attributes_file=None if csv is None else tmp_path / "labels.csv")
     return tmp_path / "raw"
 
 
@@ -166,13 +182,6 @@ def test_the_celeba_box_on_photos_of_another_size_points_to_the_centre_square(tm
         prepare_celeba(raw, tmp_path / "out", resolution=16, max_bad_fraction=0.0)
 
 
-def test_stargan_on_a_folder_says_it_needs_attributes(tmp_path):
-    with pytest.raises(UserError, match=r"holds photos but no attributes .*To train PGAN alone: dvc repro evaluate_pgan"):
-        prepare_stargan(_raw_folder(tmp_path), tmp_path / "out", stargan_data(), max_bad_fraction=1.0,
-                        crop="center_square")
-    assert not (tmp_path / "out").exists()
-
-
 def test_ffhq_fixture_at_256_px_is_packed_exactly(ffhq_256, tmp_path):
     """FFHQ's square 256 px PNGs with crop_size 256: no resize, the pyramid is exact box means of the pixels."""
     fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=ffhq_256)
@@ -186,13 +195,106 @@ def test_ffhq_fixture_at_256_px_is_packed_exactly(ffhq_256, tmp_path):
         assert pixels.shape == (256, 256, 3) and np.array_equal(images[row], box_downscale(pixels, 8)), name
 
 
+# ---------------------------------------------------------------- the CSV of attributes
+
+
+GOOD_CSV = ("\ufeffimage, Smiling ,Glasses,Note\n"  # Excel's byte-order mark, spaces around a name
+            "a/one.jpg,1,0,kept for the album\n"
+            "\n"
+            "three.webp, -1 ,1,\n"
+            "a/b/two.PNG,0,-1,x\n")
+
+
+def test_a_csv_is_read_by_its_header(tmp_path):
+    (tmp_path / "labels.csv").write_text(GOOD_CSV, encoding="utf-8")
+    files, lines, values = read_attribute_csv(tmp_path / "labels.csv", ["Glasses", "Smiling"])
+    assert files == ["a/one.jpg", "three.webp", "a/b/two.PNG"] and lines == [2, 4, 5]
+    assert values.dtype == np.int8 and values.tolist() == [[-1, 1], [1, -1], [-1, -1]]  # in the asked order
+
+
+@pytest.mark.parametrize(("text", "line", "expected"), [
+    ("", 1, "expected a header row: a file column, then one named column per attribute"),
+    ("file,Smiling,,Glasses\n", 1, "expected a header row"),
+    ("file,Smiling,Smiling\na.jpg,1,1\n", 1, "column\\(s\\) Smiling appear more than once"),
+    ("file,Smile,Glasses\na.jpg,1,1\n", 1, "no column 'Smiling' for stargan.data.attributes; its attribute columns "
+                                           "are Smile, Glasses: choose among them"),
+    ("file,Smiling\na.jpg,yes\n", 2, "Smiling = 'yes': must be 1 \\(the photo has it\\) or 0 or -1"),
+    ("file,Smiling\na.jpg,1\nb.jpg\n", 3, "expected 2 cells, as the header has, found 1"),
+    ("file,Smiling\na.jpg,1\n\nb.jpg,0\na.jpg,0\n", 5, "a.jpg is listed twice \\(first on line 2\\)"),
+    ("file,Smiling\n ,1\n", 2, "the file column is empty"),
+    ("file,Smiling\n\n", 2, "no rows after the header"),
+])  # fmt: skip
+def test_a_malformed_csv_names_the_line(tmp_path, text, line, expected):
+    (tmp_path / "labels.csv").write_text(text)
+    with pytest.raises(AttributeCSVError, match=expected) as error:
+        read_attribute_csv(tmp_path / "labels.csv", ["Smiling"])
+    assert error.value.line == line and f"labels.csv, line {line}: " in str(error.value)
+
+
+def test_a_csv_that_is_not_utf8_is_refused(tmp_path):
+    (tmp_path / "labels.csv").write_bytes("file,Smiling\ncafé.jpg,1\n".encode("latin-1"))
+    with pytest.raises(UserError, match="cannot be read as a UTF-8 CSV"):
+        read_attribute_csv(tmp_path / "labels.csv", ["Smiling"])
+
+
+SMILE_CSV = "file,Smiling,Glasses\na/one.jpg,1,0\nthree.webp,0,1\na/b/two.PNG,1,1\na/four.jpeg,0,0\nbroken.jpg,1,0\n"
+
+
+def test_stargan_learns_the_csv_columns_of_the_labelled_photos(tmp_path):
+    raw = _raw_folder(tmp_path, SMILE_CSV)  # fake.png has no row: StarGAN leaves it out
+    data = stargan_data(attributes=["Glasses", "Smiling"], image_size=16, test_count=1)
+    manifest = prepare_stargan(raw, tmp_path / "out", data, max_bad_fraction=0.25, crop="center_square")
+    assert manifest["counts"]["listed"] == 5 and [e["file"] for e in manifest["skipped"]] == ["broken.jpg"]
+    assert manifest["files"] == ["a/one.jpg", "three.webp", "a/b/two.PNG", "a/four.jpeg"]  # the CSV's order
+    assert manifest["crop"] == {"mode": "center_square", "resize": {"size": 16, "filter": "bilinear (PIL)"}}
+    assert manifest["attributes"] == ["Glasses", "Smiling"] and manifest["stargan"]["attributes"] == ["Glasses", "Smiling"]
+    prepared = load_stargan(tmp_path / "out")
+    assert prepared.labels.tolist() == [[0, 1], [1, 0], [1, 1], [0, 0]]
+    assert np.array_equal(prepared.split, stargan_split(5, 1, 1234)[:4])  # drawn over the 5 rows
+    for row, name in enumerate(manifest["files"]):
+        expected = expected_square(tmp_path / "photos" / name, 16, Image.Resampling.BILINEAR)
+        assert np.array_equal(prepared.images[row], expected), name
+
+
+@pytest.mark.parametrize(("csv", "error", "expected"), [
+    (None, UserError, r"holds photos but no attributes \(data.celeba.source: folder with data.celeba.attributes_file "
+                      r"empty\).*set data.celeba.attributes_file to a CSV.*To train PGAN alone: dvc repro evaluate_pgan"),
+    ("file,Smiling\na/one.jpg,1\nb/one.jpg,0\nthree.webp,1\n", MissingImagesError,
+     r"attributes.csv lists 1 of 3 images that are not in .*images: line 3 \(b/one.jpg\)\. Its first column holds each "
+     r"photo's path relative to data.celeba.folder, with / between subfolders \(such as a/b/two.PNG\).*"
+     r"dvc repro -f download_celeba"),
+    ("file,Smiles\na/one.jpg,1\n", AttributeCSVError, "no column 'Smiling'"),
+])  # fmt: skip
+def test_stargan_on_a_folder_says_what_the_attributes_lack(tmp_path, csv, error, expected):
+    raw = _raw_folder(tmp_path, csv)
+    with pytest.raises(error, match=expected):
+        prepare_stargan(raw, tmp_path / "out", stargan_data(attributes=["Smiling"]), max_bad_fraction=1.0,
+                        crop="center_square")
+    assert not (tmp_path / "out").exists() and test_data_celeba.no_leftovers(tmp_path)
+
+
+def test_a_folder_with_celebas_attribute_file_is_packed_as_celeba(celeba_32, tmp_path):
+    """CelebA's own images and list_attr_celeba.txt through the folder source: the same images and labels."""
+    fetch_celeba("folder", tmp_path / "raw", count=0, seed=0, local_dir=None, folder=celeba_32 / "img_align_celeba",
+                 attributes_file=celeba_32 / "list_attr_celeba.txt")
+    data = stargan_data()
+    folder = prepare_stargan(tmp_path / "raw", tmp_path / "folder", data, max_bad_fraction=0.0)
+    celeba = prepare_stargan(raw_copy(celeba_32, tmp_path / "celeba"), tmp_path / "out", data, max_bad_fraction=0.0)
+    assert folder["files"] == celeba["files"] and folder["attributes"] == celeba["attributes"]
+    for name in ("images_32.npy", "labels.npy", "split.npy", "attributes.npy"):
+        assert np.array_equal(np.load(tmp_path / "folder" / name), np.load(tmp_path / "out" / name)), name
+    assert load_stargan(tmp_path / "folder").attribute_names == FIVE
+    _, files, _ = read_attributes(celeba_32 / "list_attr_celeba.txt")
+    assert folder["counts"]["listed"] == len(files) == 32
+
+
 # ---------------------------------------------------------------- the stages
 
 
 @pytest.mark.slow
 def test_download_and_prepare_stages_on_a_folder(ffhq_256, tmp_path):
     """The real stage scripts on a folder of the FFHQ faces, nested, in three formats, with a
-    corrupt file: PGAN at 32 px from the centre square; StarGAN's stage says it needs attributes."""
+    corrupt file and a CSV: PGAN at 32 px from the centre square, StarGAN from the CSV."""
     photos = tmp_path / "photos"
     names = sorted(path.name for path in ffhq_256.glob("*.png"))
     for index, name in enumerate(names):
@@ -202,9 +304,13 @@ def test_download_and_prepare_stages_on_a_folder(ffhq_256, tmp_path):
               **({"quality": 95} if kind == "jpg" else {"lossless": True} if kind == "webp" else {}))
     jpeg = (photos / "person1" / "00001.jpg").read_bytes()
     (photos / "person0" / "corrupt.jpg").write_bytes(jpeg[: len(jpeg) // 2])  # truncated
+    files = sorted(p.relative_to(photos).as_posix() for p in photos.rglob("*.*"))
+    rows = [f"{name},{index % 2},{1 - index % 3 // 2}" for index, name in enumerate(files)]
+    (tmp_path / "labels.csv").write_text("file,Smiling,Eyeglasses\n" + "\n".join(rows) + "\n")
     params = tiny_params_dict(resolution=32)
-    params["data"]["celeba"].update(source="folder", folder=str(photos), crop="center_square", crop_size=256,
-                                    max_bad_fraction=0.1)
+    params["data"]["celeba"].update(source="folder", folder=str(photos), attributes_file="labels.csv",
+                                    crop="center_square", crop_size=256, max_bad_fraction=0.1)
+    params["stargan"]["data"].update(attributes=["Smiling", "Eyeglasses"], image_size=16, test_count=3)
     write_params(tmp_path / "params.yaml", params)
     run_stage("download.py", "celeba", cwd=tmp_path)
     pgan = run_stage("prepare.py", "celeba", cwd=tmp_path)
@@ -218,5 +324,17 @@ def test_download_and_prepare_stages_on_a_folder(ffhq_256, tmp_path):
     for row in lossless:  # PNG and lossless WebP: the FFHQ pixels, exactly box-reduced
         original = np.asarray(Image.open(ffhq_256 / (Path(manifest["files"][row]).stem + ".png")).convert("RGB"))
         assert np.array_equal(images[row], box_downscale(original, 8)), manifest["files"][row]
+    stargan = run_stage("prepare.py", "stargan", cwd=tmp_path)
+    assert "packed 12 images (" in stargan.stdout and "at 16 px into data/prepared/stargan; skipped 1" in stargan.stdout
+    prepared = load_stargan(tmp_path / "data/prepared/stargan")
+    kept = [files.index(name) for name in prepared.manifest["files"]]
+    assert prepared.labels.tolist() == [[index % 2, 1 - index % 3 // 2] for index in kept]
+    assert np.array_equal(prepared.split, stargan_split(13, 3, params["stargan"]["data"]["split_seed"])[kept])
+    # No attribute file: PGAN's stage still runs; StarGAN's says what to set.
+    params["data"]["celeba"]["attributes_file"] = ""
+    write_params(tmp_path / "params.yaml", params)
+    run_stage("download.py", "celeba", cwd=tmp_path)
+    assert "skipped 1" in run_stage("prepare.py", "celeba", cwd=tmp_path).stdout
     failed = run_stage("prepare.py", "stargan", cwd=tmp_path, check=False)
-    assert failed.returncode == 2 and "To train PGAN alone: dvc repro evaluate_pgan" in failed.stderr, failed.stderr
+    assert failed.returncode == 2 and "set data.celeba.attributes_file to a CSV" in failed.stderr, failed.stderr
+    assert load_stargan(tmp_path / "data/prepared/stargan").manifest == prepared.manifest  # the old output kept

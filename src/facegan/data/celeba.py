@@ -27,6 +27,7 @@ and recorded, up to `max_bad_fraction` of the listing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
@@ -43,12 +44,14 @@ from facegan.choices import CROPS
 from facegan.data.celeba_format import (
     CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, SPLITS, attribute_columns, read_attributes, read_partition,
 )  # fmt: skip
-from facegan.data.folder import FOLDER_IMAGES, list_images
+from facegan.data.folder import FOLDER_CSV, FOLDER_IMAGES, list_images, read_attribute_csv
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
 from facegan.data.packed import read_manifest, truncate_npy, write_manifest
 from facegan.io import staged
 from facegan.progress import progress
+
+log = logging.getLogger(__name__)
 
 CELEBA_IMAGE_SIZE = (178, 218)  # width, height of img_align_celeba
 CHUNK = 256  # images decoded and reduced together
@@ -126,9 +129,15 @@ def prepared_resolutions(crop_size: int, resolution: int) -> list[int]:
 
 RE_DOWNLOAD = (f"Re-download the images (re-run the download stage), or remove their rows from {CELEBA_ATTR} "
                "and lower the count on its first line.")
-NO_ATTRIBUTES = ("{folder} holds photos but no attributes (data.celeba.source: folder), and StarGAN learns to edit "
-                 "attributes: use CelebA (data.celeba.source: sample, local or official). To train PGAN alone: "
-                 "dvc repro evaluate_pgan.")
+FIX_ATTRIBUTE_FILE = ("Its first column holds each photo's path relative to data.celeba.folder, with / between "
+                      "subfolders (such as {example}): correct or remove those rows in data.celeba.attributes_file, "
+                      "then copy it in again: dvc repro -f download_celeba.")
+NO_ATTRIBUTES = (
+    "{folder} holds photos but no attributes (data.celeba.source: folder with data.celeba.attributes_file empty), "
+    "and StarGAN learns to edit attributes: set data.celeba.attributes_file to a CSV of them (a file column, then one "
+    "column of 1 or 0 per attribute; docs/data.md, \"Your own folder of faces\") and name its columns in "
+    "stargan.data.attributes. To train PGAN alone: dvc repro evaluate_pgan."
+)
 
 
 @dataclass(frozen=True)
@@ -149,8 +158,9 @@ def read_listing(raw_dir: Path, attributes: Sequence[str] | None = None) -> List
 
     CelebA lists the images of list_attr_celeba.txt with its 40 attributes; with
     `attributes` (StarGAN's), those must be among them, which is checked before anything is
-    read. A folder lists all its photos, with no attributes (PGAN): asked for `attributes`, it
-    has none to give.
+    read. A folder lists all its photos, with no attributes (PGAN); with `attributes`, the
+    photos of its attribute file, whose columns must include them (the CSV's values are
+    those columns alone).
     """
     raw_dir = Path(raw_dir)
     if (raw_dir / FOLDER_IMAGES).is_dir():
@@ -176,10 +186,24 @@ def _folder_listing(raw_dir: Path, attributes: Sequence[str] | None) -> Listing:
     images, _ = list_images(folder)
     if not images:
         raise UserError(f"{folder} holds no photo: re-run the download stage (dvc repro -f download_celeba)")
-    if attributes is not None:
+    if attributes is None:
+        return Listing("folder", folder, images, [], np.zeros((len(images), 0), np.int8),
+                       np.zeros(len(images), np.uint8), {})
+    path = next((raw_dir / name for name in (FOLDER_CSV, CELEBA_ATTR) if (raw_dir / name).exists()), None)
+    if path is None:
         raise UserError(NO_ATTRIBUTES.format(folder=folder))
-    return Listing("folder", folder, images, [], np.zeros((len(images), 0), np.int8), np.zeros(len(images), np.uint8),
-                   {})
+    if path.name == FOLDER_CSV:
+        names, (files, lines, values) = list(attributes), read_attribute_csv(path, attributes)
+    else:  # CelebA's format
+        attribute_columns(attributes)
+        names, files, values = read_attributes(path)
+        lines = _row_lines(files)
+    _check_listed_images_exist(path, files, lines, set(images), folder,
+                               FIX_ATTRIBUTE_FILE.format(example=images[0]))
+    if len(files) < len(images):
+        log.warning("%d of the %d photos in %s have no row in %s: StarGAN leaves them out",
+                    len(images) - len(files), len(images), folder, path.name)
+    return Listing("folder", folder, files, names, values, np.zeros(len(files), np.uint8), {path.name: _sha256(path)})
 
 
 def _row_lines(files: list[str]) -> list[int]:

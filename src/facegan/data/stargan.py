@@ -8,8 +8,10 @@ train. Labels are the selected attributes as 0/1 floats ("1" -> 1). Images go th
 
 `prepare_stargan` reproduces that: the crop and resize through the PGAN crop-and-pack
 (`facegan.data.celeba.pack`, same strictness and skipping of bad files), then `labels.npy`
-and `split.npy` for the kept images, all inside one atomic output folder. With
-data.celeba.crop: center_square, each photo's centred square takes the CenterCrop's place.
+and `split.npy` for the kept images, all inside one atomic output folder. A folder of
+photos (data.celeba.source: folder) takes the rows of its attribute file in place of
+list_attr_celeba.txt's, and with data.celeba.crop: center_square each photo's centred
+square in place of the CenterCrop.
 """
 from __future__ import annotations
 
