@@ -17,12 +17,14 @@ def celeba(
     params_file: Path = PARAMS_OPTION,
     out: Path = typer.Option(Path("data/raw/celeba"), help="where the dataset goes"),
 ):
-    """CelebA from data.celeba.source: the synthetic sample, a local folder or the official files."""
+    """CelebA from data.celeba.source: the synthetic sample, a local copy or the official files; or a folder of
+    photos."""
     from facegan.data.sources import fetch_celeba
 
     c = load_params(params_file).data.celeba
-    fetch_celeba(c.source, out, count=c.sample_count, seed=c.sample_seed, local_dir=c.local_dir or None)
-    typer.echo(f"CelebA ({c.source}) is in {out}")
+    fetch_celeba(c.source, out, count=c.sample_count, seed=c.sample_seed, local_dir=c.local_dir or None,
+                 folder=c.folder or None, attributes_file=c.attributes_file or None)
+    typer.echo(f"data.celeba ({c.source}) is in {out}")
 
 
 @app.command("ffhq")

@@ -18,12 +18,12 @@ def celeba(
     raw: Path = typer.Option(Path("data/raw/celeba"), help="download stage output"),
     out: Path = typer.Option(Path("data/prepared/celeba"), help="where the packed arrays go"),
 ):
-    """The celeba_cropped box, exact 2x2 box downscales to every PGAN scale."""
+    """The celeba_cropped box or each photo's centred square, exact 2x2 box downscales to every PGAN scale."""
     from facegan.data.celeba import prepare_celeba
 
     c = load_params(params_file).data.celeba
     manifest = prepare_celeba(
-        raw, out, crop_center=tuple(c.crop_center), crop_size=c.crop_size,
+        raw, out, crop=c.crop, crop_center=tuple(c.crop_center), crop_size=c.crop_size,
         resolution=c.resolution, max_bad_fraction=c.max_bad_fraction,
         image_size=tuple(c.image_size), workers=c.workers,
     )  # fmt: skip
@@ -42,7 +42,7 @@ def stargan(
     params = load_params(params_file)
     c = params.data.celeba
     manifest = prepare_stargan(raw, out, params.stargan.data, max_bad_fraction=c.max_bad_fraction, workers=c.workers,
-                               image_size=tuple(c.image_size))
+                               image_size=tuple(c.image_size), crop=c.crop)
     split = manifest["stargan"]["split_counts"]
     typer.echo(f"packed {manifest['counts']['kept']} images ({split['train']} train, {split['test']} test) at "
                f"{manifest['resolutions'][0]} px into {out}; skipped {len(manifest['skipped'])}")

@@ -14,10 +14,9 @@ from PIL import Image
 from test_data_celeba import HALFRES, _raw_copy_with_bad_files, halfres_raw, no_leftovers
 
 from facegan.choices import CELEBA_ATTRIBUTES
-from facegan.data.celeba_format import CELEBA_PARTITION, read_attributes, write_partition
+from facegan.data.celeba_format import CELEBA_PARTITION, attribute_columns, read_attributes, write_partition
 from facegan.data.celeba import BadImagesError, MissingImagesError, crop_box, prepare_celeba
 from facegan.data.stargan import (
-    attribute_columns,
     attribute_labels,
     center_crop_center,
     load_stargan,

@@ -9,6 +9,7 @@ import yaml
 from conftest import REPO, tiny_params_dict, write_params
 from facegan.data.ffhq import FFHQ_SOURCES
 from facegan.data.hifacegan import DEGRADATIONS
+from facegan.data.celeba import CROPS
 from facegan.data.sources import CELEBA_SOURCES
 from facegan.params import CelebAParams, FFHQParams, HiFaceGANData, ParamsError, fingerprint, load_params, read_yaml
 
@@ -50,6 +51,10 @@ def _error(tmp_path, change) -> str:
         (lambda p: p["pgan"]["scales"]["8"].update(prev="init"), "pgan.scales.8.prev = 'init': must be '4'"),
         (lambda p: p["pgan"]["scales"]["8"].update(fade_iterations=99), "must be <= iterations (20)"),
         (lambda p: p["data"]["celeba"].update(source="ftp"), "data.celeba.source = 'ftp': must be one of sample"),
+        (lambda p: p["data"]["celeba"].update(crop="square"),
+         "data.celeba.crop = 'square': must be one of celeba_box, center_square"),
+        (lambda p: p["data"]["celeba"].update(source="folder"),
+         "data.celeba.source = 'folder' with data.celeba.folder empty: set it to the folder of your photos"),
         (lambda p: p["data"]["celeba"].update(resolution=24), "data.celeba.resolution = 24: must be a power of two"),
         (lambda p: p["data"]["celeba"].update(resolution=16),
          "pgan.scales ends at 8 px but data.celeba.resolution = 16"),
@@ -59,6 +64,34 @@ def _error(tmp_path, change) -> str:
 )
 def test_bad_values_are_rejected_with_key_value_and_rule(tmp_path, change, expected):
     assert expected in _error(tmp_path, change)
+
+
+def _own_folder(p, attributes_file="", attributes=("Smiling", "Glasses")) -> None:
+    p["data"]["celeba"].update(source="folder", folder="photos", attributes_file=attributes_file)
+    p["stargan"]["data"]["attributes"] = list(attributes)
+
+
+def test_a_folder_of_photos_names_its_own_attributes(tmp_path):
+    """With a folder and a CSV, StarGAN's attributes are the CSV's columns (checked when it is read);
+    with CelebA's format, or no CSV, they are CelebA's names."""
+    params = tiny_params_dict()
+    _own_folder(params, attributes_file="labels.CSV")
+    assert load_params(write_params(tmp_path / "params.yaml", params)).stargan.data.attributes == ["Smiling", "Glasses"]
+    for attributes_file in ("", "list_attr_celeba.txt"):
+        message = _error(tmp_path, lambda p: _own_folder(p, attributes_file))
+        assert "stargan.data.attributes = 'Glasses': must be one of 5_o_Clock_Shadow, " in message, message
+        assert "'Smiling'" not in message  # a CelebA attribute
+
+
+def test_folder_settings_are_checked_together(tmp_path):
+    def change(p):
+        _own_folder(p, attributes_file="labels.xlsx", attributes=["Smiling"])
+        p["data"]["celeba"]["folder"] = ""
+
+    message = _error(tmp_path, change)
+    assert "2 problems" in message, message
+    assert "data.celeba.source = 'folder' with data.celeba.folder empty: set it to the folder of your photos" in message
+    assert "data.celeba.attributes_file = 'labels.xlsx': must be a .csv (a file column, then one column" in message
 
 
 def test_nan_written_in_yaml_is_rejected(tmp_path):
@@ -104,14 +137,14 @@ def test_every_problem_is_reported_at_once(tmp_path):
         p["pgan"]["scales"]["8"].update(batch=0)
         p["stargan"]["train"].pop("seed")
         p["hifacegan"]["data"].update(degradation="rain")
-        p["stargan"]["data"]["attributes"][1] = "Blond"
+        p["data"]["celeba"].update(crop="square")
 
     message = _error(tmp_path, change)
     assert message.startswith(f"{tmp_path / 'params.yaml'}: 7 problems:"), message
     for expected in ("lr = 0.0: must be > 0", "typo: unknown key", "pgan.train.mirror = 'yes': must be bool",
                      "pgan.scales.8.batch = 0: must be >= 1", "stargan.train.seed: missing; add it",
                      "hifacegan.data.degradation = 'rain': must be one of down, noise, blur, jpeg, full",
-                     "stargan.data.attributes = 'Blond': must be one of 5_o_Clock_Shadow, Arched_Eyebrows"):
+                     "data.celeba.crop = 'square': must be one of celeba_box, center_square"):
         assert f"\n  - {expected}" in message, message
 
 
@@ -119,10 +152,12 @@ def test_rules_between_values_are_reported_together(tmp_path):
     def change(p):
         p["pgan"]["scales"]["8"].update(prev="init", fade_iterations=99)
         p["stargan"]["train"].update(decay_start=10_000)
+        p["stargan"]["data"]["attributes"][1] = "Blond"  # CelebA's names: the source's, a rule between values
 
     message = _error(tmp_path, change)
-    assert "3 problems" in message and "pgan.scales.8.prev = 'init'" in message, message
+    assert "4 problems" in message and "pgan.scales.8.prev = 'init'" in message, message
     assert "fade_iterations = 99" in message and "stargan.train.decay_start = 10000" in message, message
+    assert "stargan.data.attributes = 'Blond': must be one of 5_o_Clock_Shadow, Arched_Eyebrows" in message, message
 
 
 def test_choices_are_the_library_constants():
@@ -131,6 +166,7 @@ def test_choices_are_the_library_constants():
         return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["choices"]
 
     assert choices(CelebAParams, "source") is CELEBA_SOURCES
+    assert choices(CelebAParams, "crop") is CROPS
     assert choices(FFHQParams, "source") is FFHQ_SOURCES
     assert choices(HiFaceGANData, "degradation") is DEGRADATIONS
 

@@ -4,7 +4,12 @@ the library code that acts on the choice uses the same constants.
 A leaf module (no imports), so that reading params loads none of the code behind the choices.
 """
 
-CELEBA_SOURCES = ("sample", "local", "official")  # data.celeba.source: facegan.data.sources
+CELEBA_SOURCES = ("sample", "local", "official", "folder")  # data.celeba.source: facegan.data.sources
+CROPS = ("celeba_box", "center_square")  # data.celeba.crop: facegan.data.celeba
+# data.celeba.attributes_file, by its suffix: a CSV, or a file in the format of CelebA's list_attr_celeba.txt
+# (facegan.data.folder)
+CSV_SUFFIX = ".csv"
+ATTRIBUTE_FILE_SUFFIXES = (CSV_SUFFIX, ".txt")
 FFHQ_SOURCES = ("sample", "local", "official")  # data.ffhq.source: facegan.data.ffhq
 # hifacegan.data.degradation: facegan.data.hifacegan (the official HiFaceGAN degradation types)
 DEGRADATIONS = ("down", "noise", "blur", "jpeg", "full")

@@ -22,7 +22,9 @@ from typing import Any, Callable, Optional
 import yaml
 
 from facegan.batch_groups import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
-from facegan.choices import CELEBA_ATTRIBUTES, CELEBA_SOURCES, DEGRADATIONS, FFHQ_SOURCES
+from facegan.choices import (
+    ATTRIBUTE_FILE_SUFFIXES, CELEBA_ATTRIBUTES, CELEBA_SOURCES, CROPS, CSV_SUFFIX, DEGRADATIONS, FFHQ_SOURCES,
+)  # fmt: skip
 from facegan.errors import UserError
 
 
@@ -46,12 +48,16 @@ def _field(default=dataclasses.MISSING, **check):
 
 @dataclass(frozen=True)
 class CelebAParams:
-    """Where CelebA comes from and how it is cropped (PGAN's "celeba_cropped", official `dataset_tool.py`)."""
+    """Where the faces of PGAN and StarGAN come from, CelebA or a folder of photos, and how they are
+    cropped (PGAN's "celeba_cropped", official `dataset_tool.py`, or each photo's centred square)."""
 
     source: str = _field(choices=CELEBA_SOURCES)
     sample_count: int = _field(low=8)
     sample_seed: int = _field(low=0)
     local_dir: str = _field()
+    folder: str = _field()
+    attributes_file: str = _field()
+    crop: str = _field(choices=CROPS)
     image_size: list[int] = _field(low=1)
     crop_center: list[float] = _field()
     crop_size: int = _field(low=4, power_of_two=True)
@@ -147,7 +153,7 @@ class PGANParams:
 class StarGANData:
     """StarGAN's CelebA view (official data loader): centre crop, resize, attributes, seeded test split."""
 
-    attributes: list[str] = _field(choices=CELEBA_ATTRIBUTES)
+    attributes: list[str] = _field()  # CelebA's names, or a folder's CSV columns: checked in _validate_stargan
     crop_size: int = _field(low=1)
     image_size: int = _field(low=8, high=1024, power_of_two=True)
     test_count: int = _field(low=1)
@@ -379,7 +385,8 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         pass
     else:
         _validate_pgan(params.pgan, params.data.celeba, problems)
-        _validate_stargan(params.stargan, problems)
+        _validate_folder_source(params.data.celeba, problems)
+        _validate_stargan(params.stargan, params.data.celeba, problems)
         _validate_ffhq(params.data.ffhq, problems)
         _validate_adam_schedule("hifacegan.train", params.hifacegan.train, problems)
         _validate_snapshot_choice(params.hifacegan.train, problems)
@@ -533,10 +540,23 @@ def _validate_pgan(pgan: PGANParams, celeba: CelebAParams, problems: list[str]) 
             problems.append(f"data.celeba.{name} = {getattr(celeba, name)}: must be two numbers [x, y]")
 
 
-def _validate_stargan(stargan: StarGANParams, problems: list[str]) -> None:
+def _validate_folder_source(celeba: CelebAParams, problems: list[str]) -> None:
+    if celeba.source == "folder" and not celeba.folder:
+        problems.append("data.celeba.source = 'folder' with data.celeba.folder empty: set it to the folder of your "
+                        "photos")
+    if celeba.attributes_file and not celeba.attributes_file.lower().endswith(ATTRIBUTE_FILE_SUFFIXES):
+        problems.append(f"data.celeba.attributes_file = {celeba.attributes_file!r}: must be a .csv (a file column, "
+                        "then one column per attribute) or a .txt in the format of CelebA's list_attr_celeba.txt")
+
+
+def _validate_stargan(stargan: StarGANParams, celeba: CelebAParams, problems: list[str]) -> None:
     data, model, train = stargan.data, stargan.model, stargan.train
-    if not data.attributes or len(set(data.attributes)) != len(data.attributes):  # each name: checked as a value
+    if not data.attributes or len(set(data.attributes)) != len(data.attributes):
         problems.append(f"stargan.data.attributes = {data.attributes}: must be one or more distinct names")
+    # A folder's CSV names its own columns, which prepare_stargan checks; everything else has CelebA's 40.
+    if not (celeba.source == "folder" and celeba.attributes_file.lower().endswith(CSV_SUFFIX)):
+        problems += [f"stargan.data.attributes = {name!r}: must be one of {', '.join(CELEBA_ATTRIBUTES)}"
+                     for name in data.attributes if name not in CELEBA_ATTRIBUTES]
     for name, depth in (("stargan.model.d_repeat_num", model.d_repeat_num),
                         ("stargan.classifier.repeat_num", stargan.classifier.repeat_num)):
         if 2**depth > data.image_size:

@@ -8,18 +8,26 @@ exact mean of its block of crop pixels rounded half to even; integer block sums 
 bit-identical results without float error. The output is one memory-mappable uint8 NHWC
 `.npy` per resolution, the attributes, the partition and a manifest.
 
-With `resize`, the same machinery serves StarGAN (`facegan.data.stargan`):
-each crop is resized once with PIL's bilinear filter, as torchvision's `T.Resize` does on
-PIL images, and that single resolution is packed.
+The other crop, `center_square` (data.celeba.crop), takes photos of any size, as
+stylegan3's `dataset_tool.py --transform=center-crop` does: each photo, turned upright by
+its EXIF orientation, gives its largest centred square (left = (width - side) // 2, top
+likewise), which PIL's Lanczos filter resizes to `crop_size` when it is another size;
+the pyramid is then reduced from that square exactly as from the box.
 
-Every image listed in `list_attr_celeba.txt` must exist: a missing file is a broken
-download, reported (with its line in the listing) before anything is decoded. A file that
-is present but unusable (truncated, not an image, wrong size) is skipped and recorded, up
-to `max_bad_fraction` of the listing.
+The same machinery serves StarGAN (`facegan.data.stargan`): each crop is resized once
+with PIL's bilinear filter, as torchvision's `T.Resize` does on PIL images, and that single
+resolution is packed.
+
+What is packed is a `Listing`: CelebA's (every image of `list_attr_celeba.txt`, which must
+exist: a missing file is a broken download, reported with its line before anything is
+decoded), or a folder source's (`facegan.data.folder`). A file that is present but
+unusable (truncated, not an image, of another size than the CelebA box needs) is skipped
+and recorded, up to `max_bad_fraction` of the listing.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
@@ -30,14 +38,20 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facegan.data.celeba_format import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, SPLITS, read_attributes, read_partition
+from facegan.choices import CROPS
+from facegan.data.celeba_format import (
+    CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, SPLITS, attribute_columns, read_attributes, read_partition,
+)  # fmt: skip
+from facegan.data.folder import FOLDER_CSV, FOLDER_IMAGES, list_images, read_attribute_csv
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
 from facegan.data.packed import read_manifest, truncate_npy, write_manifest
 from facegan.io import staged
 from facegan.progress import progress
+
+log = logging.getLogger(__name__)
 
 CELEBA_IMAGE_SIZE = (178, 218)  # width, height of img_align_celeba
 CHUNK = 256  # images decoded and reduced together
@@ -113,62 +127,160 @@ def prepared_resolutions(crop_size: int, resolution: int) -> list[int]:
     return [4 << k for k in range(int(math.log2(resolution // 4)) + 1)]
 
 
+RE_DOWNLOAD = (f"Re-download the images (re-run the download stage), or remove their rows from {CELEBA_ATTR} "
+               "and lower the count on its first line.")
+FIX_ATTRIBUTE_FILE = ("Its first column holds each photo's path relative to data.celeba.folder, with / between "
+                      "subfolders (such as {example}): correct or remove those rows in data.celeba.attributes_file, "
+                      "then copy it in again: dvc repro -f download_celeba.")
+NO_ATTRIBUTES = (
+    "{folder} holds photos but no attributes (data.celeba.source: folder with data.celeba.attributes_file empty), "
+    "and StarGAN learns to edit attributes: set data.celeba.attributes_file to a CSV of them (a file column, then one "
+    "column of 1 or 0 per attribute; docs/data.md, \"Your own folder of faces\") and name its columns in "
+    "stargan.data.attributes. To train PGAN alone: dvc repro evaluate_pgan."
+)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The images a prepare stage packs, in this order, and what is known of each."""
+
+    dataset: str  # "celeba" (CelebA's layout) or "folder" (the folder source's)
+    folder: Path  # the images' folder; `files` are paths relative to it
+    files: list[str]
+    attributes: list[str]  # the names of the columns of `values`
+    values: np.ndarray  # (N, len(attributes)) int8, +1 / -1
+    partition: np.ndarray  # (N,) uint8 split codes: 0 train, 1 val, 2 test
+    sha256: dict[str, str]  # of the annotation files, by name
+
+
+def read_listing(raw_dir: Path, attributes: Sequence[str] | None = None) -> Listing:
+    """What the download stage brought into `raw_dir`: CelebA's layout, or a folder of photos.
+
+    CelebA lists the images of list_attr_celeba.txt with its 40 attributes; with
+    `attributes` (StarGAN's), those must be among them, which is checked before anything is
+    read. A folder lists all its photos, with no attributes (PGAN); with `attributes`, the
+    photos of its attribute file, whose columns must include them (the CSV's values are
+    those columns alone).
+    """
+    raw_dir = Path(raw_dir)
+    if (raw_dir / FOLDER_IMAGES).is_dir():
+        return _folder_listing(raw_dir, attributes)
+    if attributes is not None:
+        attribute_columns(attributes)
+    if not (raw_dir / CELEBA_ATTR).exists():
+        raise UserError(f"{raw_dir} holds neither CelebA's {CELEBA_ATTR} nor a folder source's {FOLDER_IMAGES}/: "
+                        "run the download stage (dvc repro download_celeba)")
+    names, files, values = read_attributes(raw_dir / CELEBA_ATTR)
+    splits = _partition_codes(raw_dir / CELEBA_PARTITION, files)
+    folder = raw_dir / CELEBA_IMAGES
+    if not folder.is_dir():
+        raise UserError(f"{folder} is missing: re-run the download stage (dvc repro download_celeba)")
+    _check_listed_images_exist(raw_dir / CELEBA_ATTR, files, _row_lines(files), set(os.listdir(folder)), folder,
+                               RE_DOWNLOAD)  # one directory read rather than a stat per image
+    sha256 = {name: _sha256(raw_dir / name) for name in (CELEBA_ATTR, CELEBA_PARTITION)}
+    return Listing("celeba", folder, files, names, values, splits, sha256)
+
+
+def _folder_listing(raw_dir: Path, attributes: Sequence[str] | None) -> Listing:
+    folder = raw_dir / FOLDER_IMAGES
+    images, _ = list_images(folder)
+    if not images:
+        raise UserError(f"{folder} holds no photo: re-run the download stage (dvc repro -f download_celeba)")
+    if attributes is None:
+        return Listing("folder", folder, images, [], np.zeros((len(images), 0), np.int8),
+                       np.zeros(len(images), np.uint8), {})
+    path = next((raw_dir / name for name in (FOLDER_CSV, CELEBA_ATTR) if (raw_dir / name).exists()), None)
+    if path is None:
+        raise UserError(NO_ATTRIBUTES.format(folder=folder))
+    if path.name == FOLDER_CSV:
+        names, (files, lines, values) = list(attributes), read_attribute_csv(path, attributes)
+    else:  # CelebA's format
+        attribute_columns(attributes)
+        names, files, values = read_attributes(path)
+        lines = _row_lines(files)
+    _check_listed_images_exist(path, files, lines, set(images), folder,
+                               FIX_ATTRIBUTE_FILE.format(example=images[0]))
+    if len(files) < len(images):
+        log.warning("%d of the %d photos in %s have no row in %s: StarGAN leaves them out",
+                    len(images) - len(files), len(images), folder, path.name)
+    return Listing("folder", folder, files, names, values, np.zeros(len(files), np.uint8), {path.name: _sha256(path)})
+
+
+def _row_lines(files: list[str]) -> list[int]:
+    """The line of each row of list_attr_celeba.txt: row k (from 0) is line k + 3, after the count and names lines."""
+    return list(range(3, len(files) + 3))
+
+
+def square_crop(
+    crop: str, *, crop_center: Sequence[float], crop_size: int, image_size: tuple[int, int], resize: int | None = None,
+) -> SquareCrop:
+    """The square that data.celeba.crop takes of each image, and its record in the manifest.
+
+    celeba_box: the `crop_size` box about `crop_center` on images of `image_size` (others are
+    skipped); center_square: each image's largest centred square. Then, with `resize`
+    (StarGAN), PIL's bilinear resize to it; without, a centred square of another side than
+    `crop_size` is resized to it with PIL's Lanczos filter.
+    """
+    if crop == "celeba_box":
+        box = crop_box(*crop_center, crop_size)
+        if box[0] < 0 or box[1] < 0 or box[2] > image_size[0] or box[3] > image_size[1]:
+            raise UserError(f"crop box {box} (data.celeba.crop_center/crop_size) does not fit {image_size} images")
+        record = {"center": list(crop_center), "size": crop_size, "box": list(box), "image_size": list(image_size)}
+    elif crop == "center_square":
+        box, record = None, {"mode": crop}
+    else:
+        raise UserError(f"data.celeba.crop = {crop!r}: must be one of {', '.join(CROPS)}")
+    side, resample = (resize, Image.Resampling.BILINEAR) if resize else (crop_size, Image.Resampling.LANCZOS)
+    if resize or box is None:  # PGAN's box is not resized, and its manifest stays as it was
+        record["resize"] = {"size": side, "filter": f"{resample.name.lower()} (PIL)"}
+    return SquareCrop(box, tuple(image_size), side, resample, record)
+
+
 def prepare_celeba(
     raw_dir: Path,
     out_dir: Path,
     *,
+    crop: str = "celeba_box",
     crop_center: Sequence[float] = (89, 121),
     crop_size: int = 128,
-    resolution: int | None = None,
-    resize: int | None = None,
+    resolution: int,
     max_bad_fraction: float,
     image_size: tuple[int, int] = CELEBA_IMAGE_SIZE,
     workers: int = 1,
 ) -> dict:
-    """Crop, reduce and pack CelebA from `raw_dir` (official layout) into `out_dir`; return the manifest.
+    """Crop, reduce and pack the images of `raw_dir` (CelebA's layout or a folder's) into `out_dir` for PGAN:
+    the squares of `square_crop`, exactly box-reduced to 4, 8, ..., `resolution`. Return the manifest."""
+    resolutions = prepared_resolutions(crop_size, resolution)
+    square = square_crop(crop, crop_center=crop_center, crop_size=crop_size, image_size=image_size)
+    return pack(read_listing(raw_dir), out_dir, square, resolutions, max_bad_fraction=max_bad_fraction,
+                workers=workers)
 
-    Give exactly one of `resolution` (PGAN: exact box reductions of the crop to 4, 8, ...,
-    `resolution`) and `resize` (StarGAN: the crop resized to `resize` x `resize` with PIL's
-    bilinear filter, the only packed resolution; the manifest's crop records it).
 
-    A listed image missing from img_align_celeba is a MissingImagesError naming its line,
-    raised before any decoding. Unreadable, truncated, non-image or wrong-size files are
-    skipped and listed in the manifest with the reason; more than `max_bad_fraction` of
-    them is a BadImagesError.
+def pack(listing: Listing, out_dir: Path, square: SquareCrop, resolutions: list[int], *, max_bad_fraction: float,
+         workers: int = 1) -> dict:
+    """Pack the `square` of each listed image, reduced to each of `resolutions`, into `out_dir`; return the manifest.
+
+    Unreadable, truncated, non-image or wrong-size files are skipped and listed in the
+    manifest with the reason; more than `max_bad_fraction` of them is a BadImagesError.
     """
-    if (resolution is None) == (resize is None):
-        raise ValueError("give exactly one of resolution (box-reduced pyramid) and resize (one bilinear level)")
-    raw_dir = Path(raw_dir)
-    names, files, values = read_attributes(raw_dir / CELEBA_ATTR)
-    splits = _partition_codes(raw_dir / CELEBA_PARTITION, files)
-    if resize is not None and resize < 1:
-        raise UserError(f"resize = {resize}: must be at least 1 pixel")
-    resolutions = [resize] if resize is not None else prepared_resolutions(crop_size, resolution)
-    box = crop_box(*crop_center, crop_size)
-    if box[0] < 0 or box[1] < 0 or box[2] > image_size[0] or box[3] > image_size[1]:
-        raise UserError(f"crop box {box} (data.celeba.crop_center/crop_size) does not fit {image_size} images")
-    _check_listed_images_exist(raw_dir, files)
+    files = listing.files
     with staged(out_dir, folder=True) as staging:
         packer = _Packer(staging, len(files), resolutions, max_bad_fraction)
-        loader = _CropLoader(raw_dir / CELEBA_IMAGES, box, tuple(image_size), resize)
+        loader = _CropLoader(listing.folder, square)
         chunks = [files[start : start + CHUNK] for start in range(0, len(files), CHUNK)]
         results = ordered_map(loader.load_chunk, chunks, workers)
-        for chunk in progress(results, total=len(chunks), desc=f"prepare CelebA ({CHUNK} images/step)"):
+        for chunk in progress(results, total=len(chunks), desc=f"prepare {listing.dataset} ({CHUNK} images/step)"):
             packer.add(chunk)
         kept = packer.close()
-        np.save(staging / "attributes.npy", values[kept])
-        np.save(staging / "partition.npy", splits[kept])
-        crop = {"center": list(crop_center), "size": crop_size, "box": list(box), "image_size": list(image_size)}
-        if resize is not None:  # absent for PGAN, whose manifest stays as it was
-            crop["resize"] = {"size": resize, "filter": "bilinear (PIL)"}
+        np.save(staging / "attributes.npy", listing.values[kept])
+        np.save(staging / "partition.npy", listing.partition[kept])
         manifest = {
-            "dataset": "celeba",
-            "crop": crop,
+            "dataset": listing.dataset,
+            "crop": square.record,
             "resolutions": resolutions,
-            "attributes": names,
-            **packer.summary(files, splits[kept]),
-            "sha256": {name: _sha256(raw_dir / name) for name in (CELEBA_ATTR, CELEBA_PARTITION)}
-            | {CELEBA_IMAGES: packer.images_sha256.hexdigest()},
+            "attributes": listing.attributes,
+            **packer.summary(files, listing.partition[kept]),
+            "sha256": listing.sha256 | {listing.folder.name: packer.images_sha256.hexdigest()},
         }
         write_manifest(staging, manifest)
     return manifest
@@ -178,21 +290,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _check_listed_images_exist(raw_dir: Path, files: list[str], shown: int = 5) -> None:
-    """Raise MissingImagesError, naming lines and files, when listed images are absent from disk."""
-    folder = raw_dir / CELEBA_IMAGES
-    if not folder.is_dir():
-        raise UserError(f"{folder} is missing: re-run the download stage (dvc repro download_celeba)")
-    present = set(os.listdir(folder))  # one directory read rather than a stat per image
-    # Row k (from 0) of list_attr_celeba.txt is line k + 3, after the count and names lines.
-    missing = [(index + 3, name) for index, name in enumerate(files) if name not in present]
+def _check_listed_images_exist(listing: Path, files: list[str], lines: list[int], present: set[str], folder: Path,
+                               fix: str, shown: int = 5) -> None:
+    """Raise MissingImagesError, naming lines and files, when images that `listing` lists are not `present`."""
+    missing = [(line, name) for line, name in zip(lines, files) if name not in present]
     if missing:
         first = ", ".join(f"line {line} ({name})" for line, name in missing[:shown])
         more = f" and {len(missing) - shown} more" if len(missing) > shown else ""
         raise MissingImagesError(
-            f"{raw_dir / CELEBA_ATTR} lists {len(missing)} of {len(files)} images that are not in {folder}: "
-            f"{first}{more}. Re-download the images (re-run the download stage), or remove their rows "
-            f"from {CELEBA_ATTR} and lower the count on its first line.",
+            f"{listing} lists {len(missing)} of {len(files)} images that are not in {folder}: {first}{more}. {fix}",
             missing,
         )
 
@@ -208,6 +314,32 @@ def _partition_codes(path: Path, files: list[str]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class SquareCrop:
+    """How an image becomes a `side` x `side` square (`square_crop`)."""
+
+    box: tuple[int, int, int, int] | None  # the box on images of `image_size`; None: each image's centred square
+    image_size: tuple[int, int]
+    side: int
+    resample: Image.Resampling  # the filter that brings a square of another side to `side`
+    record: dict  # what the manifest says of it
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        """The RGB square of a decoded `image` (of `image_size` when there is a box)."""
+        if self.box is None:
+            image = ImageOps.exif_transpose(image)  # the photo as a viewer shows it
+        square = image.crop(self.box or center_square(*image.size)).convert("RGB")
+        return square if square.size == (self.side, self.side) else square.resize((self.side, self.side), self.resample)
+
+
+def center_square(width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the largest square centred in a `width` x `height` image,
+    its margins rounded down (stylegan3's `dataset_tool.py`): 300x200 gives (50, 0, 250, 200)."""
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+@dataclass(frozen=True)
 class _LoadedChunk:
     files: list[str]
     crops: np.ndarray  # (kept, side, side, 3) uint8
@@ -219,9 +351,7 @@ class _LoadedChunk:
 @dataclass(frozen=True)
 class _CropLoader:
     folder: Path
-    box: tuple[int, int, int, int]
-    size: tuple[int, int]
-    resize: int | None = None  # side of the bilinear resize of each crop; None keeps the crop
+    square: SquareCrop
 
     def load_chunk(self, files: list[str]) -> _LoadedChunk:
         crops, kept, bad, digests = [], [], [], []
@@ -233,7 +363,7 @@ class _CropLoader:
             else:
                 crops.append(crop)
                 kept.append(position)
-        side = self.resize or self.box[2] - self.box[0]
+        side = self.square.side
         return _LoadedChunk(files, np.array(crops, np.uint8).reshape(-1, side, side, 3), kept, bad, digests)
 
     def load(self, name: str) -> tuple[np.ndarray | None, str, bytes]:
@@ -243,15 +373,13 @@ class _CropLoader:
         except OSError as error:
             return None, f"unreadable file ({error.strerror})", b""  # missing ones were caught up front
         digest = hashlib.sha256(data).digest()
+        size = self.square.image_size
         try:
             with Image.open(BytesIO(data)) as image:
-                if image.size != self.size:
-                    return None, f"size {image.width}x{image.height}, expected {self.size[0]}x{self.size[1]}", digest
+                if self.square.box is not None and image.size != size:
+                    return None, f"size {image.width}x{image.height}, expected {size[0]}x{size[1]}", digest
                 image.load()  # decodes fully: a truncated JPEG raises here
-                crop = image.crop(self.box).convert("RGB")
-                if self.resize is not None:
-                    crop = crop.resize((self.resize, self.resize), Image.Resampling.BILINEAR)
-                return np.asarray(crop), "", digest
+                return np.asarray(self.square(image)), "", digest
         except UnidentifiedImageError:
             return None, "not an image", digest
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
@@ -297,7 +425,8 @@ class _Packer:
         return message + (
             f"{sum(sizes.values())} of them are of another size than data.celeba.image_size: for photos of "
             f"{width}x{height}, set data.celeba.image_size: [{width}, {height}] and a face box inside them, "
-            "data.celeba.crop_center and crop_size (PGAN; StarGAN: stargan.data.crop_size), as docs/data.md says."
+            "data.celeba.crop_center and crop_size (PGAN; StarGAN: stargan.data.crop_size); for photos of any "
+            "size, data.celeba.crop: center_square takes the centred square of each. docs/data.md says more."
         )
 
     def close(self) -> np.ndarray:
@@ -321,7 +450,7 @@ class PreparedCelebA:
 
     root: Path
     manifest: dict
-    attributes: np.ndarray  # (N, 40) int8, +1 / -1, columns as manifest["attributes"]
+    attributes: np.ndarray  # (N, A) int8, +1 / -1, columns as manifest["attributes"] (CelebA's 40; a folder's none)
     partition: np.ndarray  # (N,) uint8: 0 train, 1 val, 2 test
 
     @property

@@ -78,6 +78,20 @@ def _check_unique(path: Path, files: Sequence[str], first_row_line: int) -> None
         seen.add(name)
 
 
+def attribute_columns(attributes: Sequence[str]) -> list[int]:
+    """Columns of `attributes` among the 40 CelebA ones; an unknown or repeated name is a UserError."""
+    unknown = [name for name in attributes if name not in CELEBA_ATTRIBUTES]
+    if unknown:
+        raise UserError(
+            f"stargan.data.attributes: {', '.join(map(repr, unknown))} not CelebA attribute(s); "
+            f"the known ones are {', '.join(CELEBA_ATTRIBUTES)}"
+        )
+    repeated = sorted({name for name in attributes if list(attributes).count(name) > 1})
+    if repeated or not attributes:
+        raise UserError(f"stargan.data.attributes must list distinct attributes, got {list(attributes)}")
+    return [CELEBA_ATTRIBUTES.index(name) for name in attributes]
+
+
 def write_attributes(path: Path, files: Sequence[str], values: np.ndarray) -> None:
     """Write `list_attr_celeba.txt` exactly as the official file is laid out.
 

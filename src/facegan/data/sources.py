@@ -1,8 +1,9 @@
 """Bring a dataset into `data/raw/<dataset>/` in its original on-disk format.
 
-Three sources: `sample` generates the synthetic CelebA (`synthetic.py`), `local` takes a
+Four sources: `sample` generates the synthetic CelebA (`synthetic.py`), `local` takes a
 copy the user already has, `official` downloads the files torchvision's CelebA dataset
-lists, verifying each against its official md5. Every source builds the output folder
+lists, verifying each against its official md5, and `folder` takes any folder of photos,
+with or without a file of attributes (`folder.py`). Every source builds the output folder
 beside its final path and renames it in, so an interrupted run leaves nothing half-written.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Mapping, Sequence
 
 from facegan.choices import CELEBA_SOURCES
 from facegan.data.celeba_format import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, read_attributes, write_partition
+from facegan.data.folder import FOLDER_IMAGES, IMAGE_SUFFIXES, attribute_file_name, list_images
 from facegan.data.synthetic import write_celeba_sample
 from facegan.fetch import DataSourceError, download_file, link_or_copy
 from facegan.io import staged
@@ -42,9 +44,12 @@ def fetch_celeba(
     count: int,
     seed: int,
     local_dir: Path | str | None,
+    folder: Path | str | None = None,
+    attributes_file: Path | str | None = None,
     urls: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> None:
-    """Fill `dst` with CelebA in the official layout from `source`: sample | local | official."""
+    """Fill `dst` from `source`: CelebA in the official layout (sample | local | official),
+    or a folder of photos and its optional attribute file (folder)."""
     if source == "sample":
         write_celeba_sample(dst, count, seed)
     elif source == "local":
@@ -55,6 +60,11 @@ def fetch_celeba(
             _write_all_train_partition(dst)
     elif source == "official":
         fetch_official(dst, CELEBA_OFFICIAL if urls is None else urls)
+    elif source == "folder":
+        if not folder:
+            raise DataSourceError("data.celeba.source is 'folder' but data.celeba.folder is empty: set it to the "
+                                  "folder of your photos")
+        fetch_folder(Path(folder), dst, Path(attributes_file) if attributes_file else None)
     else:
         raise DataSourceError(f"data.celeba.source = {source!r}: must be one of {', '.join(map(repr, CELEBA_SOURCES))}")
 
@@ -95,6 +105,38 @@ def _walk_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return sorted(Path(root) / name for root, _, names in os.walk(path) for name in names)
+
+
+def fetch_folder(src: Path, dst: Path, attributes_file: Path | None = None) -> None:
+    """Bring every photo of `src` into `dst`/images/ under its path in `src`, and
+    `attributes_file` beside it (hard links where possible, else copies: see `fetch_local`)."""
+    src = Path(src).expanduser()
+    if not src.is_dir():
+        raise DataSourceError(f"data.celeba.folder = {str(src)!r} is not a folder: set it to the folder of your photos")
+    if attributes_file is not None:
+        attributes_file = Path(attributes_file).expanduser()
+        if not attributes_file.is_file():
+            raise DataSourceError(f"data.celeba.attributes_file = {str(attributes_file)!r} is not a file: set it to "
+                                  "your CSV of attributes, or to \"\" (PGAN needs none)")
+    images, others = list_images(src)
+    if attributes_file is not None:  # the CSV may well sit among the photos
+        others = [name for name in others if not (src / name).samefile(attributes_file)]
+    if not images:
+        found = f", only {len(others)} other file(s): {_some(others)}" if others else ""
+        raise DataSourceError(f"data.celeba.folder {src} holds no photo ({', '.join(IMAGE_SUFFIXES)}, in subfolders "
+                              f"too){found}: set data.celeba.folder to the folder of your photos")
+    if others:
+        log.warning("%s: left out %d file(s) that are not photos: %s", src, len(others), _some(others))
+    with staged(dst, folder=True) as staging:
+        for name in progress(images, total=len(images), desc=f"linking {src.name}"):
+            link_or_copy(src / name, staging / FOLDER_IMAGES / name)
+        if attributes_file is not None:
+            link_or_copy(attributes_file, staging / attribute_file_name(attributes_file))
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def fetch_official(dst: Path, files: Mapping[str, tuple[str, str | None]] = CELEBA_OFFICIAL) -> None:

@@ -6,9 +6,12 @@ puts shuffled position i in test when i + 1 < 2000 (the first 1,999 rows), the r
 train. Labels are the selected attributes as 0/1 floats ("1" -> 1). Images go through
 `CenterCrop(178)` and `Resize(128)`, which on PIL images is PIL's bilinear resize.
 
-`prepare_stargan` reproduces that: the crop and resize through `prepare_celeba(resize=...)`
-(the PGAN crop-and-pack, same strictness and skipping of bad files), then `labels.npy`
-and `split.npy` for the kept images, all inside one atomic output folder.
+`prepare_stargan` reproduces that: the crop and resize through the PGAN crop-and-pack
+(`facegan.data.celeba.pack`, same strictness and skipping of bad files), then `labels.npy`
+and `split.npy` for the kept images, all inside one atomic output folder. A folder of
+photos (data.celeba.source: folder) takes the rows of its attribute file in place of
+list_attr_celeba.txt's, and with data.celeba.crop: center_square each photo's centred
+square in place of the CenterCrop.
 """
 from __future__ import annotations
 
@@ -20,8 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from facegan.choices import CELEBA_ATTRIBUTES
-from facegan.data.celeba_format import CELEBA_ATTR, read_attributes
-from facegan.data.celeba import CELEBA_IMAGE_SIZE, prepare_celeba
+from facegan.data.celeba import CELEBA_IMAGE_SIZE, pack, read_listing, square_crop
 from facegan.errors import UserError
 from facegan.data.packed import read_manifest, write_manifest
 from facegan.io import staged
@@ -46,23 +48,11 @@ def stargan_split(count: int, test_count: int, seed: int) -> np.ndarray:
     return split
 
 
-def attribute_columns(attributes: Sequence[str]) -> list[int]:
-    """Columns of `attributes` among the 40 CelebA ones; an unknown or repeated name is a UserError."""
-    unknown = [name for name in attributes if name not in CELEBA_ATTRIBUTES]
-    if unknown:
-        raise UserError(
-            f"stargan.data.attributes: {', '.join(map(repr, unknown))} not CelebA attribute(s); "
-            f"the known ones are {', '.join(CELEBA_ATTRIBUTES)}"
-        )
-    repeated = sorted({name for name in attributes if list(attributes).count(name) > 1})
-    if repeated or not attributes:
-        raise UserError(f"stargan.data.attributes must list distinct attributes, got {list(attributes)}")
-    return [CELEBA_ATTRIBUTES.index(name) for name in attributes]
-
-
-def attribute_labels(values: np.ndarray, attributes: Sequence[str]) -> np.ndarray:
-    """(N, c) float32 0/1 labels of `attributes`, in that order, from read_attributes' (N, 40) +1/-1."""
-    return (np.asarray(values)[:, attribute_columns(attributes)] == 1).astype(np.float32)
+def attribute_labels(values: np.ndarray, attributes: Sequence[str],
+                     names: Sequence[str] = CELEBA_ATTRIBUTES) -> np.ndarray:
+    """(N, c) float32 0/1 labels of `attributes`, in that order, from +1/-1 `values` whose columns are `names`."""
+    columns = [list(names).index(name) for name in attributes]
+    return (np.asarray(values)[:, columns] == 1).astype(np.float32)
 
 
 def center_crop_center(image_size: tuple[int, int], side: int) -> tuple[float, float]:
@@ -77,37 +67,37 @@ def center_crop_center(image_size: tuple[int, int], side: int) -> tuple[float, f
 
 def prepare_stargan(
     raw_dir: Path, out_dir: Path, data: StarGANData, *, max_bad_fraction: float, workers: int = 1,
-    image_size: tuple[int, int] = CELEBA_IMAGE_SIZE,
+    image_size: tuple[int, int] = CELEBA_IMAGE_SIZE, crop: str = "celeba_box",
 ) -> dict:
-    """Centre-crop, resize and pack CelebA for StarGAN into `out_dir`, with labels and split; return the manifest.
+    """Crop, resize and pack the labelled images of `raw_dir` for StarGAN into `out_dir`, with
+    labels and split; return the manifest.
 
-    Besides `prepare_celeba`'s files (one `images_{image_size}.npy`, all 40 attributes, the
-    official partition): `labels.npy` ((N, c) float32 0/1, columns in `data.attributes`
-    order) and `split.npy` ((N,) uint8, 0 train, 1 test), both for the kept images. The
-    split is drawn over all listed rows, as the official code does, then restricted to the
-    kept ones, so a skipped file never moves another image between train and test.
-    `image_size` is the (width, height) of the aligned images (`data.celeba.image_size`).
+    Besides `pack`'s files (one `images_{image_size}.npy`, the listing's attributes, its
+    partition): `labels.npy` ((N, c) float32 0/1, columns in `data.attributes` order) and
+    `split.npy` ((N,) uint8, 0 train, 1 test), both for the kept images. The split is drawn
+    over all listed rows, as the official code does, then restricted to the kept ones, so a
+    skipped file never moves another image between train and test. `crop` is
+    data.celeba.crop: celeba_box is torchvision's CenterCrop(data.crop_size) of images of
+    `image_size` (data.celeba.image_size); center_square each image's centred square.
     """
-    raw_dir = Path(raw_dir)
-    attribute_columns(data.attributes)  # fails before any decoding
     width, height = image_size
-    if data.crop_size > min(width, height):
+    if crop == "celeba_box" and data.crop_size > min(width, height):
         raise UserError(f"stargan.data.crop_size = {data.crop_size} does not fit the {width}x{height} aligned images")
-    _, files, values = read_attributes(raw_dir / CELEBA_ATTR)
+    listing = read_listing(raw_dir, data.attributes)
+    files = listing.files
     if data.test_count >= len(files):
         raise UserError(
             f"stargan.data.test_count = {data.test_count} leaves none of the {len(files)} listed images for training"
         )
     split = stargan_split(len(files), data.test_count, data.split_seed)
-    labels = attribute_labels(values, data.attributes)
-    # Nested staging: prepare_celeba's finished folder replaces our empty staging folder,
+    labels = attribute_labels(listing.values, data.attributes, listing.attributes)
+    square = square_crop(crop, crop_center=center_crop_center(image_size, data.crop_size), crop_size=data.crop_size,
+                         image_size=image_size, resize=data.image_size)
+    # Nested staging: pack's finished folder replaces our empty staging folder,
     # the labels and split join it, and only the whole then replaces out_dir.
     with staged(out_dir, folder=True) as staging:
-        manifest = prepare_celeba(
-            raw_dir, staging, crop_center=center_crop_center(image_size, data.crop_size),
-            crop_size=data.crop_size, resize=data.image_size, max_bad_fraction=max_bad_fraction,
-            image_size=image_size, workers=workers,
-        )  # fmt: skip
+        manifest = pack(listing, staging, square, [data.image_size], max_bad_fraction=max_bad_fraction,
+                        workers=workers)
         row = {name: index for index, name in enumerate(files)}
         kept = np.array([row[name] for name in manifest["files"]], np.int64)
         np.save(staging / "labels.npy", labels[kept])
