@@ -17,6 +17,7 @@ def _data(lr, seeds, metrics, eval_seed=123):
     params = {"lr": lr, "pgan": {"train": {"seed": pgan_seed, "betas": [0.0, 0.99]}},
               "stargan": {"train": {"seed": stargan_seed}}, "eval": {"pgan": {"seed": eval_seed}}}
     files = {f"metrics/{model}.json": {"data": values} for model, values in metrics.items()}
+    files["data/pgan/4/curves/metrics.json"] = {"data": {"step": 400, "loss_d": -0.5}}  # a train stage's progress
     return {"params": {"params.yaml": {"data": params}}, "metrics": files}
 
 
@@ -40,6 +41,8 @@ def test_runs_are_the_baseline_and_finished_experiments_only():
     assert list(table["name"]) == ["main", "ok"] and list(table["baseline"]) == [True, False]
     assert table["param:pgan.train.betas"].iloc[0] == "[0.0, 0.99]"  # lists stay groupable
     assert np.isnan(table["metric:pgan.fid"]).all()
+    assert {column for column in table if column.startswith("metric:")} == {
+        "metric:pgan.swd.avg", "metric:pgan.fid", "metric:stargan.self_reconstruction_psnr"}  # no curves
 
 
 def test_settings_ignore_training_seeds_but_not_the_evaluation_seed():

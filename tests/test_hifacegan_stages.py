@@ -56,7 +56,7 @@ def test_training_writes_model_log_and_grid(trained):
     assert all(np.isfinite(row["loss_g"]) and np.isfinite(row["loss_d"]) for row in log)
     assert all(row["g_vgg"] == 0 for row in log)  # the sample default trains without VGG19 ...
     assert all(row["g_l1"] > 0 for row in log)  # ... and with the pixel loss in its place
-    plotted = ["iteration", *(name for name in LOG_COLUMNS if name not in ("g_vgg", "lr"))]  # no VGG, no lr
+    plotted = ["iteration", *(name for name in LOG_COLUMNS if name not in ("g_vgg", "learning_rate"))]  # no VGG, no lr
     assert read_curves(trained / "data/hifacegan/curves") == [{key: row[key] for key in plotted} for row in log]
     grid = Image.open(trained / "data/hifacegan/samples.png")
     assert grid.height > grid.width  # 4 faces x (degraded | restored | clean)

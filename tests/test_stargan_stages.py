@@ -53,7 +53,7 @@ def test_training_writes_model_log_and_grid(trained):
     assert curves == [{key: row[key] for key in ["iteration", *LOG_COLUMNS[:-1]]} for row in log]
     # G trains every 5th critic step: each 5-step row holds one generator step, never a NaN.
     assert all(np.isfinite(row["loss_g"]) and np.isfinite(row["g_rec"]) for row in log)
-    assert log[-1]["lr"] < log[0]["lr"]  # decays over the second half
+    assert log[-1]["learning_rate"] < log[0]["learning_rate"]  # decays over the second half
     grid = Image.open(trained / "data/stargan/samples.png")
     assert grid.width > grid.height  # 4 faces x (input + 5 edits)
     assert load_checkpoint(trained / "data/stargan/classifier/model.pt")["iteration"] == 20

@@ -18,6 +18,7 @@ from facegan.errors import UserError
 # StarGAN and the evaluation's sampling seeds are part of the measurement, not of the run.
 TRAINING_SEEDS = ("pgan.train.seed", "stargan.train.seed", "hifacegan.train.seed")
 PARAM, METRIC = "param:", "metric:"
+EVALUATIONS = "metrics"  # the folder of the evaluations' records; the train stages' curves/metrics.json are progress
 
 
 def exp_show(rev: str | None = None) -> list:
@@ -54,9 +55,12 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def _row(name: str, rev: str, data: dict) -> dict | None:
-    """A run's params and numeric metrics (None when it has no metrics: failed or queued)."""
+    """A run's params and numeric metrics, those of the evaluations' records (None when it has
+    none: failed, queued or still training)."""
     metrics = {}
     for path, content in (data.get("metrics") or {}).items():
+        if PurePosixPath(path).parent.as_posix() != EVALUATIONS:
+            continue
         model = PurePosixPath(path).stem
         for key, value in flatten(content.get("data") or {}).items():
             if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -47,8 +47,8 @@ def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, p
 
     batches = TrainingBatches(data.images, share, params.seed, mirror=True, rows=data.indices("train"))
     trained = run_loop(state, params.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
-                       plotted=LOG_COLUMNS, log_every=max(1, params.iterations // 50), checkpoint_every=max(1, params.iterations // 5),
-                       desc="attribute classifier")
+                       plotted=LOG_COLUMNS, log_every=max(1, params.iterations // 50),
+                       checkpoint_every=max(1, params.iterations // 5), desc="attribute classifier")
     if compute.main:
         write_model(state, paths, keep=("C",))
     return {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}

@@ -39,7 +39,7 @@ from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan
 if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
     from facegan.models.pretrained import VGG19Features
 
-LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "g_l1", "loss_d", "d_real", "d_fake", "lr"]
+LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "g_l1", "loss_d", "d_real", "d_fake", "learning_rate"]
 
 
 def network_config(hifacegan: HiFaceGANParams) -> dict:
@@ -80,7 +80,7 @@ def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, 
     state.opt_D.step()
     return {"loss_g": loss_g.item(), "g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_vgg": g_vgg.item(),
             "g_l1": g_l1.item(), "loss_d": loss_d.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
-            "lr": state.opt_G.param_groups[0]["lr"]}
+            "learning_rate": state.opt_G.param_groups[0]["lr"]}
 
 
 def hifacegan_trainer(state: GANState, hifacegan: HiFaceGANParams, compute: Compute, pairs: np.ndarray,
@@ -178,7 +178,8 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     off = {"g_vgg": train.lambda_vgg == 0, "g_l1": train.lambda_l1 == 0}
     plotted = [name for name in LOG_COLUMNS[:-1] if not off.get(name)]
     trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
-                       plotted=plotted, log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="hifacegan",
+                       plotted=plotted, log_every=train.log_every, checkpoint_every=train.checkpoint_every,
+                       desc="hifacegan",
                        on_checkpoint=lambda: keep_snapshot(state, paths, train.snapshots))
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:

@@ -27,7 +27,8 @@ from facegan.training.compute import BatchShare, Compute, Network
 from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
 from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
 
-LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id", "lr"]
+LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id",
+               "learning_rate"]
 
 
 def network_config(stargan: StarGANParams) -> dict:
@@ -54,7 +55,7 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()
-    parts = {"loss_d": loss_d.item(), **parts, "lr": state.opt_D.param_groups[0]["lr"]}
+    parts = {"loss_d": loss_d.item(), **parts, "learning_rate": state.opt_D.param_groups[0]["lr"]}
     if (state.iteration + 1) % train.n_critic:
         return parts
 
@@ -96,7 +97,8 @@ def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths
     step, batches = stargan_trainer(state, stargan, compute, data.images, data.labels, data.indices("train"))
     plotted = [name for name in LOG_COLUMNS[:-1] if name != "g_id" or train.lambda_id > 0]
     trained = run_loop(state, train.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,
-                       plotted=plotted, log_every=train.log_every, checkpoint_every=train.checkpoint_every, desc="stargan")
+                       plotted=plotted, log_every=train.log_every, checkpoint_every=train.checkpoint_every,
+                       desc="stargan")
     summary = {"iterations": state.iteration, "trained_now": trained, "seconds": state.seconds}
     if not compute.main:
         return summary
