@@ -42,7 +42,6 @@ def _train_curves(folder, seed: int, iterations: int = 60) -> None:
         log.add({"loss_d": -1 / iteration + values.normal(0, 0.1), "gp": values.uniform(0, 1)})
         if iteration % 5 == 0:
             curves.write(log.write(iteration, {"seconds": iteration * 0.1}))
-    curves.close()
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import numpy as np
 
 from facegan.training.log import WALL_CLOCK, LiveCurves, LossLog, read_curves, read_log
 
-COLUMNS = ["loss_d", "loss_g", "gp", "lr", WALL_CLOCK]
+COLUMNS = ["loss_d", "loss_g", "gp", "learning_rate", WALL_CLOCK]
 PLOTTED = ["loss_d", "loss_g", "gp"]
 
 
@@ -23,9 +23,7 @@ def _run(folder, iterations=40, start=0, stop=None, clock=0.5):
             values["loss_g"] = 1 / iteration
         log.add(values)
         if iteration % 2 == 0:
-            curves.write(log.write(iteration, {"lr": 1e-3, WALL_CLOCK: iteration * clock}))
-    if stop is None:
-        curves.close()
+            curves.write(log.write(iteration, {"learning_rate": 1e-3, WALL_CLOCK: iteration * clock}))
     return folder
 
 
@@ -44,7 +42,7 @@ def test_the_curves_are_the_log_without_its_wall_clock(tmp_path):
     assert sum("loss_g" in row for row in curves) == 10
     summary = json.loads((folder / "curves/metrics.json").read_text())
     assert summary == {"loss_d": logged[-1]["loss_d"], "loss_g": logged[-1]["loss_g"], "gp": logged[-1]["gp"],
-                       "lr": 1e-3, "step": 40}  # lr: in the summary, not plotted; never the wall clock
+                       "learning_rate": 1e-3, "step": 40}  # in the summary, not plotted; never the wall clock
 
 
 def test_the_same_values_give_the_same_bytes_whatever_the_clock(tmp_path):

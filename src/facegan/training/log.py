@@ -5,25 +5,32 @@ flushed as training goes, with the training time. It is not a DVC output: it out
 stage's run, so a resumed run first drops the rows written after the checkpoint it resumes
 from, and the curve has no duplicated or orphaned iterations.
 
-`LiveCurves` writes the same rows, without the training time, through DVCLive into the
-stage's curves folder: `metrics.json` (the iteration and the latest values, which
-`dvc exp show` reads while the stage runs, also in a queued or temp experiment) and
-`plots/metrics/<value>.tsv` (x `step` = the iteration), which dvc.yaml declares as plots.
-DVC deletes a stage's outputs before it runs the stage, so the folder is rebuilt from the
-working log's kept rows at every start; every value is rounded as the working log writes it,
-so a resumed run's curves are byte-identical to an uninterrupted one's. Where DVC is
-connected to Studio, DVCLive also sends each row there as it is written.
+`LiveCurves` writes the same rows, without the training time, into the stage's curves
+folder in the layout of DVCLive, DVC's logger: `metrics.json` (the iteration and the latest
+values, which `dvc exp show` reads while the stage runs, also in a queued or temp
+experiment) and `plots/metrics/<value>.tsv` (x `step` = the iteration), which dvc.yaml
+declares as plots. DVC deletes a stage's outputs before it runs the stage, so the folder is
+rebuilt from the working log's kept rows at every start; every value is rounded as the
+working log writes it, so a resumed run's curves are byte-identical to an uninterrupted
+one's. Not DVCLive itself: it stops in a git repository without a commit ("Empty git repo"),
+costs every train stage a second or more to import DVC and open the repository, and its own
+resume keeps the rows past the checkpoint; what it adds, sending rows to Studio, is left out.
 """
 from __future__ import annotations
 
 import csv
+import json
 import math
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
+from facegan.io import atomic_write_bytes
+
 WALL_CLOCK = "seconds"  # the only logged column that differs between two runs on the same inputs
 STEP = "step"  # DVCLive's name for the x of every curve: here the iteration
+PLOTS = "plots/metrics"  # where DVCLive puts the curves in its folder
 
 
 def rounded(value: float) -> float:
@@ -75,50 +82,47 @@ def read_log(path: Path) -> list[dict[str, float]]:
 
 
 class LiveCurves:
-    """The logged values through DVCLive (see the module's docstring): the `plotted` ones as
-    curves and in metrics.json, the others in metrics.json only; the training time in neither,
-    so that two runs on the same inputs write the same bytes and dvc.lock does not change."""
+    """The logged values in DVCLive's layout (see the module's docstring): the `plotted` ones
+    as curves, every one in metrics.json; the training time in neither, so that two runs on the
+    same inputs write the same bytes and dvc.lock does not change. A value with no number in
+    an interval (NaN) is left out of that row."""
 
     def __init__(self, folder: Path, plotted: Sequence[str], history: Sequence[dict[str, float]] = ()):
-        from dvclive import Live  # imports DVC (about a second): only the process that logs pays it
-
-        # resume=False: DVCLive empties the folder; dvcyaml=False: dvc.yaml declares the files;
-        # save_dvc_exp=False: the stage belongs to `dvc repro` or `dvc exp run`, never its own.
-        self.live = Live(str(folder), resume=False, dvcyaml=False, save_dvc_exp=False, report=None)
-        self.plotted = set(plotted)
+        self.folder, self.plotted = Path(folder), set(plotted)
+        shutil.rmtree(self.folder, ignore_errors=True)  # rebuilt from the working log's kept rows
+        (self.folder / PLOTS).mkdir(parents=True)
+        self.summary: dict[str, float] = {}
         for row in history:
-            self._log(row)
-        if history:
-            self._summarise()
-            self.live.make_summary()
+            self._append(row)
+        self._write_summary()
 
-    def _log(self, row: dict[str, float]) -> None:
-        self.live.step = int(row["iteration"])
-        for name, value in row.items():
-            if name not in ("iteration", WALL_CLOCK) and not math.isnan(value):
-                self.live.log_metric(name, value, plot=name in self.plotted)
+    def _append(self, row: dict[str, float]) -> None:
+        step = int(row["iteration"])
+        values = {name: value for name, value in row.items()
+                  if name not in ("iteration", WALL_CLOCK) and not math.isnan(value)}
+        for name in sorted(self.plotted & set(values)):
+            curve = self.folder / PLOTS / f"{name}.tsv"
+            with curve.open("a", newline="") as handle:
+                handle.write("" if curve.stat().st_size else f"{STEP}\t{name}\n")
+                handle.write(f"{step}\t{values[name]!r}\n")
+        # The step, then the values by name: a fixed order, whatever row a value first came in.
+        latest = {**self.summary, **values}
+        self.summary = {STEP: step, **{name: latest[name] for name in sorted(latest) if name != STEP}}
 
-    def _summarise(self) -> None:
-        """The step, then the values by name: DVCLive keeps them in the order they first came
-        (a value logged every n-th row comes late), which a resumed run would change."""
-        summary = self.live.summary
-        self.live.summary = {STEP: self.live.step, **{name: summary[name] for name in sorted(summary) if name != STEP}}
+    def _write_summary(self) -> None:
+        atomic_write_bytes(self.folder / "metrics.json", (json.dumps(self.summary, indent=4) + "\n").encode())
 
     def write(self, row: dict[str, float]) -> None:
-        """Log one row of the working log (`LossLog.write`'s) and publish it."""
-        self._log(row)
-        self._summarise()
-        self.live.sync()
-
-    def close(self) -> None:
-        self.live.end()
+        """Log one row of the working log (`LossLog.write`'s): its points, then the summary."""
+        self._append(row)
+        self._write_summary()
 
 
 def read_curves(folder: Path) -> list[dict[str, float]]:
     """The curves in a `LiveCurves` folder as rows like the working log's: one per iteration,
     with the values plotted at it."""
     rows: dict[int, dict[str, float]] = {}
-    for tsv in sorted((Path(folder) / "plots" / "metrics").glob("*.tsv")):
+    for tsv in sorted((Path(folder) / PLOTS).glob("*.tsv")):
         for entry in read_log(tsv):
             step = int(entry.pop(STEP))
             rows.setdefault(step, {"iteration": float(step)}).update(entry)

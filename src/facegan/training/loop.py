@@ -202,8 +202,6 @@ def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, floa
         if state.iteration % checkpoint_every == 0 or done:
             on_checkpoint()
             save_working(paths.work, state.snapshot())
-    if curves:
-        curves.close()
     return state.iteration - start
 
 
