@@ -38,7 +38,7 @@ repro: setup
 test: setup
 	OMP_NUM_THREADS=1 python -m pytest -q -n $$(nproc) --durations=15
 
-# What two tests need from Debian's packages: SLURM and munge for the sweep test's one-node
+# What three tests need from Debian's packages: SLURM and munge for the sweep test's one-node
 # cluster (tests/slurm_cluster.py), Chromium to open `dvc plots diff`'s page with no network
 # (tests/browser.py). Without them those tests skip, saying so; CI installs them (.ci/run)
 # and requires them.

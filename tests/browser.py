@@ -28,13 +28,14 @@ def rendered(page: Path, screenshot: Path | None = None) -> str:
     profile = page.parent / ".chromium-profile"  # its own: tests run in parallel
     flags = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
              "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000"]
-    if screenshot:
-        subprocess.run([*flags, f"--screenshot={screenshot}", "--window-size=1400,2400", page.as_uri()],
-                       capture_output=True, timeout=120, check=True)
-    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
-    shutil.rmtree(profile, ignore_errors=True)
-    return dom
+    try:
+        if screenshot:
+            subprocess.run([*flags, f"--screenshot={screenshot}", "--window-size=1400,2400", page.as_uri()],
+                           capture_output=True, timeout=120, check=True)
+        return subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
+                              check=True).stdout
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def charts(dom: str) -> dict[str, str]:

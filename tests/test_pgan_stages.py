@@ -10,7 +10,7 @@ from conftest import (REPO, check_resumes_only_the_same_inputs, free_endpoint, i
                       perturb_model, run_stage, tiny_params_dict, write_params)
 from facegan.checkpoint import load_checkpoint
 from facegan.entrypoints import NOTHING_HALF_WRITTEN
-from facegan.training.log import read_curves
+from facegan.training.log import read_log
 from facegan.training.loop import previous_checkpoint
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
@@ -65,8 +65,8 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path, trained_to_4, uni
     write_params(killed / "params.yaml", params)
     resumed = run_stage("train.py", "pgan", "8", cwd=killed)
     assert f"resuming scale 8 from iteration {killed_at}" in resumed.stderr
-    log = read_curves(killed / "data/pgan/8/curves")
-    iterations = [row["iteration"] for row in log]
+    log = read_log(killed / "data/pgan/8/curves/plots/metrics/loss_d.tsv")  # one curve, as DVC reads it
+    iterations = [row["step"] for row in log]
     assert iterations == sorted(set(iterations)) and iterations[-1] == 120
 
     a, b = load_checkpoint(killed / "data/pgan/8/model.pt"), uninterrupted_scale_8

@@ -143,7 +143,6 @@ def test_repro_then_experiment_with_another_lr(clone):
     assert "lr" in run_in("dvc", "params", "diff", cwd=clone) and "swd.avg" in diff
     assert "…" not in table and max(map(len, table.splitlines())) <= 120, table
     assert all(column in table for column in ("lr", "swd.avg", "attr_accuracy.mean", "psnr", "0.003")), table
-    _plots_diff_overlays_the_runs(clone / "dvc_plots/index.html")
 
     # A seed sweep through DVC's queue retrains PGAN only, and `facegan compare` counts it.
     run_in("git", "checkout", "--", ".", cwd=clone)  # the workspace back at the baseline, which the queue starts from
@@ -159,3 +158,5 @@ def test_repro_then_experiment_with_another_lr(clone):
     assert "stargan.self_reconstruction_psnr" in compared["unchanged"]  # one StarGAN, reused by every run
     text = run_in("facegan", "compare", cwd=clone)
     assert "pgan.swd.avg" in text and max(map(len, text.splitlines())) <= 120, text
+    # Last, as it skips where there is no browser: the page that the README's `dvc plots diff` wrote.
+    _plots_diff_overlays_the_runs(clone / "dvc_plots/index.html")
