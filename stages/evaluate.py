@@ -28,8 +28,8 @@ def pgan(
     """Compare the averaged generator's faces with the real ones."""
     from facegan.data.celeba import load_prepared
     from facegan.evaluation import write_record
-    from facegan.evaluation.pgan import HEADLINE, pgan_metrics, summary
-    from facegan.inference.pgan import load_pgan
+    from facegan.pgan.evaluate import HEADLINE, pgan_metrics, summary
+    from facegan.pgan.inference import load_pgan
     from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
     from facegan.params import load_params
@@ -55,10 +55,10 @@ def stargan(
     device: str = DEVICE,
 ):
     """Judge StarGAN's edits of the test faces with the attribute classifier; cycle L1; FID."""
-    from facegan.data.stargan import load_stargan as load_stargan_data
+    from facegan.stargan.data import load_stargan as load_stargan_data
     from facegan.evaluation import write_record
-    from facegan.evaluation.stargan import HEADLINE, stargan_metrics, summary
-    from facegan.inference.stargan import load_judge, load_stargan
+    from facegan.stargan.evaluate import HEADLINE, stargan_metrics, summary
+    from facegan.stargan.inference import load_judge, load_stargan
     from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
     from facegan.params import load_params
@@ -84,10 +84,10 @@ def hifacegan(
     device: str = DEVICE,
 ):
     """Restore the degraded test faces; PSNR/SSIM against the clean ones, beside the degraded baseline; FID, LPIPS."""
-    from facegan.data.hifacegan import load_ffhq_pairs
+    from facegan.hifacegan.data import load_ffhq_pairs
     from facegan.evaluation import write_record
-    from facegan.evaluation.hifacegan import HEADLINE, hifacegan_metrics, summary
-    from facegan.inference.hifacegan import load_hifacegan
+    from facegan.hifacegan.evaluate import HEADLINE, hifacegan_metrics, summary
+    from facegan.hifacegan.inference import load_hifacegan
     from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
     from facegan.metrics.lpips import staged_lpips

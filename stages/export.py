@@ -20,7 +20,7 @@ def pgan(
 ):
     """Write generator.pt2, generator.onnx and generator.json: input a latent vector, output a face."""
     from facegan.export import export_generator
-    from facegan.inference.pgan import export_spec, load_pgan
+    from facegan.pgan.inference import export_spec, load_pgan
     from facegan.params import fingerprint, load_params
 
     params = load_params(params_file)
@@ -37,7 +37,7 @@ def stargan(
 ):
     """Write generator.pt2, generator.onnx and generator.json: inputs image and target labels."""
     from facegan.export import export_generator
-    from facegan.inference.stargan import export_spec, load_stargan
+    from facegan.stargan.inference import export_spec, load_stargan
     from facegan.params import fingerprint, load_params
 
     params = load_params(params_file)
@@ -53,7 +53,7 @@ def hifacegan(
 ):
     """Write generator.pt2, generator.onnx and generator.json: input a degraded face, output the restoration."""
     from facegan.export import export_generator
-    from facegan.inference.hifacegan import export_spec, load_hifacegan
+    from facegan.hifacegan.inference import export_spec, load_hifacegan
     from facegan.params import fingerprint, load_params
 
     params = load_params(params_file)

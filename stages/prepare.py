@@ -37,7 +37,7 @@ def stargan(
     out: Path = typer.Option(Path("data/prepared/stargan"), help="where the packed arrays, labels and split go"),
 ):
     """StarGAN's view: centre crop, bilinear resize, selected attributes, seeded test split."""
-    from facegan.data.stargan import prepare_stargan
+    from facegan.stargan.data import prepare_stargan
 
     params = load_params(params_file)
     c = params.data.celeba
@@ -56,7 +56,7 @@ def ffhq(
 ):
     """HiFaceGAN's pairs: each train/test image resized, degraded with imgaug (seeded per image), packed."""
     from facegan.data.ffhq import select_splits
-    from facegan.data.hifacegan import Degrader, degrade_ffhq
+    from facegan.hifacegan.data import Degrader, degrade_ffhq
 
     params = load_params(params_file)
     d = params.hifacegan.data

@@ -19,7 +19,7 @@ def pgan_init(params_file: Path = PARAMS_OPTION, out: Path = Path("data/pgan/ini
     """Write the seeded, untrained 4x4 PGAN networks (the first scale grows from them)."""
     from facegan.checkpoint import save_checkpoint
     from facegan.training.inputs import stage_inputs
-    from facegan.training.pgan import init_networks
+    from facegan.pgan.train import init_networks
 
     params = load_params(params_file)
     save_checkpoint(out, init_networks(params.pgan, stage_inputs("train_pgan_init", params, {})))
@@ -37,7 +37,7 @@ def pgan(
     from facegan.data.celeba import load_prepared
     from facegan.training.compute import computing, load_params_or_relaunch
     from facegan.training.inputs import stage_inputs
-    from facegan.training.pgan import ScalePaths, train_scale
+    from facegan.pgan.train import ScalePaths, train_scale
 
     params = load_params_or_relaunch(params_file)
     params.pgan.depth_of(scale)  # fails with the list of scales when SCALE is unknown
@@ -61,11 +61,11 @@ def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
             out: Path = typer.Option(Path("data/stargan"), help="model.pt, curves/, samples.png, work/"),
             device: str = DEVICE):
     """Train StarGAN on the training split, resuming from its working checkpoint when there is one."""
-    from facegan.data.stargan import load_stargan
+    from facegan.stargan.data import load_stargan
     from facegan.training.compute import computing, load_params_or_relaunch
     from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
-    from facegan.training.stargan import train_stargan
+    from facegan.stargan.train import train_stargan
 
     params = load_params_or_relaunch(params_file)
     prepared = load_stargan(data)
@@ -81,8 +81,8 @@ def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_D
                        out: Path = typer.Option(Path("data/stargan/classifier"), help="model.pt, curves/, work/"),
                        device: str = DEVICE):
     """Train the attribute classifier on real training images (it judges StarGAN's edits)."""
-    from facegan.data.stargan import load_stargan
-    from facegan.training.classifier import train_classifier
+    from facegan.stargan.data import load_stargan
+    from facegan.stargan.classifier import train_classifier
     from facegan.training.compute import computing, load_params_or_relaunch
     from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
@@ -104,10 +104,10 @@ def hifacegan(params_file: Path = PARAMS_OPTION,
               device: str = DEVICE):
     """Train HiFaceGAN on the degraded pairs, resuming from its working checkpoint when there is one.
     With hifacegan.train.lambda_vgg > 0 it needs VGG19's weights and stops at once without them."""
-    from facegan.data.hifacegan import load_ffhq_pairs
-    from facegan.models.pretrained import load_vgg19
+    from facegan.hifacegan.data import load_ffhq_pairs
+    from facegan.pretrained import load_vgg19
     from facegan.training.compute import computing, load_params_or_relaunch
-    from facegan.training.hifacegan import train_hifacegan
+    from facegan.hifacegan.train import train_hifacegan
     from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
     from facegan.weights import staged_path

@@ -23,7 +23,7 @@ from facegan.data.celeba import (
 from facegan.data.celeba_format import read_attributes
 from facegan.data.folder import AttributeCSVError, list_images, read_attribute_csv
 from facegan.data.sources import fetch_celeba
-from facegan.data.stargan import load_stargan, prepare_stargan, stargan_split
+from facegan.stargan.data import load_stargan, prepare_stargan, stargan_split
 from facegan.errors import UserError
 from facegan.fetch import DataSourceError
 

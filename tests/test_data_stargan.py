@@ -16,7 +16,7 @@ from test_data_celeba import HALFRES, _raw_copy_with_bad_files, halfres_raw, no_
 from facegan.choices import CELEBA_ATTRIBUTES
 from facegan.data.celeba_format import CELEBA_PARTITION, attribute_columns, read_attributes, write_partition
 from facegan.data.celeba import BadImagesError, MissingImagesError, crop_box, prepare_celeba
-from facegan.data.stargan import (
+from facegan.stargan.data import (
     attribute_labels,
     center_crop_center,
     load_stargan,

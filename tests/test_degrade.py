@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURES, FIXTURES_ABSENT
 from facegan.cli import app
-from facegan.data.hifacegan import Degrader, degrade_ffhq, load_ffhq_pairs
+from facegan.hifacegan.data import Degrader, degrade_ffhq, load_ffhq_pairs
 from facegan.errors import UserError
 from facegan.images import read_image
 

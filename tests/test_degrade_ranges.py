@@ -4,7 +4,7 @@ unscaled ranges. On synthetic faces, so it runs without the real-face fixtures."
 import numpy as np
 import pytest
 
-from facegan.data.hifacegan import GAUSSIAN_SIGMA, MOTION_KERNEL, Degrader, blur_ranges
+from facegan.hifacegan.data import GAUSSIAN_SIGMA, MOTION_KERNEL, Degrader, blur_ranges
 from facegan.data.synthetic import draw_face, sample_attributes
 
 

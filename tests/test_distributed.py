@@ -12,16 +12,16 @@ import pytest
 import torch
 
 from conftest import free_endpoint, run_stage, tiny_params_dict, write_params
-from facegan.batch_groups import BatchSplitError, stddev_group_size
+from facegan.pgan.batch_groups import BatchSplitError, stddev_group_size
 from facegan.checkpoint import load_checkpoint
-from facegan.models.pgan import Discriminator
-from facegan.models.pgan_layers import MinibatchStddev
+from facegan.pgan.model import Discriminator
+from facegan.pgan.layers import MinibatchStddev
 from facegan.params import ParamsError, ComputeParams, load_params
 from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import (Compute, Network, bf16_missing, compiler_missing, computing, process_share,
                                       relaunch_under_torchrun)
 from facegan.training.log import read_curves
-from facegan.training.pgan import init_networks, new_state, scale_trainer
+from facegan.pgan.train import init_networks, new_state, scale_trainer
 from facegan.training.wgan_gp import discriminator_loss
 
 

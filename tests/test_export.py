@@ -75,7 +75,7 @@ EXPORT = """
 import sys, torch
 from facegan.export import export_generator
 from facegan.inference import ExportSpec, InputSpec
-from facegan.models.pgan import Generator
+from facegan.pgan.model import Generator
 torch.manual_seed(0)
 export_generator(ExportSpec(Generator(8, [8, 8], 2), [InputSpec("z", (8,), "latent")], {"model": "test"}), sys.argv[1])
 """

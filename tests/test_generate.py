@@ -14,9 +14,9 @@ from conftest import interrupt_and_rerun, tiny_params_dict, write_params
 from facegan.checkpoint import save_checkpoint
 from facegan.cli import app
 from facegan.export import export_generator
-from facegan.inference.pgan import export_spec, generate, interpolations, load_pgan, slerp
+from facegan.pgan.inference import export_spec, generate, interpolations, load_pgan, slerp
 from facegan.params import load_params
-from facegan.training.pgan import grow_networks, init_networks
+from facegan.pgan.train import grow_networks, init_networks
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_a_new_interpreter_draws_the_same_faces(model, tmp_path):
     """Latents come from torch's CPU generator seeded by --seed: nothing of this process leaks in."""
     torch.manual_seed(123)  # this process's global random state must not matter
     here = generate(load_pgan(model / "model.pt", "cpu"), 3, seed=5)
-    code = ("import sys, numpy as np; from facegan.inference.pgan import generate, load_pgan; "
+    code = ("import sys, numpy as np; from facegan.pgan.inference import generate, load_pgan; "
             "np.save(sys.argv[2], generate(load_pgan(sys.argv[1], 'cpu'), 3, seed=5))")
     subprocess.run([sys.executable, "-c", code, str(model / "model.pt"), str(tmp_path / "faces.npy")], check=True)
     assert np.array_equal(np.load(tmp_path / "faces.npy"), here)

@@ -7,13 +7,13 @@ import yaml
 
 from conftest import REPO, tiny_params_dict
 from facegan.data.ffhq import fetch_ffhq, folder_range_ids, select_splits
-from facegan.data.hifacegan import Degrader, degrade_ffhq, load_ffhq_pairs
-from facegan.evaluation.hifacegan import evaluate_hifacegan
-from facegan.inference.hifacegan import load_hifacegan
-from facegan.models.hifacegan import build_generator
+from facegan.hifacegan.data import Degrader, degrade_ffhq, load_ffhq_pairs
+from facegan.hifacegan.evaluate import evaluate_hifacegan
+from facegan.hifacegan.inference import load_hifacegan
+from facegan.hifacegan.model import build_generator
 from facegan.params import load_params
 from facegan.training.compute import Compute
-from facegan.training.hifacegan import network_config, train_hifacegan
+from facegan.hifacegan.train import network_config, train_hifacegan
 from facegan.training.loop import RunPaths
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out

@@ -9,11 +9,11 @@ import torch.nn.functional as F
 from torchvision.models import vgg19
 
 from facegan.errors import UserError
-from facegan.models.hifacegan import (LIP, SPADE, Generator, MultiscaleDiscriminator, SuppressionEncoder, baked,
+from facegan.hifacegan.model import (LIP, SPADE, Generator, MultiscaleDiscriminator, SuppressionEncoder, baked,
                                       lip2d)
-from facegan.models.pretrained import VGG19Features, load_vgg19
-from facegan.training.hifacegan import drop_snapshots_after, keep_snapshot, split_validation
-from facegan.training.hifacegan_losses import VGG_LAYER_WEIGHTS, feature_matching_loss, lsgan_loss, perceptual_loss
+from facegan.pretrained import VGG19Features, load_vgg19
+from facegan.hifacegan.train import drop_snapshots_after, keep_snapshot, split_validation
+from facegan.hifacegan.losses import VGG_LAYER_WEIGHTS, feature_matching_loss, lsgan_loss, perceptual_loss
 from facegan.training.loop import RunPaths
 
 

@@ -12,9 +12,9 @@ from conftest import (check_resumes_only_the_same_inputs, interrupt_and_rerun, k
                       tiny_params_dict, write_params, write_photos)
 from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
-from facegan.inference.hifacegan import load_hifacegan
-from facegan.models.hifacegan import restore
-from facegan.training.hifacegan import LOG_COLUMNS
+from facegan.hifacegan.inference import load_hifacegan
+from facegan.hifacegan.model import restore
+from facegan.hifacegan.train import LOG_COLUMNS
 from facegan.training.log import WALL_CLOCK, read_curves, read_log
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
@@ -106,7 +106,7 @@ def test_a_working_checkpoint_resumes_only_the_same_inputs(prepared, tmp_path):
     check_resumes_only_the_same_inputs(("train.py", "hifacegan"), "HiFaceGAN", workdir, tmp_path, {
         "data/prepared/ffhq": lambda: perturb_array(workdir / "data/prepared/ffhq/train.npy"),
         "hifacegan.train": other_params,
-        "src/facegan/training/hifacegan_losses.py": None,
+        "src/facegan/hifacegan/losses.py": None,
     })  # fmt: skip
 
 

@@ -57,7 +57,7 @@ def test_foreach_stages_resolve_key_and_item_against_typed_params(tmp_path):
     assert "pgan.scales.16" in resolved["train_pgan@16"].params and "train_pgan@32" not in resolved
     assert resolved["export_pgan"].data == ("data/pgan/16/model.pt",)
     assert resolved["train_stargan"].script == ("stages/train.py", "stargan")
-    assert "src/facegan/training/stargan.py" in resolved["train_stargan"].code
+    assert "src/facegan/stargan/train.py" in resolved["train_stargan"].code
 
 
 def test_every_input_kind_changes_its_own_digest_and_compute_none(tmp_path):

@@ -9,9 +9,9 @@ import pytest
 
 from facegan.evaluation import details_path, headline_numbers, write_record
 from facegan.machine import describe_machine
-from facegan.evaluation.hifacegan import HEADLINE as HIFACEGAN
-from facegan.evaluation.pgan import HEADLINE as PGAN
-from facegan.evaluation.stargan import HEADLINE as STARGAN
+from facegan.hifacegan.evaluate import HEADLINE as HIFACEGAN
+from facegan.pgan.evaluate import HEADLINE as PGAN
+from facegan.stargan.evaluate import HEADLINE as STARGAN
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADLINES = {"pgan": PGAN, "stargan": STARGAN, "hifacegan": HIFACEGAN}

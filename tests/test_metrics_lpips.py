@@ -11,9 +11,9 @@ import torch
 from torchvision.models import alexnet
 
 from facegan.errors import UserError
-from facegan.evaluation.hifacegan import evaluate_hifacegan
+from facegan.hifacegan.evaluate import evaluate_hifacegan
 from facegan.metrics.lpips import LPIPSAlex, load_lpips, lpips
-from facegan.models.hifacegan import Generator
+from facegan.hifacegan.model import Generator
 from facegan.params import HiFaceGANEvalParams
 from facegan.weights import fetch
 from test_metrics_cli import images, invoke, write_folder

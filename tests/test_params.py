@@ -8,7 +8,7 @@ import yaml
 
 from conftest import REPO, tiny_params_dict, write_params
 from facegan.data.ffhq import FFHQ_SOURCES
-from facegan.data.hifacegan import DEGRADATIONS
+from facegan.hifacegan.data import DEGRADATIONS
 from facegan.data.celeba import CROPS
 from facegan.data.sources import CELEBA_SOURCES
 from facegan.params import CelebAParams, FFHQParams, HiFaceGANData, ParamsError, fingerprint, load_params, read_yaml

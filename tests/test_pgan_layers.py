@@ -5,15 +5,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from facegan.models.pgan_layers import (
+from facegan.pgan.layers import (
     EqualizedConv2d,
     EqualizedLinear,
     MinibatchStddev,
     PixelNorm,
     downscale_blend,
 )
-from facegan.batch_groups import minibatch_group_size
-from facegan.models.pgan import Discriminator, Generator, load_grown
+from facegan.pgan.batch_groups import minibatch_group_size
+from facegan.pgan.model import Discriminator, Generator, load_grown
 
 
 def test_equalized_conv_scales_unit_weights_by_he_constant():

@@ -11,11 +11,11 @@ from facegan.checkpoint import save_checkpoint
 from facegan.data.celeba import load_prepared, prepare_celeba
 from facegan.data.synthetic import write_celeba_sample
 from facegan.images import array_batches
-from facegan.inference.pgan import generated_batches
+from facegan.pgan.inference import generated_batches
 from facegan.metrics.swd import sliced_wasserstein
 from facegan.params import Params, load_params
 from facegan.training.compute import Compute
-from facegan.training.pgan import ScalePaths, grow_networks, init_networks, train_scale
+from facegan.pgan.train import ScalePaths, grow_networks, init_networks, train_scale
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 TEST_INPUTS = {"test": "inputs"}  # the run's input record (a stage's is `stage_inputs`)

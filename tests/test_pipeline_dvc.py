@@ -121,8 +121,8 @@ def test_repro_then_experiment_with_another_lr(clone):
     run_in("git", "add", "-A", cwd=clone)
     run_in("git", "commit", "-qm", "baseline", cwd=clone)
     # One model's code edited: only that model's stages are out of date.
-    for edited, stale in (("training/stargan.py", {"train_stargan"}),
-                          ("inference/pgan.py", {"export_pgan", "evaluate_pgan"})):
+    for edited, stale in (("stargan/train.py", {"train_stargan"}),
+                          ("pgan/inference.py", {"export_pgan", "evaluate_pgan"})):
         with open(clone / "src/facegan" / edited, "a") as handle:
             handle.write("# an edit\n")
         changed = {line.rstrip(":").strip() for line in run_in("dvc", "status", cwd=clone).splitlines()

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from facegan.models.stargan import (
+from facegan.stargan.model import (
     AttributeClassifier,
     Discriminator,
     Generator,
@@ -15,12 +15,11 @@ from facegan.models.stargan import (
     tile_labels,
 )
 from conftest import tiny_params_dict, write_params
-from facegan.inference.stargan import untrained_generator
+from facegan.stargan.inference import untrained_generator
 from facegan.params import load_params
 from facegan.training.loop import RunPaths, setup_gan
-from facegan.training.stargan import network_config
-from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
-from facegan.training.wgan_gp import classification_loss
+from facegan.stargan.train import network_config
+from facegan.stargan.losses import classification_loss, stargan_discriminator_loss, stargan_generator_loss
 
 
 def _count(module: torch.nn.Module) -> int:

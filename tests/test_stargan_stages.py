@@ -14,7 +14,7 @@ from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
 from facegan.training.log import WALL_CLOCK, read_curves, read_log
 from facegan.training.loop import lr_at
-from facegan.training.stargan import LOG_COLUMNS
+from facegan.stargan.train import LOG_COLUMNS
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 
@@ -93,8 +93,8 @@ def test_killed_classifier_training_resumes_and_ends_like_an_uninterrupted_run(p
 
 
 @pytest.mark.parametrize("command, what, section, key, code", [
-    ("stargan", "StarGAN", "train", "lambda_rec", "src/facegan/training/stargan_losses.py"),
-    ("stargan-classifier", "the attribute classifier", "classifier", "lr", "src/facegan/training/classifier.py"),
+    ("stargan", "StarGAN", "train", "lambda_rec", "src/facegan/stargan/losses.py"),
+    ("stargan-classifier", "the attribute classifier", "classifier", "lr", "src/facegan/stargan/classifier.py"),
 ])  # fmt: skip
 def test_a_working_checkpoint_resumes_only_the_same_inputs(prepared, tmp_path, command, what, section, key, code):
     workdir = tmp_path / "work"

@@ -11,7 +11,7 @@ CROPS = ("celeba_box", "center_square")  # data.celeba.crop: facegan.data.celeba
 CSV_SUFFIX = ".csv"
 ATTRIBUTE_FILE_SUFFIXES = (CSV_SUFFIX, ".txt")
 FFHQ_SOURCES = ("sample", "local", "official")  # data.ffhq.source: facegan.data.ffhq
-# hifacegan.data.degradation: facegan.data.hifacegan (the official HiFaceGAN degradation types)
+# hifacegan.data.degradation: facegan.hifacegan.data (the official HiFaceGAN degradation types)
 DEGRADATIONS = ("down", "noise", "blur", "jpeg", "full")
 
 # The 40 attributes of CelebA's list_attr_celeba.txt, in the file's order.

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-from facegan.batch_groups import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
+from facegan.pgan.batch_groups import MINIBATCH_GROUP_SIZE, BatchSplitError, groups_per_process, stddev_group_size
 from facegan.choices import (
     ATTRIBUTE_FILE_SUFFIXES, CELEBA_ATTRIBUTES, CELEBA_SOURCES, CROPS, CSV_SUFFIX, DEGRADATIONS, FFHQ_SOURCES,
 )  # fmt: skip

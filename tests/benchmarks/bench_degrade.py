@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from facegan.data.ffhq import list_raw_ffhq, write_ffhq_sample
-from facegan.data.hifacegan import DEGRADATIONS, Degrader, imgaug_version, degrade_ffhq
+from facegan.hifacegan.data import DEGRADATIONS, Degrader, imgaug_version, degrade_ffhq
 from facegan.images import read_image
 
 

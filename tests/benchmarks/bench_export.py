@@ -31,14 +31,16 @@ from facegan.tables import print_table
 from facegan.checkpoint import save_checkpoint
 from facegan.export import export_generator
 from facegan.inference import TrainedModel
-from facegan.inference.hifacegan import export_spec as hifacegan_spec, load_hifacegan
-from facegan.inference.pgan import export_spec as pgan_spec, load_pgan
-from facegan.inference.stargan import export_spec as stargan_spec, load_stargan
-from facegan.models.hifacegan import build_generator as hifacegan_generator
-from facegan.models.pgan import build_generator as pgan_generator
-from facegan.models.stargan import build_generator as stargan_generator
+from facegan.hifacegan.inference import export_spec as hifacegan_spec, load_hifacegan
+from facegan.pgan.inference import export_spec as pgan_spec, load_pgan
+from facegan.stargan.inference import export_spec as stargan_spec, load_stargan
+from facegan.hifacegan.model import build_generator as hifacegan_generator
+from facegan.pgan.model import build_generator as pgan_generator
+from facegan.stargan.model import build_generator as stargan_generator
 from facegan.params import Params, load_params
-from facegan.training import hifacegan, pgan, stargan
+from facegan.hifacegan import train as hifacegan
+from facegan.pgan import train as pgan
+from facegan.stargan import train as stargan
 
 # model: (config of the params, builder, weights entry of model.pt, export spec, loader)
 MODELS = {

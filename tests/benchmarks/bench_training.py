@@ -41,11 +41,12 @@ import torch
 
 from benchreport import peak_rss_kb
 from facegan.machine import cpu_model, pick_device
-from facegan.models import hifacegan as hifacegan_models, stargan as stargan_models
-from facegan.models.pretrained import VGG19Features
+from facegan.hifacegan import model as hifacegan_models, train as hifacegan
+from facegan.pgan import train as pgan
+from facegan.stargan import model as stargan_models, train as stargan
+from facegan.pretrained import VGG19Features
 from facegan.params import Params, ComputeParams, load_params
 from facegan.tables import print_table
-from facegan.training import hifacegan, pgan, stargan
 from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute, bf16_missing, computing, torchrun_command
 from facegan.training.loop import RunPaths, setup_gan

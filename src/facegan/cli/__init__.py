@@ -120,7 +120,7 @@ def generate_command(
     if not _kept(kept, todo) and grid_path is None and gif_path is None:
         return
 
-    from facegan.inference.pgan import generate, interpolations, load_pgan
+    from facegan.pgan.inference import generate, interpolations, load_pgan
     from facegan.machine import pick_device
 
     single = {name: [path] for name, path in (("grid", grid_path), ("gif", gif_path)) if path is not None}
@@ -169,9 +169,9 @@ def edit_command(
         return
 
     from facegan.machine import pick_device
-    from facegan.inference.stargan import (apply_changes, apply_edit, estimate_labels, load_judge, load_stargan,
+    from facegan.stargan.inference import (apply_changes, apply_edit, estimate_labels, load_judge, load_stargan,
                                            parse_changes, read_photos)
-    from facegan.models.stargan import edit_grid
+    from facegan.stargan.model import edit_grid
 
     with reporting_interrupts(outputs):
         torch_device = pick_device(device)
@@ -221,7 +221,7 @@ def degrade_command(
     if not _kept(kept, todo):
         return
 
-    from facegan.data.hifacegan import Degrader, degrade_files
+    from facegan.hifacegan.data import Degrader, degrade_files
 
     unreadable = 0
     with reporting_interrupts(outputs):
@@ -257,7 +257,7 @@ def restore_command(
     if not _kept(kept, todo):
         return
 
-    from facegan.inference.hifacegan import load_hifacegan, restore_photo
+    from facegan.hifacegan.inference import load_hifacegan, restore_photo
     from facegan.machine import pick_device
     from facegan.progress import progress
 

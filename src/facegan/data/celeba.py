@@ -14,7 +14,7 @@ its EXIF orientation, gives its largest centred square (left = (width - side) //
 likewise), which PIL's Lanczos filter resizes to `crop_size` when it is another size;
 the pyramid is then reduced from that square exactly as from the box.
 
-The same machinery serves StarGAN (`facegan.data.stargan`): each crop is resized once
+The same machinery serves StarGAN (`facegan.stargan.data`): each crop is resized once
 with PIL's bilinear filter, as torchvision's `T.Resize` does on PIL images, and that single
 resolution is packed.
 

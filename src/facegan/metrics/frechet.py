@@ -2,7 +2,7 @@
 al., NeurIPS 2017, eq. 6): ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)).
 
 FID takes the features from InceptionV3 (`fid.py`); StarGAN's `fd_classifier` from the
-attribute classifier (`classifier_fd.py`). Statistics are running float64 sums, so
+attribute classifier (`stargan/classifier_fd.py`). Statistics are running float64 sums, so
 memory does not grow with the number of vectors. The trace of the matrix square root is
 the sum of the square roots of the eigenvalues of the symmetric S_a^(1/2) S_b S_a^(1/2)
 (the same eigenvalues as S_a S_b), which stays real and stable where scipy's

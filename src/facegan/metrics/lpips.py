@@ -19,7 +19,7 @@ from torch import nn
 
 from facegan.errors import UserError, cause
 from facegan.images import to_float
-from facegan.models.pretrained import AlexNetFeatures, load_alexnet
+from facegan.pretrained import AlexNetFeatures, load_alexnet
 from facegan.weights import MissingWeightsError, staged_path
 
 CHANNELS = (64, 192, 384, 256, 256)  # AlexNet's relu1 .. relu5 widths

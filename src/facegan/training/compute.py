@@ -32,7 +32,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from facegan.batch_groups import groups_per_process
+from facegan.pgan.batch_groups import groups_per_process
 from facegan.images import to_float
 from facegan.machine import pick_device
 from facegan.params import Params, ComputeParams, load_params

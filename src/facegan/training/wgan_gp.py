@@ -1,5 +1,4 @@
-"""WGAN-GP (Gulrajani et al. 2017), which PGAN and StarGAN share, and the attribute
-classification loss of StarGAN's critic and of the attribute classifier.
+"""WGAN-GP (Gulrajani et al. 2017), which PGAN and StarGAN share.
 
 PGAN (Karras et al. 2018, appendix A.1):
 D: D(fake) - D(real) + gp_weight * (||grad D(x_hat)|| - 1)^2 + drift * D(real)^2,
@@ -10,7 +9,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
 
@@ -50,7 +48,3 @@ def discriminator_loss(
 def generator_loss(critic: Critic, fake: torch.Tensor) -> torch.Tensor:
     return -critic(fake).mean()
 
-
-def classification_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy with logits, summed over attributes, averaged over the batch (official CelebA)."""
-    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]

@@ -1,7 +1,7 @@
 """HiFaceGAN inference: blind face restoration of degraded faces, at the size the model was
 trained at, from a train_hifacegan model.pt or an exported generator.pt2.
 
-The generator runs in inference mode (`facegan.models.hifacegan.restore`): its SPADE
+The generator runs in inference mode (`facegan.hifacegan.model.restore`): its SPADE
 batch norms use the running statistics gathered in training, so a face's restoration
 does not depend on the other faces in its batch (the reference's test script keeps batch
 statistics instead).
@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from facegan.inference import ExportSpec, InputSpec, TrainedModel, export_metadata, load_trained
-from facegan.models.hifacegan import baked, build_generator, restore
+from facegan.hifacegan.model import baked, build_generator, restore
 
 
 def load_hifacegan(path: Path, device: torch.device | str, pipeline: bool = True) -> TrainedModel:

@@ -11,10 +11,16 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
-from facegan.training.wgan_gp import classification_loss, gradient_penalty
+from facegan.training.wgan_gp import gradient_penalty
 
 StarCritic = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def classification_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with logits, summed over attributes, averaged over the batch (official CelebA)."""
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
 
 
 def stargan_discriminator_loss(

@@ -20,11 +20,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from facegan.batch_groups import stddev_group_size
+from facegan.pgan.batch_groups import stddev_group_size
 from facegan.checkpoint import MODEL_FIELDS, Checkpoint, load_checkpoint
 from facegan.images import grid, save_image, to_uint8
-from facegan.models.pgan import Discriminator, Generator, load_grown
-from facegan.models.pgan_layers import downscale_blend
+from facegan.pgan.model import Discriminator, Generator, load_grown
+from facegan.pgan.layers import downscale_blend
 from facegan.params import PGANParams, PGANScale
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network

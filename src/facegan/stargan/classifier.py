@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import torch
 
-from facegan.data.stargan import PreparedStarGAN
-from facegan.models.stargan import build_classifier
+from facegan.stargan.data import PreparedStarGAN
+from facegan.stargan.model import build_classifier
 from facegan.params import AttributeClassifierParams
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, Network
 from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
-from facegan.training.wgan_gp import classification_loss
+from facegan.stargan.losses import classification_loss
 
 LOG_COLUMNS = ["loss", "accuracy"]
 

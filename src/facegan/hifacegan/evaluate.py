@@ -22,7 +22,7 @@ from facegan.metrics.fid import fid
 from facegan.metrics.lpips import LPIPSAlex, lpips
 from facegan.metrics.psnr_ssim import psnr_ssim
 from facegan.inference import TrainedModel
-from facegan.models.hifacegan import Generator, restoration_grid, restore
+from facegan.hifacegan.model import Generator, restoration_grid, restore
 from facegan.params import HiFaceGANEvalParams, HiFaceGANParams
 
 if TYPE_CHECKING:

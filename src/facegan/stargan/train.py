@@ -18,14 +18,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from facegan.data.stargan import PreparedStarGAN
+from facegan.stargan.data import PreparedStarGAN
 from facegan.images import save_image
-from facegan.models.stargan import build_discriminator, build_generator, edit_grid
+from facegan.stargan.model import build_discriminator, build_generator, edit_grid
 from facegan.params import StarGANParams
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
 from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
-from facegan.training.stargan_losses import stargan_discriminator_loss, stargan_generator_loss
+from facegan.stargan.losses import stargan_discriminator_loss, stargan_generator_loss
 
 LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id",
                "learning_rate"]

@@ -11,7 +11,7 @@ Every test face is edited once per attribute, the way the paper's figures edit f
 - `self_reconstruction_psnr`: PSNR of G(x, c_org) against x (RGB in [0, 1], per image,
   then the mean): asked for no change, G should change nothing.
 - `fd_classifier`: the Frechet distance between the edited faces and the real test faces
-  in the classifier's features (`metrics/classifier_fd.py`; not FID), and
+  in the classifier's features (`classifier_fd.py`; not FID), and
   `fd_classifier_real_floor` the same between as many real training faces (all of them
   when there are fewer) and the real test faces. A classifier can call noise "blond";
   noise cannot come near the real faces here.
@@ -30,14 +30,14 @@ import numpy as np
 import torch
 
 from facegan.images import array_batches, save_image, to_float, to_uint8
-from facegan.metrics.classifier_fd import classifier_features, classifier_stats, stats_distance
+from facegan.stargan.classifier_fd import classifier_features, classifier_stats, stats_distance
 from facegan.metrics.fid import fid
 from facegan.metrics.frechet import FeatureStats
 from facegan.metrics.psnr_ssim import psnr_ssim_pairs
-from facegan.data.stargan import PreparedStarGAN
+from facegan.stargan.data import PreparedStarGAN
 from facegan.inference import TrainedModel
-from facegan.inference.stargan import untrained_generator
-from facegan.models.stargan import AttributeClassifier, Generator, edit_grid, edit_targets
+from facegan.stargan.inference import untrained_generator
+from facegan.stargan.model import AttributeClassifier, Generator, edit_grid, edit_targets
 from facegan.params import StarGANEvalParams
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facegan.batch_groups import minibatch_group_size
+from facegan.pgan.batch_groups import minibatch_group_size
 
 SQRT2 = math.sqrt(2.0)
 

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facegan.batch_groups import MINIBATCH_GROUP_SIZE
-from facegan.models.pgan_layers import (
+from facegan.pgan.batch_groups import MINIBATCH_GROUP_SIZE
+from facegan.pgan.layers import (
     EqualizedConv2d,
     EqualizedLinear,
     MinibatchStddev,

@@ -16,7 +16,7 @@ import torch
 
 from facegan.images import to_uint8
 from facegan.inference import ExportSpec, InputSpec, TrainedModel, export_metadata, load_trained
-from facegan.models.pgan import build_generator, resolution_of
+from facegan.pgan.model import build_generator, resolution_of
 
 LATENT_BATCH = 64
 STAGES = ("train_pgan", "export_pgan")

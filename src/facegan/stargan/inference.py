@@ -20,7 +20,7 @@ from PIL import Image
 from facegan.errors import UserError
 from facegan.images import ImageFolderError, read_image, square_resized, to_float, to_uint8
 from facegan.inference import ExportSpec, InputSpec, TrainedModel, export_metadata, from_checkpoint, load_trained
-from facegan.models.stargan import HAIR_COLORS, Generator, build_classifier, build_generator
+from facegan.stargan.model import HAIR_COLORS, Generator, build_classifier, build_generator
 
 GeneratorFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -22,7 +22,7 @@ import torch
 
 from facegan.images import to_float
 from facegan.metrics.frechet import FeatureStats, frechet_distance
-from facegan.models.stargan import AttributeClassifier
+from facegan.stargan.model import AttributeClassifier
 
 
 @torch.no_grad()

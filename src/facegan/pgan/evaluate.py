@@ -15,11 +15,11 @@ import numpy as np
 
 from facegan.images import array_batches, grid, save_image
 from facegan.inference import TrainedModel
-from facegan.inference.pgan import LATENT_BATCH, generated_batches
+from facegan.pgan.inference import LATENT_BATCH, generated_batches
 from facegan.metrics.fid import fid
 from facegan.metrics.ms_ssim import MIN_SIZE, ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
-from facegan.models.pgan import Generator
+from facegan.pgan.model import Generator
 from facegan.params import PGANEvalParams
 
 if TYPE_CHECKING:

@@ -1,1 +1,0 @@
-"""Network definitions."""
