@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from facegan.entrypoints import PARAMS_OPTION, command_app, run_cli
-from facegan.params import load_params
 
 app = command_app(__doc__)
 
@@ -19,9 +18,10 @@ def celeba(
 ):
     """CelebA from data.celeba.source: the synthetic sample, a local copy or the official files; or a folder of
     photos."""
+    from facegan.data.celeba_params import CELEBA_SECTIONS
     from facegan.data.sources import fetch_celeba
 
-    c = load_params(params_file).data.celeba
+    c = CELEBA_SECTIONS.load(params_file).data.celeba
     fetch_celeba(c.source, out, count=c.sample_count, seed=c.sample_seed, local_dir=c.local_dir or None,
                  folder=c.folder or None, attributes_file=c.attributes_file or None)
     typer.echo(f"data.celeba ({c.source}) is in {out}")
@@ -34,8 +34,10 @@ def ffhq(
 ):
     """The FFHQ images of the train and test folder ranges from data.ffhq.source, as NNNNN/NNNNN.png."""
     from facegan.data.ffhq import fetch_ffhq, folder_range_ids
+    from facegan.data.ffhq_params import FFHQParams
+    from facegan.params import Sections
 
-    f = load_params(params_file).data.ffhq
+    f = Sections({"data.ffhq": FFHQParams}).load(params_file).data.ffhq
     ids = [i for folders in f.ranges.values() for i in folder_range_ids(folders)]
     fetch_ffhq(f.source, out, ids, per_folder=f.sample_per_folder, sample_size=f.sample_size,
                seed=f.sample_seed, local_dir=f.local_dir or None)
@@ -52,9 +54,11 @@ def weights(
     Absent weights do not fail the stage: the manifest says why, and the metrics that
     need them are recorded as missing. VGG19 (548 MB) is fetched only when
     hifacegan.train.lambda_vgg turns the perceptual loss on."""
-    from facegan.weights import stage_weights, used_weights, weights_dir
+    from facegan.hifacegan.params import HiFaceGANTrain
+    from facegan.params import Sections
+    from facegan.weights import WeightsParams, stage_weights, used_weights, weights_dir
 
-    params = load_params(params_file)
+    params = Sections({"weights": WeightsParams, "hifacegan.train": HiFaceGANTrain}).load(params_file)
     used = used_weights(perceptual_loss=params.hifacegan.train.lambda_vgg > 0)
     manifest = stage_weights(out, download=used if params.weights.download else ())
     for name, entry in manifest.items():

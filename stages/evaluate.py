@@ -27,14 +27,18 @@ def pgan(
 ):
     """Compare the averaged generator's faces with the real ones."""
     from facegan.data.celeba import load_prepared
+    from facegan.data.celeba_params import CelebAParams
     from facegan.evaluation import write_record
-    from facegan.pgan.evaluate import HEADLINE, pgan_metrics, summary
-    from facegan.pgan.inference import load_pgan
     from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
-    from facegan.params import load_params
+    from facegan.params import Sections
+    from facegan.pgan.evaluate import HEADLINE, pgan_metrics, summary
+    from facegan.pgan.inference import load_pgan
+    from facegan.pgan.params import PGANEvalParams, PGANParams, resolution_matches_data
 
-    params, device = load_params(params_file), pick_device(device)
+    params = Sections({"eval.pgan": PGANEvalParams, "pgan": PGANParams, "data.celeba": CelebAParams},
+                      rules=(resolution_matches_data,)).load(params_file)
+    device = pick_device(device)
     resolution = params.pgan.resolution
     model = load_pgan(root / str(resolution) / "model.pt", device)
     inception, fid_missing = staged_inception(weights, device)
@@ -55,15 +59,17 @@ def stargan(
     device: str = DEVICE,
 ):
     """Judge StarGAN's edits of the test faces with the attribute classifier; cycle L1; FID."""
-    from facegan.stargan.data import load_stargan as load_stargan_data
     from facegan.evaluation import write_record
-    from facegan.stargan.evaluate import HEADLINE, stargan_metrics, summary
-    from facegan.stargan.inference import load_judge, load_stargan
     from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
-    from facegan.params import load_params
+    from facegan.params import Sections
+    from facegan.stargan.data import load_stargan as load_stargan_data
+    from facegan.stargan.evaluate import HEADLINE, stargan_metrics, summary
+    from facegan.stargan.inference import load_judge, load_stargan
+    from facegan.stargan.params import StarGANEvalParams, StarGANParams
 
-    params, device = load_params(params_file), pick_device(device)
+    params = Sections({"eval.stargan": StarGANEvalParams, "stargan": StarGANParams}).load(params_file)
+    device = pick_device(device)
     G = load_stargan(model, device)
     judge = load_judge(classifier, G.config["attributes"], device)
     inception, fid_missing = staged_inception(weights, device)
@@ -84,16 +90,18 @@ def hifacegan(
     device: str = DEVICE,
 ):
     """Restore the degraded test faces; PSNR/SSIM against the clean ones, beside the degraded baseline; FID, LPIPS."""
-    from facegan.hifacegan.data import load_ffhq_pairs
     from facegan.evaluation import write_record
+    from facegan.hifacegan.data import load_ffhq_pairs
     from facegan.hifacegan.evaluate import HEADLINE, hifacegan_metrics, summary
     from facegan.hifacegan.inference import load_hifacegan
+    from facegan.hifacegan.params import HiFaceGANEvalParams, HiFaceGANParams
     from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception
     from facegan.metrics.lpips import staged_lpips
-    from facegan.params import load_params
+    from facegan.params import Sections
 
-    params, device = load_params(params_file), pick_device(device)
+    params = Sections({"eval.hifacegan": HiFaceGANEvalParams, "hifacegan": HiFaceGANParams}).load(params_file)
+    device = pick_device(device)
     G = load_hifacegan(model, device)
     inception, fid_missing = staged_inception(weights, device)
     lpips_model, lpips_missing = staged_lpips(weights, device)

@@ -19,13 +19,18 @@ def pgan(
     out: Path = typer.Option(Path("data/export/pgan"), help="where the exported files go"),
 ):
     """Write generator.pt2, generator.onnx and generator.json: input a latent vector, output a face."""
+    from facegan.data.celeba_params import CelebAParams
     from facegan.export import export_generator
+    from facegan.params import Sections
     from facegan.pgan.inference import export_spec, load_pgan
-    from facegan.params import fingerprint, load_params
+    from facegan.pgan.params import LR, PGANParams, resolution_matches_data
+    from facegan.pipeline import params_fingerprint
 
-    params = load_params(params_file)
+    # data.celeba: dvc.yaml names the model this reads by data.celeba.resolution.
+    params = Sections({"lr": LR, "pgan": PGANParams, "data.celeba": CelebAParams},
+                      rules=(resolution_matches_data,)).load(params_file)
     model = load_pgan(root / str(params.pgan.resolution) / "model.pt", CPU)
-    info = export_generator(export_spec(model, fingerprint(params.lr, params.pgan)), out)
+    info = export_generator(export_spec(model, params_fingerprint("export_pgan", params)), out)
     typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
 
 
@@ -37,11 +42,13 @@ def stargan(
 ):
     """Write generator.pt2, generator.onnx and generator.json: inputs image and target labels."""
     from facegan.export import export_generator
+    from facegan.params import Sections
+    from facegan.pipeline import params_fingerprint
     from facegan.stargan.inference import export_spec, load_stargan
-    from facegan.params import fingerprint, load_params
+    from facegan.stargan.params import StarGANParams
 
-    params = load_params(params_file)
-    info = export_generator(export_spec(load_stargan(model, CPU), fingerprint(params.stargan)), out)
+    params = Sections({"stargan": StarGANParams}).load(params_file)
+    info = export_generator(export_spec(load_stargan(model, CPU), params_fingerprint("export_stargan", params)), out)
     typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
 
 
@@ -54,10 +61,13 @@ def hifacegan(
     """Write generator.pt2, generator.onnx and generator.json: input a degraded face, output the restoration."""
     from facegan.export import export_generator
     from facegan.hifacegan.inference import export_spec, load_hifacegan
-    from facegan.params import fingerprint, load_params
+    from facegan.hifacegan.params import HiFaceGANParams
+    from facegan.params import Sections
+    from facegan.pipeline import params_fingerprint
 
-    params = load_params(params_file)
-    info = export_generator(export_spec(load_hifacegan(model, CPU), fingerprint(params.hifacegan)), out)
+    params = Sections({"hifacegan": HiFaceGANParams}).load(params_file)
+    fingerprint = params_fingerprint("export_hifacegan", params)
+    info = export_generator(export_spec(load_hifacegan(model, CPU), fingerprint), out)
     typer.echo(f"exported to {out}; ONNX max |difference| {info['onnx_max_abs_difference']:.2e}")
 
 

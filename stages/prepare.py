@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from facegan.entrypoints import PARAMS_OPTION, command_app, run_cli
-from facegan.params import load_params
 
 app = command_app(__doc__)
 
@@ -20,8 +19,9 @@ def celeba(
 ):
     """The celeba_cropped box or each photo's centred square, exact 2x2 box downscales to every PGAN scale."""
     from facegan.data.celeba import prepare_celeba
+    from facegan.data.celeba_params import CELEBA_SECTIONS
 
-    c = load_params(params_file).data.celeba
+    c = CELEBA_SECTIONS.load(params_file).data.celeba
     manifest = prepare_celeba(
         raw, out, crop=c.crop, crop_center=tuple(c.crop_center), crop_size=c.crop_size,
         resolution=c.resolution, max_bad_fraction=c.max_bad_fraction,
@@ -37,9 +37,13 @@ def stargan(
     out: Path = typer.Option(Path("data/prepared/stargan"), help="where the packed arrays, labels and split go"),
 ):
     """StarGAN's view: centre crop, bilinear resize, selected attributes, seeded test split."""
+    from facegan.data.celeba_params import CelebAParams
+    from facegan.params import Sections
     from facegan.stargan.data import prepare_stargan
+    from facegan.stargan.params import StarGANParams, attributes_known
 
-    params = load_params(params_file)
+    params = Sections({"data.celeba": CelebAParams, "stargan": StarGANParams},
+                      rules=(attributes_known,)).load(params_file)
     c = params.data.celeba
     manifest = prepare_stargan(raw, out, params.stargan.data, max_bad_fraction=c.max_bad_fraction, workers=c.workers,
                                image_size=tuple(c.image_size), crop=c.crop)
@@ -56,9 +60,12 @@ def ffhq(
 ):
     """HiFaceGAN's pairs: each train/test image resized, degraded with imgaug (seeded per image), packed."""
     from facegan.data.ffhq import select_splits
+    from facegan.data.ffhq_params import FFHQParams
     from facegan.hifacegan.data import Degrader, degrade_ffhq
+    from facegan.hifacegan.params import HiFaceGANParams
+    from facegan.params import Sections
 
-    params = load_params(params_file)
+    params = Sections({"data.ffhq": FFHQParams, "hifacegan": HiFaceGANParams}).load(params_file)
     d = params.hifacegan.data
     manifest = degrade_ffhq(select_splits(raw, params.data.ffhq.ranges), out,
                             Degrader(d.degradation, d.image_size, d.seed, d.scale_ranges),

@@ -4,12 +4,12 @@
 under torchrun with that many processes (batches in params are global)."""
 # Each command imports its own code first thing, so that a stage loads, and depends on,
 # only that code (tests/test_stage_deps.py checks dvc.yaml against what it loads).
+import sys
 from pathlib import Path
 
 import typer
 
 from facegan.entrypoints import PARAMS_OPTION, command_app, run_cli
-from facegan.params import load_params
 
 app = command_app(__doc__)
 
@@ -18,10 +18,10 @@ app = command_app(__doc__)
 def pgan_init(params_file: Path = PARAMS_OPTION, out: Path = Path("data/pgan/init/model.pt")):
     """Write the seeded, untrained 4x4 PGAN networks (the first scale grows from them)."""
     from facegan.checkpoint import save_checkpoint
+    from facegan.pgan.train import TRAINING_SECTIONS, init_networks
     from facegan.training.inputs import stage_inputs
-    from facegan.pgan.train import init_networks
 
-    params = load_params(params_file)
+    params = TRAINING_SECTIONS.load(params_file)
     save_checkpoint(out, init_networks(params.pgan, stage_inputs("train_pgan_init", params, {})))
 
 
@@ -35,11 +35,12 @@ def pgan(
 ):
     """Train PGAN at one scale, resuming from its working checkpoint when there is one."""
     from facegan.data.celeba import load_prepared
-    from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.pgan.train import TRAINING_SECTIONS, ScalePaths, train_scale
+    from facegan.training.compute import computing, relaunch_under_torchrun
     from facegan.training.inputs import stage_inputs
-    from facegan.pgan.train import ScalePaths, train_scale
 
-    params = load_params_or_relaunch(params_file)
+    params = TRAINING_SECTIONS.load(params_file)
+    relaunch_under_torchrun(params, sys.argv)
     params.pgan.depth_of(scale)  # fails with the list of scales when SCALE is unknown
     previous = params.pgan.scales[scale].prev
     images = load_prepared(data).images(int(scale))
@@ -62,12 +63,13 @@ def stargan(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_DATA,
             device: str = DEVICE):
     """Train StarGAN on the training split, resuming from its working checkpoint when there is one."""
     from facegan.stargan.data import load_stargan
-    from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.stargan.train import TRAINING_SECTIONS, train_stargan
+    from facegan.training.compute import computing, relaunch_under_torchrun
     from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
-    from facegan.stargan.train import train_stargan
 
-    params = load_params_or_relaunch(params_file)
+    params = TRAINING_SECTIONS.load(params_file)
+    relaunch_under_torchrun(params, sys.argv)
     prepared = load_stargan(data)
     inputs = stage_inputs("train_stargan", params, {"data/prepared/stargan": data})
     with computing(params.compute, device) as compute:
@@ -81,13 +83,14 @@ def stargan_classifier(params_file: Path = PARAMS_OPTION, data: Path = STARGAN_D
                        out: Path = typer.Option(Path("data/stargan/classifier"), help="model.pt, curves/, work/"),
                        device: str = DEVICE):
     """Train the attribute classifier on real training images (it judges StarGAN's edits)."""
+    from facegan.stargan.classifier import TRAINING_SECTIONS, train_classifier
     from facegan.stargan.data import load_stargan
-    from facegan.stargan.classifier import train_classifier
-    from facegan.training.compute import computing, load_params_or_relaunch
+    from facegan.training.compute import computing, relaunch_under_torchrun
     from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
 
-    params = load_params_or_relaunch(params_file)
+    params = TRAINING_SECTIONS.load(params_file)
+    relaunch_under_torchrun(params, sys.argv)
     prepared = load_stargan(data)
     inputs = stage_inputs("train_stargan_classifier", params, {"data/prepared/stargan": data})
     with computing(params.compute, device) as compute:
@@ -105,14 +108,15 @@ def hifacegan(params_file: Path = PARAMS_OPTION,
     """Train HiFaceGAN on the degraded pairs, resuming from its working checkpoint when there is one.
     With hifacegan.train.lambda_vgg > 0 it needs VGG19's weights and stops at once without them."""
     from facegan.hifacegan.data import load_ffhq_pairs
+    from facegan.hifacegan.train import TRAINING_SECTIONS, train_hifacegan
     from facegan.pretrained import load_vgg19
-    from facegan.training.compute import computing, load_params_or_relaunch
-    from facegan.hifacegan.train import train_hifacegan
+    from facegan.training.compute import computing, relaunch_under_torchrun
     from facegan.training.inputs import stage_inputs
     from facegan.training.loop import RunPaths
     from facegan.weights import staged_path
 
-    params = load_params_or_relaunch(params_file)
+    params = TRAINING_SECTIONS.load(params_file)
+    relaunch_under_torchrun(params, sys.argv)
     pairs = load_ffhq_pairs(data)
     # Of data/weights, the one file this stage reads (none at lambda_vgg 0).
     vgg_file = staged_path("vgg19", weights) if params.hifacegan.train.lambda_vgg else None

@@ -9,7 +9,8 @@ from PIL import Image
 from conftest import FIXTURES, FIXTURES_ABSENT, tiny_params_dict, write_params
 from facegan.data.ffhq import fetch_ffhq, folder_range_ids, list_raw_ffhq, relative_path, select_splits
 from facegan.fetch import ChecksumError, DataSourceError
-from facegan.params import ParamsError, load_params
+from facegan.params import ParamsError
+from facegan.params_file import load_params
 
 FFHQ_FIXTURE = FIXTURES / "ffhq_256_12"
 needs_fixture = pytest.mark.skipif(not FFHQ_FIXTURE.exists(), reason=f"{FIXTURES_ABSENT} {FFHQ_FIXTURE}")

@@ -14,8 +14,8 @@ from PIL import Image
 from test_data_celeba import HALFRES, _raw_copy_with_bad_files, halfres_raw, no_leftovers
 
 from facegan.choices import CELEBA_ATTRIBUTES
-from facegan.data.celeba_format import CELEBA_PARTITION, attribute_columns, read_attributes, write_partition
 from facegan.data.celeba import BadImagesError, MissingImagesError, crop_box, prepare_celeba
+from facegan.data.celeba_format import CELEBA_PARTITION, attribute_columns, read_attributes, write_partition
 from facegan.stargan.data import (
     attribute_labels,
     center_crop_center,
@@ -25,7 +25,7 @@ from facegan.stargan.data import (
 )
 from facegan.data.synthetic import official_like_partition
 from facegan.errors import UserError
-from facegan.params import StarGANData
+from facegan.stargan.params import StarGANData
 
 celeba_32 = test_data_celeba.celeba_32  # the fixture: skips when ../shared/fixtures is absent
 

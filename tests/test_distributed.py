@@ -12,16 +12,20 @@ import pytest
 import torch
 
 from conftest import free_endpoint, run_stage, tiny_params_dict, write_params
-from facegan.pgan.batch_groups import BatchSplitError, stddev_group_size
+from facegan.batch_shares import BatchSplitError
 from facegan.checkpoint import load_checkpoint
-from facegan.pgan.model import Discriminator
+from facegan.errors import UserError
+from facegan.params import Loaded, ParamsError
+from facegan.params_file import load_params
+from facegan.pgan.batch_groups import stddev_group_size
 from facegan.pgan.layers import MinibatchStddev
-from facegan.params import ParamsError, ComputeParams, load_params
+from facegan.pgan.model import Discriminator
 from facegan.training.batch_loader import TrainingBatches, batch_loader
-from facegan.training.compute import (Compute, Network, bf16_missing, compiler_missing, computing, process_share,
-                                      relaunch_under_torchrun)
-from facegan.training.log import read_curves
+from facegan.training.compute import ComputeParams
+from facegan.training.compute import (PARAMS_DIGEST_VARIABLE, Compute, Network, bf16_missing, compiler_missing, computing,
+                                      process_share, relaunch_under_torchrun)
 from facegan.pgan.train import init_networks, new_state, scale_trainer
+from facegan.training.log import read_curves
 from facegan.training.wgan_gp import discriminator_loss
 
 
@@ -72,15 +76,30 @@ def test_a_process_under_a_launcher_never_relaunches(monkeypatch):
     """torchrun, or srun exporting the three variables: the process is a worker already."""
     launched = []
     monkeypatch.setattr(os, "execv", lambda executable, command: launched.append(command))
-    settings = ComputeParams(nproc=2, amp=False, channels_last=True, compile=False, loader_workers=0)
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+    params = Loaded(compute=ComputeParams(nproc=2, amp=False, channels_last=True, compile=False, loader_workers=0))
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", PARAMS_DIGEST_VARIABLE):
         monkeypatch.delenv(name, raising=False)
-    relaunch_under_torchrun(settings, ["stages/train.py", "pgan", "8"])
+    relaunch_under_torchrun(params, ["stages/train.py", "pgan", "8"])
     assert len(launched) == 1 and "--nproc-per-node=2" in launched[0]  # alone, it would become torchrun
     for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
         monkeypatch.setenv(name, value)
-    relaunch_under_torchrun(settings, ["stages/train.py", "pgan", "8"])
+    relaunch_under_torchrun(params, ["stages/train.py", "pgan", "8"])
     assert len(launched) == 1
+
+
+def test_workers_stop_when_the_params_file_changed_after_the_launch(monkeypatch):
+    """The launching process passes the digest of what it parsed; a worker that parses other
+    params (the file edited in between) stops instead of training on them."""
+    monkeypatch.setattr(os, "execv", lambda executable, command: None)
+    settings = ComputeParams(nproc=2, amp=False, channels_last=True, compile=False, loader_workers=0)
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", PARAMS_DIGEST_VARIABLE):
+        monkeypatch.delenv(name, raising=False)
+    relaunch_under_torchrun(Loaded(lr=0.002, compute=settings), ["stages/train.py", "pgan", "8"])
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "1")):
+        monkeypatch.setenv(name, value)
+    relaunch_under_torchrun(Loaded(lr=0.002, compute=settings), ["stages/train.py", "pgan", "8"])  # the same params
+    with pytest.raises(UserError, match="the params file changed after this run was launched"):
+        relaunch_under_torchrun(Loaded(lr=0.003, compute=settings), ["stages/train.py", "pgan", "8"])
 
 
 def test_bf16_and_compile_run_where_they_can_and_say_so_where_they_cannot(monkeypatch, capsys):
@@ -93,7 +112,7 @@ def test_bf16_and_compile_run_where_they_can_and_say_so_where_they_cannot(monkey
         assert not compute.compile
     assert "compute.compile: no C++ compiler `no-such-compiler` on PATH" in capsys.readouterr().err
     # A CPU without bf16 instructions, as oneDNN sees one when told to use AVX2 at most.
-    code = ("from facegan.params import ComputeParams; from facegan.training.compute import computing\n"
+    code = ("from facegan.training.compute import ComputeParams, computing\n"
             "with computing(ComputeParams(nproc=1, amp=True, channels_last=False, compile=False, "
             "loader_workers=0), 'cpu') as compute: print(compute.amp)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -14,8 +14,8 @@ from conftest import interrupt_and_rerun, tiny_params_dict, write_params
 from facegan.checkpoint import save_checkpoint
 from facegan.cli import app
 from facegan.export import export_generator
+from facegan.params_file import load_params
 from facegan.pgan.inference import export_spec, generate, interpolations, load_pgan, slerp
-from facegan.params import load_params
 from facegan.pgan.train import grow_networks, init_networks
 
 

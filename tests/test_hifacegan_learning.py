@@ -11,9 +11,9 @@ from facegan.hifacegan.data import Degrader, degrade_ffhq, load_ffhq_pairs
 from facegan.hifacegan.evaluate import evaluate_hifacegan
 from facegan.hifacegan.inference import load_hifacegan
 from facegan.hifacegan.model import build_generator
-from facegan.params import load_params
-from facegan.training.compute import Compute
 from facegan.hifacegan.train import network_config, train_hifacegan
+from facegan.params_file import load_params
+from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out

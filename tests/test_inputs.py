@@ -8,7 +8,7 @@ import torch
 from conftest import REPO, tiny_params_dict, write_params
 from facegan.checkpoint import save_checkpoint
 from facegan.errors import UserError
-from facegan.params import load_params
+from facegan.params_file import load_params
 from facegan.pipeline import stages
 from facegan.training import loop
 from facegan.training.inputs import NOT_READ, changed_inputs, describe_change, stage_inputs

@@ -8,15 +8,16 @@ import yaml
 from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import tiny_params_dict
-from facegan.stargan.data import load_stargan, prepare_stargan
 from facegan.data.synthetic import write_celeba_sample
-from facegan.stargan.evaluate import evaluate_stargan
 from facegan.images import to_uint8
-from facegan.stargan.classifier_fd import classifier_fd
-from facegan.stargan.model import AttributeClassifier, Generator, edit_targets
-from facegan.params import StarGANEvalParams, load_params
-from facegan.stargan.inference import load_judge
+from facegan.params_file import load_params
 from facegan.stargan.classifier import train_classifier
+from facegan.stargan.classifier_fd import classifier_fd
+from facegan.stargan.data import load_stargan, prepare_stargan
+from facegan.stargan.evaluate import evaluate_stargan
+from facegan.stargan.inference import load_judge
+from facegan.stargan.model import AttributeClassifier, Generator, edit_targets
+from facegan.stargan.params import StarGANEvalParams
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
 from test_metrics_fid import ref_frechet

@@ -16,12 +16,12 @@ from conftest import tiny_params_dict, write_params
 from facegan import weights as weights_module
 from facegan.cli import app
 from facegan.errors import UserError
-from facegan.pgan.evaluate import evaluate_pgan
 from facegan.metrics.fid import fid, inception_stats, load_inception, staged_inception
 from facegan.metrics.frechet import FeatureStats, frechet_distance
 from facegan.metrics.inception import FIDInceptionA, FIDInceptionE, FIDInceptionV3
+from facegan.params_file import load_params
+from facegan.pgan.evaluate import evaluate_pgan
 from facegan.pgan.model import Generator
-from facegan.params import load_params
 from facegan.weights import (MissingWeightsError, WeightFile, cached_path, fetch, stage_weights, staged_path,
                              used_weights)
 from test_metrics_cli import images, invoke, write_folder

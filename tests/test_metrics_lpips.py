@@ -12,9 +12,9 @@ from torchvision.models import alexnet
 
 from facegan.errors import UserError
 from facegan.hifacegan.evaluate import evaluate_hifacegan
-from facegan.metrics.lpips import LPIPSAlex, load_lpips, lpips
 from facegan.hifacegan.model import Generator
-from facegan.params import HiFaceGANEvalParams
+from facegan.hifacegan.params import HiFaceGANEvalParams
+from facegan.metrics.lpips import LPIPSAlex, load_lpips, lpips
 from facegan.weights import fetch
 from test_metrics_cli import images, invoke, write_folder
 

@@ -7,11 +7,15 @@ import pytest
 import yaml
 
 from conftest import REPO, tiny_params_dict, write_params
-from facegan.data.ffhq import FFHQ_SOURCES
-from facegan.hifacegan.data import DEGRADATIONS
 from facegan.data.celeba import CROPS
+from facegan.data.celeba_params import CelebAParams
+from facegan.data.ffhq import FFHQ_SOURCES
+from facegan.data.ffhq_params import FFHQParams
 from facegan.data.sources import CELEBA_SOURCES
-from facegan.params import CelebAParams, FFHQParams, HiFaceGANData, ParamsError, fingerprint, load_params, read_yaml
+from facegan.hifacegan.data import DEGRADATIONS
+from facegan.hifacegan.params import HiFaceGANData
+from facegan.params import ParamsError, fingerprint, read_yaml
+from facegan.params_file import load_params
 
 
 def test_shipped_params_and_preset_are_valid():

@@ -11,17 +11,18 @@ from facegan.checkpoint import save_checkpoint
 from facegan.data.celeba import load_prepared, prepare_celeba
 from facegan.data.synthetic import write_celeba_sample
 from facegan.images import array_batches
-from facegan.pgan.inference import generated_batches
 from facegan.metrics.swd import sliced_wasserstein
-from facegan.params import Params, load_params
-from facegan.training.compute import Compute
+from facegan.params import Loaded
+from facegan.params_file import load_params
+from facegan.pgan.inference import generated_batches
 from facegan.pgan.train import ScalePaths, grow_networks, init_networks, train_scale
+from facegan.training.compute import Compute
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 TEST_INPUTS = {"test": "inputs"}  # the run's input record (a stage's is `stage_inputs`)
 
 
-def _params(tmp_path, seed: int) -> Params:
+def _params(tmp_path, seed: int) -> Loaded:
     raw = tiny_params_dict(8)
     raw["pgan"]["train"]["seed"] = seed
     raw["lr"] = 0.003  # the PaddlePaddle run's base lr: learns fast enough to see in 400 steps

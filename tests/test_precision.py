@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from conftest import REPO, tiny_params_dict, write_params
-from facegan.params import ComputeParams, load_params
-from facegan.training.compute import bf16_missing, compiler_missing
+from facegan.params_file import load_params
+from facegan.training.compute import ComputeParams, bf16_missing, compiler_missing
 
 sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
 from gpu_check import check_tracking, train_run  # noqa: E402  (a script's folder, not a package)

@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO
 from facegan.data.ffhq import folder_range_ids
 from facegan.errors import UserError
-from facegan.params import load_params
+from facegan.params_file import load_params
 from facegan.smoke import PRESET, overlaid, smoke_params
 
 

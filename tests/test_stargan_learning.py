@@ -8,15 +8,15 @@ import torch
 import yaml
 
 from conftest import tiny_params_dict
-from facegan.stargan.data import load_stargan, prepare_stargan
 from facegan.data.synthetic import write_celeba_sample
+from facegan.params_file import load_params
+from facegan.stargan.classifier import train_classifier
+from facegan.stargan.data import load_stargan, prepare_stargan
 from facegan.stargan.evaluate import stargan_metrics
 from facegan.stargan.inference import load_judge, load_stargan as load_generator
-from facegan.params import load_params
-from facegan.stargan.classifier import train_classifier
+from facegan.stargan.train import train_stargan
 from facegan.training.compute import Compute
 from facegan.training.loop import RunPaths
-from facegan.stargan.train import train_stargan
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 

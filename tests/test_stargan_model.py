@@ -15,11 +15,11 @@ from facegan.stargan.model import (
     tile_labels,
 )
 from conftest import tiny_params_dict, write_params
+from facegan.params_file import load_params
 from facegan.stargan.inference import untrained_generator
-from facegan.params import load_params
-from facegan.training.loop import RunPaths, setup_gan
-from facegan.stargan.train import network_config
 from facegan.stargan.losses import classification_loss, stargan_discriminator_loss, stargan_generator_loss
+from facegan.stargan.train import network_config
+from facegan.training.loop import RunPaths, setup_gan
 
 
 def _count(module: torch.nn.Module) -> int:

@@ -1,18 +1,8 @@
-"""The names a params file chooses from, each defined once: params validates against them and
-the library code that acts on the choice uses the same constants.
-
-A leaf module (no imports), so that reading params loads none of the code behind the choices.
+"""CelebA's attribute names, defined once: the CelebA files, the embedded sample that draws
+them (for FFHQ's sample too), StarGAN's params and data all use them. A leaf module (no
+imports). The other names a params file chooses from live in the schema that checks them
+(`data/celeba_params.py`, `data/ffhq_params.py`, `hifacegan/params.py`).
 """
-
-CELEBA_SOURCES = ("sample", "local", "official", "folder")  # data.celeba.source: facegan.data.sources
-CROPS = ("celeba_box", "center_square")  # data.celeba.crop: facegan.data.celeba
-# data.celeba.attributes_file, by its suffix: a CSV, or a file in the format of CelebA's list_attr_celeba.txt
-# (facegan.data.folder)
-CSV_SUFFIX = ".csv"
-ATTRIBUTE_FILE_SUFFIXES = (CSV_SUFFIX, ".txt")
-FFHQ_SOURCES = ("sample", "local", "official")  # data.ffhq.source: facegan.data.ffhq
-# hifacegan.data.degradation: facegan.hifacegan.data (the official HiFaceGAN degradation types)
-DEGRADATIONS = ("down", "noise", "blur", "jpeg", "full")
 
 # The 40 attributes of CelebA's list_attr_celeba.txt, in the file's order.
 CELEBA_ATTRIBUTES: tuple[str, ...] = (

@@ -9,11 +9,13 @@ writes the code ones (`facegan.stage_deps`): one list, dvc.yaml's, for both. Imp
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, is_dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from facegan.params import fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: dvc.yaml, stages/, src/
 CODE_PREFIXES = ("stages/", "src/")
@@ -44,34 +46,43 @@ class Stage:
 
 
 def lookup(params: Any, dotted: str) -> Any:
-    """The value at a dotted key (`pgan.scales.8`) of params, typed (dataclasses) or plain (dicts)."""
+    """The value at a dotted key (`pgan.scales.8`) of params, typed (loaded sections,
+    dataclasses) or plain (dicts)."""
     value = params
     for part in dotted.split("."):
-        value = getattr(value, part) if is_dataclass(value) else value[part]
+        value = value[part] if isinstance(value, dict) else getattr(value, part)
     return value
 
 
 def stages(params: Any, root: Path = ROOT) -> dict[str, Stage]:
     """Every stage of `root`/dvc.yaml by its DVC name, resolved against `params` (typed, or the
     params file as loaded YAML): a `foreach` stage gives one stage per item, `name@key`."""
-    definitions = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    expanded = {}
-    for name, definition in definitions.items():
-        if "foreach" not in definition:
-            expanded[name] = _resolved(name, definition, params, {})
-            continue
-        items = lookup(params, definition["foreach"].strip("${}"))
-        for key, item in items.items():
-            expanded[f"{name}@{key}"] = _resolved(f"{name}@{key}", definition["do"], params, {"key": key, "item": item})
-    return expanded
+    return {name: resolved for base, definition in _definitions(root).items()
+            for name, resolved in _expanded(base, definition, params).items()}
 
 
 def stage(name: str, params: Any, root: Path = ROOT) -> Stage:
-    """One stage by its DVC name; a name dvc.yaml does not give is an error that lists those it does."""
-    every = stages(params, root)
-    if name not in every:
-        raise KeyError(f"{root / 'dvc.yaml'} has no stage {name!r} (it has {', '.join(every)})")
-    return every[name]
+    """One stage by its DVC name, resolved against `params`, which need hold only what that
+    stage's definition names; a name dvc.yaml does not give is an error that lists those it does."""
+    definitions = _definitions(root)
+    base = name.partition("@")[0]
+    expanded = _expanded(base, definitions[base], params) if base in definitions else {}
+    if name not in expanded:
+        raise KeyError(f"{root / 'dvc.yaml'} has no stage {name!r} (it has {', '.join(expanded or definitions)})")
+    return expanded[name]
+
+
+def _definitions(root: Path) -> dict[str, dict]:
+    return yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+
+
+def _expanded(name: str, definition: dict, params: Any) -> dict[str, Stage]:
+    """A definition as its stages: itself, or one per item of its `foreach`."""
+    if "foreach" not in definition:
+        return {name: _resolved(name, definition, params, {})}
+    items = lookup(params, definition["foreach"].strip("${}"))
+    return {f"{name}@{key}": _resolved(f"{name}@{key}", definition["do"], params, {"key": key, "item": item})
+            for key, item in items.items()}
 
 
 def _resolved(name: str, definition: dict, params: Any, local: dict[str, Any]) -> Stage:
@@ -117,3 +128,8 @@ def upstream(targets: list[str], every: dict[str, Stage]) -> set[str]:
 def _overlap(path: str, other: str) -> bool:
     """Whether one path is the other or holds it."""
     return path == other or path.startswith(f"{other}/") or other.startswith(f"{path}/")
+
+
+def params_fingerprint(name: str, params: Any, root: Path = ROOT) -> str:
+    """One digest of the params keys the stage `name` declares, at their values in `params`."""
+    return fingerprint(*(lookup(params, key) for key in stage(name, params, root).params))

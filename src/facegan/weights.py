@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Collection
 
 from facegan.digests import digest_matches, file_digest
+from facegan.errors import UserError
 from facegan.fetch import DataSourceError, download_file, link_or_copy
 from facegan.io import staged, write_json
-from facegan.errors import UserError
+from facegan.params import setting
 
 MANIFEST = "manifest.json"
 
@@ -65,6 +66,13 @@ WEIGHTS = {
 
 class MissingWeightsError(UserError):
     """Weights that are not in the cache (or not the official file): the message says how to get them."""
+
+
+@dataclass(frozen=True)
+class WeightsParams:
+    """Pretrained weights the metrics need (this module): download the absent ones or not."""
+
+    download: bool = setting()
 
 
 def weights_dir() -> Path:

@@ -27,20 +27,21 @@ import onnxruntime
 import torch
 
 from bench_training import machine_lines, rate_text
-from facegan.tables import print_table
 from facegan.checkpoint import save_checkpoint
 from facegan.export import export_generator
-from facegan.inference import TrainedModel
-from facegan.hifacegan.inference import export_spec as hifacegan_spec, load_hifacegan
-from facegan.pgan.inference import export_spec as pgan_spec, load_pgan
-from facegan.stargan.inference import export_spec as stargan_spec, load_stargan
-from facegan.hifacegan.model import build_generator as hifacegan_generator
-from facegan.pgan.model import build_generator as pgan_generator
-from facegan.stargan.model import build_generator as stargan_generator
-from facegan.params import Params, load_params
 from facegan.hifacegan import train as hifacegan
+from facegan.hifacegan.inference import export_spec as hifacegan_spec, load_hifacegan
+from facegan.hifacegan.model import build_generator as hifacegan_generator
+from facegan.inference import TrainedModel
+from facegan.params import Loaded
+from facegan.params_file import load_params
 from facegan.pgan import train as pgan
+from facegan.pgan.inference import export_spec as pgan_spec, load_pgan
+from facegan.pgan.model import build_generator as pgan_generator
 from facegan.stargan import train as stargan
+from facegan.stargan.inference import export_spec as stargan_spec, load_stargan
+from facegan.stargan.model import build_generator as stargan_generator
+from facegan.tables import print_table
 
 # model: (config of the params, builder, weights entry of model.pt, export spec, loader)
 MODELS = {
@@ -60,7 +61,7 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def rows_for(name: str, params: Params, label: str, folder: Path, batch: int, repeats: int) -> list[list[str]]:
+def rows_for(name: str, params: Loaded, label: str, folder: Path, batch: int, repeats: int) -> list[list[str]]:
     make_config, build, weights, spec_of, load = MODELS[name]
     config = make_config(params)
     torch.manual_seed(0)

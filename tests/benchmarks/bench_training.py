@@ -40,15 +40,16 @@ import numpy as np
 import torch
 
 from benchreport import peak_rss_kb
-from facegan.machine import cpu_model, pick_device
 from facegan.hifacegan import model as hifacegan_models, train as hifacegan
+from facegan.machine import cpu_model, pick_device
+from facegan.params import Loaded
+from facegan.params_file import load_params
 from facegan.pgan import train as pgan
-from facegan.stargan import model as stargan_models, train as stargan
 from facegan.pretrained import VGG19Features
-from facegan.params import Params, ComputeParams, load_params
+from facegan.stargan import model as stargan_models, train as stargan
 from facegan.tables import print_table
 from facegan.training.batch_loader import TrainingBatches, batch_loader
-from facegan.training.compute import Compute, bf16_missing, computing, torchrun_command
+from facegan.training.compute import Compute, ComputeParams, bf16_missing, computing, torchrun_command
 from facegan.training.loop import RunPaths, setup_gan
 
 BENCHMARK = {"benchmark": "inputs"}  # the runs' input record (a stage's is `stage_inputs`)
@@ -66,7 +67,7 @@ def synthetic(folder: Path, name: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.load(folder / f"{name}.npy", mmap_mode="r")
 
 
-def trainer(model: str, scale: str, params: Params, compute: Compute, folder: Path):
+def trainer(model: str, scale: str, params: Loaded, compute: Compute, folder: Path):
     """(step, batches, global batch, state) of one model as its train stage builds them."""
     if model == "pgan":
         config = params.pgan
@@ -162,7 +163,7 @@ def loader_rate(batches: TrainingBatches, batch: int, workers: int, device: torc
     return batch * items / (time.perf_counter() - started)
 
 
-def loader_rows(args: argparse.Namespace, params: Params, device: torch.device) -> list[list[str]]:
+def loader_rows(args: argparse.Namespace, params: Loaded, device: torch.device) -> list[list[str]]:
     shapes = {f"pgan {key}": ((int(key), int(key), 3), scale.batch) for key, scale in params.pgan.scales.items()}
     stargan_size, hifacegan_size = params.stargan.data.image_size, params.hifacegan.data.image_size
     shapes["stargan"] = ((stargan_size, stargan_size, 3), params.stargan.train.batch)
@@ -194,7 +195,7 @@ def rate_text(images_per_s: float) -> str:
     return f"{images_per_s:,.1f}" if images_per_s >= 10 else f"{images_per_s:.3g}"
 
 
-def projection(params: Params, results: dict) -> list[list[str]]:
+def projection(params: Loaded, results: dict) -> list[list[str]]:
     """The whole PGAN schedule at each scale's fastest measured setting."""
     rows, total, unmeasured = [], 0.0, []
     for key, scale in params.pgan.scales.items():

@@ -37,10 +37,11 @@ from facegan.metrics.fid import inception_stats, load_inception
 from facegan.metrics.inception import FIDInceptionV3
 from facegan.metrics.ms_ssim import ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
-from facegan.params import Params, ComputeParams, load_params
+from facegan.params import Loaded
+from facegan.params_file import load_params
 from facegan.tables import print_table
 from facegan.training.batch_loader import batch_loader
-from facegan.training.compute import computing
+from facegan.training.compute import ComputeParams, computing
 
 TRACKED = ("loss_d", "loss_g")
 RELATIVE, ABSOLUTE = 0.10, 0.05  # how closely bf16's early losses follow fp32's
@@ -50,7 +51,7 @@ class CheckFailed(Exception):
     """A loss that is not finite, bf16 off fp32's track, or a metric that is not finite."""
 
 
-def train_run(model: str, scale: str, params: Params, settings: ComputeParams, device: str,
+def train_run(model: str, scale: str, params: Loaded, settings: ComputeParams, device: str,
               iterations: int) -> dict:
     """`iterations` steps of one model from seeded weights; every step's losses, images/s, peak memory."""
     with computing(settings, device) as compute, tempfile.TemporaryDirectory() as folder:

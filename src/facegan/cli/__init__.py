@@ -16,12 +16,12 @@ from typing import Annotated, Optional
 import typer
 
 from facegan import weights
-from facegan.choices import DEGRADATIONS
 from facegan.cli.metrics import metrics_app
 from facegan.cli.outputs import OUT_RULE, output_paths, photo_targets, reporting_interrupts, still_to_write
 from facegan.cli.sweep import sweep_app
 from facegan.entrypoints import command_app, group_app, run_cli
 from facegan.errors import UserError
+from facegan.hifacegan.params import DEGRADATIONS
 from facegan.images import GIF_FORMATS, ImageFolderError, grid, image_paths, read_image, save_gif, save_image
 
 app = command_app(__doc__)
@@ -120,8 +120,8 @@ def generate_command(
     if not _kept(kept, todo) and grid_path is None and gif_path is None:
         return
 
-    from facegan.pgan.inference import generate, interpolations, load_pgan
     from facegan.machine import pick_device
+    from facegan.pgan.inference import generate, interpolations, load_pgan
 
     single = {name: [path] for name, path in (("grid", grid_path), ("gif", gif_path)) if path is not None}
     with reporting_interrupts({**faces_to_write, **single}):

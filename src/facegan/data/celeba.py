@@ -40,14 +40,14 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facegan.choices import CROPS
+from facegan.data.celeba_params import CROPS
 from facegan.data.celeba_format import (
     CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, SPLITS, attribute_columns, read_attributes, read_partition,
 )  # fmt: skip
 from facegan.data.folder import FOLDER_CSV, FOLDER_IMAGES, list_images, read_attribute_csv
+from facegan.data.packed import read_manifest, truncate_npy, write_manifest
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
-from facegan.data.packed import read_manifest, truncate_npy, write_manifest
 from facegan.io import staged
 from facegan.progress import progress
 

@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from facegan.choices import FFHQ_SOURCES
+from facegan.data.ffhq_params import FFHQ_SOURCES
 from facegan.data.parallel import ordered_map, worth_processes
 from facegan.data.synthetic import WIDTH, draw_face, sample_attributes
 from facegan.fetch import DataSourceError, download_file, link_or_copy

@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from facegan.choices import CSV_SUFFIX
 from facegan.data.celeba_format import CELEBA_ATTR, CelebAFormatError
+from facegan.data.celeba_params import CSV_SUFFIX
 from facegan.errors import UserError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")  # compared lower-case

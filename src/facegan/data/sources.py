@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
-from facegan.choices import CELEBA_SOURCES
 from facegan.data.celeba_format import CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, read_attributes, write_partition
+from facegan.data.celeba_params import CELEBA_SOURCES
 from facegan.data.folder import FOLDER_IMAGES, IMAGE_SUFFIXES, attribute_file_name, list_images
 from facegan.data.synthetic import write_celeba_sample
 from facegan.fetch import DataSourceError, download_file, link_or_copy

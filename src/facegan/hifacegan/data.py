@@ -34,10 +34,10 @@ from typing import Iterator, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facegan.choices import DEGRADATIONS
 from facegan.data.packed import read_manifest, truncate_npy, write_manifest
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
+from facegan.hifacegan.params import DEGRADATIONS
 from facegan.images import square_resized
 from facegan.io import staged
 from facegan.progress import progress

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facegan.hifacegan.model import Generator, restoration_grid, restore
+from facegan.hifacegan.params import HiFaceGANEvalParams, HiFaceGANParams
 from facegan.images import save_image
+from facegan.inference import TrainedModel
 from facegan.metrics.fid import fid
 from facegan.metrics.lpips import LPIPSAlex, lpips
 from facegan.metrics.psnr_ssim import psnr_ssim
-from facegan.inference import TrainedModel
-from facegan.hifacegan.model import Generator, restoration_grid, restore
-from facegan.params import HiFaceGANEvalParams, HiFaceGANParams
 
 if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3

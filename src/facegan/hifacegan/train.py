@@ -25,19 +25,23 @@ import numpy as np
 import torch
 
 from facegan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from facegan.hifacegan.data import PreparedFFHQ
 from facegan.errors import UserError
+from facegan.hifacegan.data import PreparedFFHQ
+from facegan.hifacegan.losses import feature_matching_loss, lsgan_loss, perceptual_loss
+from facegan.hifacegan.model import build_discriminator, build_generator, restoration_grid, restore
+from facegan.hifacegan.params import HiFaceGANParams, batch_split
 from facegan.images import save_image
 from facegan.metrics.psnr_ssim import psnr_ssim_pairs
-from facegan.hifacegan.model import build_discriminator, build_generator, restoration_grid, restore
-from facegan.params import HiFaceGANParams
+from facegan.params import Sections
 from facegan.training.batch_loader import TrainingBatches
-from facegan.training.compute import Compute, Network
-from facegan.hifacegan.losses import feature_matching_loss, lsgan_loss, perceptual_loss
+from facegan.training.compute import Compute, ComputeParams, Network
 from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
 
 if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
     from facegan.pretrained import VGG19Features
+
+TRAINING_SECTIONS = Sections({"hifacegan": HiFaceGANParams, "compute": ComputeParams},
+                             rules=(batch_split,))
 
 LOG_COLUMNS = ["loss_g", "g_gan", "g_feat", "g_vgg", "g_l1", "loss_d", "d_real", "d_fake", "learning_rate"]
 

@@ -15,12 +15,12 @@ import numpy as np
 
 from facegan.images import array_batches, grid, save_image
 from facegan.inference import TrainedModel
-from facegan.pgan.inference import LATENT_BATCH, generated_batches
 from facegan.metrics.fid import fid
 from facegan.metrics.ms_ssim import MIN_SIZE, ms_ssim
 from facegan.metrics.swd import sliced_wasserstein
+from facegan.pgan.inference import LATENT_BATCH, generated_batches
 from facegan.pgan.model import Generator
-from facegan.params import PGANEvalParams
+from facegan.pgan.params import PGANEvalParams
 
 if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3

@@ -20,16 +20,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from facegan.pgan.batch_groups import stddev_group_size
 from facegan.checkpoint import MODEL_FIELDS, Checkpoint, load_checkpoint
 from facegan.images import grid, save_image, to_uint8
-from facegan.pgan.model import Discriminator, Generator, load_grown
+from facegan.params import Sections
+from facegan.pgan.batch_groups import stddev_group_size
 from facegan.pgan.layers import downscale_blend
-from facegan.params import PGANParams, PGANScale
+from facegan.pgan.model import Discriminator, Generator, load_grown
+from facegan.pgan.params import LR, PGANParams, PGANScale, batch_split
 from facegan.training.batch_loader import TrainingBatches
-from facegan.training.compute import BatchShare, Compute, Network
+from facegan.training.compute import BatchShare, Compute, ComputeParams, Network
 from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
 from facegan.training.wgan_gp import discriminator_loss, generator_loss
+
+TRAINING_SECTIONS = Sections({"lr": LR, "pgan": PGANParams, "compute": ComputeParams}, rules=(batch_split,))
 
 LOG_COLUMNS = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha", "kimg"]
 PLOTTED = ["loss_d", "loss_g", "wasserstein", "gp", "drift", "alpha"]
@@ -66,7 +69,7 @@ def grow_networks(pgan: PGANParams, previous: dict, depth: int) -> tuple[Generat
     """Networks at `depth` with the previous scale's weights; new layers seeded per scale."""
     if previous["config"]["depth"] not in (depth, depth - 1):
         raise ValueError(f"previous checkpoint has depth {previous['config']['depth']}, need {depth - 1}")
-    torch.manual_seed(pgan.train.seed * 1000 + depth)
+    torch.manual_seed(scale_seed(pgan, depth))
     G, D = build_networks(pgan, depth)
     load_grown(G, previous["G"])
     load_grown(D, previous["D"])
@@ -147,13 +150,14 @@ def new_state(pgan: PGANParams, base_lr: float, key: str, previous: dict, device
             "opt_G": torch.optim.Adam(G.parameters(), lr=lr, betas=betas, eps=pgan.train.adam_eps),
             "opt_D": torch.optim.Adam(D.parameters(), lr=lr, betas=betas, eps=pgan.train.adam_eps),
         },
-        rng=torch.Generator().manual_seed(scale_seed(pgan, key)),
+        rng=torch.Generator().manual_seed(scale_seed(pgan, depth)),
         meta=run_meta(network_config(pgan, depth), inputs),
     )  # fmt: skip
 
 
-def scale_seed(pgan: PGANParams, key: str) -> int:
-    return pgan.train.seed * 1000 + pgan.depth_of(key)
+def scale_seed(pgan: PGANParams, depth: int) -> int:
+    """The seed of the scale at `depth`: its new layers' initial weights and its training draws."""
+    return pgan.train.seed * 1000 + depth
 
 
 def batch_share(pgan: PGANParams, key: str, compute: Compute) -> BatchShare:
@@ -165,8 +169,8 @@ def batch_share(pgan: PGANParams, key: str, compute: Compute) -> BatchShare:
 def scale_trainer(state: TrainState, pgan: PGANParams, key: str, compute: Compute,
                   images: np.ndarray) -> tuple[Callable[[dict], dict[str, float]], TrainingBatches]:
     """The step on one loader item, and the loader's batches: what training and the benchmark run."""
-    scale, share = pgan.scales[key], batch_share(pgan, key, compute)
-    grown = pgan.depth_of(key) > 1  # the earlier scales' RGB layers sit idle (all but the fade's)
+    scale, share, depth = pgan.scales[key], batch_share(pgan, key, compute), pgan.depth_of(key)
+    grown = depth > 1  # the earlier scales' RGB layers sit idle (all but the fade's)
     G = Network(state.G, compute, partly_used=grown)
     D = Network(state.D, compute, compilable=False, partly_used=grown)
 
@@ -174,7 +178,7 @@ def scale_trainer(state: TrainState, pgan: PGANParams, key: str, compute: Comput
         alpha = alpha_at(state.iteration, scale.fade_iterations)
         return train_step(state, G, D, compute.images(batch["images"]), alpha, pgan, share)
 
-    return step, TrainingBatches(images, share, scale_seed(pgan, key), pgan.train.mirror)
+    return step, TrainingBatches(images, share, scale_seed(pgan, depth), pgan.train.mirror)
 
 
 def train_scale(pgan: PGANParams, base_lr: float, key: str, images: np.ndarray, paths: ScalePaths,

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import torch
 
+from facegan.params import Sections
 from facegan.stargan.data import PreparedStarGAN
-from facegan.stargan.model import build_classifier
-from facegan.params import AttributeClassifierParams
-from facegan.training.batch_loader import TrainingBatches
-from facegan.training.compute import Compute, Network
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
 from facegan.stargan.losses import classification_loss
+from facegan.stargan.model import build_classifier
+from facegan.stargan.params import AttributeClassifierParams, StarGANParams, batch_split
+from facegan.training.batch_loader import TrainingBatches
+from facegan.training.compute import Compute, ComputeParams, Network
+from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
+
+# StarGAN's section whole, so that its rules between data and networks hold here too.
+TRAINING_SECTIONS = Sections({"stargan": StarGANParams, "compute": ComputeParams}, rules=(batch_split,))
 
 LOG_COLUMNS = ["loss", "accuracy"]
 

@@ -24,10 +24,10 @@ import numpy as np
 
 from facegan.choices import CELEBA_ATTRIBUTES
 from facegan.data.celeba import CELEBA_IMAGE_SIZE, pack, read_listing, square_crop
-from facegan.errors import UserError
 from facegan.data.packed import read_manifest, write_manifest
+from facegan.errors import UserError
 from facegan.io import staged
-from facegan.params import StarGANData
+from facegan.stargan.params import StarGANData
 
 STARGAN_SPLITS: tuple[str, ...] = ("train", "test")  # split codes 0, 1
 

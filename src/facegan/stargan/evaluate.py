@@ -30,15 +30,15 @@ import numpy as np
 import torch
 
 from facegan.images import array_batches, save_image, to_float, to_uint8
-from facegan.stargan.classifier_fd import classifier_features, classifier_stats, stats_distance
+from facegan.inference import TrainedModel
 from facegan.metrics.fid import fid
 from facegan.metrics.frechet import FeatureStats
 from facegan.metrics.psnr_ssim import psnr_ssim_pairs
+from facegan.stargan.classifier_fd import classifier_features, classifier_stats, stats_distance
 from facegan.stargan.data import PreparedStarGAN
-from facegan.inference import TrainedModel
 from facegan.stargan.inference import untrained_generator
 from facegan.stargan.model import AttributeClassifier, Generator, edit_grid, edit_targets
-from facegan.params import StarGANEvalParams
+from facegan.stargan.params import StarGANEvalParams
 
 if TYPE_CHECKING:
     from facegan.metrics.inception import FIDInceptionV3

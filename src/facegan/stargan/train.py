@@ -18,14 +18,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from facegan.stargan.data import PreparedStarGAN
 from facegan.images import save_image
-from facegan.stargan.model import build_discriminator, build_generator, edit_grid
-from facegan.params import StarGANParams
-from facegan.training.batch_loader import TrainingBatches
-from facegan.training.compute import BatchShare, Compute, Network
-from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
+from facegan.params import Sections
+from facegan.stargan.data import PreparedStarGAN
 from facegan.stargan.losses import stargan_discriminator_loss, stargan_generator_loss
+from facegan.stargan.model import build_discriminator, build_generator, edit_grid
+from facegan.stargan.params import StarGANParams, batch_split
+from facegan.training.batch_loader import TrainingBatches
+from facegan.training.compute import BatchShare, Compute, ComputeParams, Network
+from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
+
+TRAINING_SECTIONS = Sections({"stargan": StarGANParams, "compute": ComputeParams}, rules=(batch_split,))
 
 LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id",
                "learning_rate"]

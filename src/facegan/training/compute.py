@@ -32,12 +32,37 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from facegan.pgan.batch_groups import groups_per_process
+from facegan.batch_shares import groups_per_process
+from facegan.errors import UserError
 from facegan.images import to_float
 from facegan.machine import pick_device
-from facegan.params import Params, ComputeParams, load_params
+from facegan.params import Loaded, fingerprint, setting
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@dataclass(frozen=True)
+class ComputeParams:
+    """How every train stage computes, not what it learns (this module)."""
+
+    nproc: int = setting(low=1, high=64)  # per machine
+    amp: bool = setting()
+    channels_last: bool = setting()
+    compile: bool = setting()
+    loader_workers: int = setting(low=0, high=64)
+    nnodes: int = setting(1, low=1, high=4096)
+    rdzv_endpoint: str = setting("")  # host:port where the machines meet (torchrun's c10d rendezvous)
+
+    def rules(self, prefix: str) -> list[str]:
+        """Several machines need the host:port where they meet; one machine needs none."""
+        host, _, port = self.rdzv_endpoint.rpartition(":")
+        if self.nnodes > 1 and not (host and port.isdigit()):
+            return [f"{prefix}.rdzv_endpoint = {self.rdzv_endpoint!r} with {prefix}.nnodes = {self.nnodes}: must be "
+                    "HOST:PORT, a machine of the run that every other one reaches (e.g. node001:29500)"]
+        if self.nnodes == 1 and self.rdzv_endpoint:
+            return [f"{prefix}.rdzv_endpoint = {self.rdzv_endpoint!r} with {prefix}.nnodes = 1: one machine needs "
+                    "no rendezvous; set it to \"\" or raise compute.nnodes"]
+        return []
 
 
 @dataclass(frozen=True)
@@ -153,7 +178,7 @@ class Network:
 
 @contextlib.contextmanager
 def computing(settings: ComputeParams, device: str = "auto") -> Iterator[Compute]:
-    """The Compute of this process from the `train` params and torchrun's environment
+    """The Compute of this process from the `compute` params and torchrun's environment
     (RANK, WORLD_SIZE, LOCAL_RANK); joins the process group for the run's duration."""
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     torch_device = pick_device(device)
@@ -243,14 +268,28 @@ def torchrun_command(nproc: int, nnodes: int = 1, endpoint: str = "", run_id: st
             f"--rdzv-id={run_id}"]
 
 
-def relaunch_under_torchrun(settings: ComputeParams, argv: list[str]) -> None:
+# Set by the launching process for its workers: the digest of the params it parsed.
+PARAMS_DIGEST_VARIABLE = "FACEGAN_PARAMS_DIGEST"
+
+
+def relaunch_under_torchrun(params: Loaded, argv: list[str]) -> None:
     """With more than one process in all and no launcher around this one: replace this
     process with torchrun running `argv` (a stage script and its arguments) in
-    `settings.nproc` processes here, on `settings.nnodes` machines. Replaced, not a child:
+    `compute.nproc` processes here, on `compute.nnodes` machines. Replaced, not a child:
     a signal sent to the stage's process (SIGTERM, Ctrl-C) reaches torchrun, which stops
     its workers, and its exit code is the stage's. A process started by a launcher
     (torchrun, or srun with RANK, WORLD_SIZE and LOCAL_RANK set) is a worker already and
-    never relaunches. Returns only when this process should train itself."""
+    never relaunches. Returns only when this process should train itself.
+
+    Each worker parses the params file again; the digest of what the launching process
+    parsed travels with them, so that a file edited in between stops them rather than
+    training on other params than the stage's."""
+    digest = fingerprint(vars(params))
+    launched_with = os.environ.get(PARAMS_DIGEST_VARIABLE)
+    if launched_with is not None and launched_with != digest:
+        raise UserError("the params file changed after this run was launched: its processes would train on "
+                        "other params than the launching one; rerun the stage")
+    settings: ComputeParams = params.compute
     if settings.nproc * settings.nnodes <= 1 or any(name in os.environ for name in LAUNCHER_VARIABLES):
         return
     run_id = "-".join(["facegan", Path(argv[0]).stem, *argv[1:]])  # the same on every machine
@@ -258,13 +297,5 @@ def relaunch_under_torchrun(settings: ComputeParams, argv: list[str]) -> None:
     where = f" on each of {settings.nnodes} machines" if settings.nnodes > 1 else ""
     print(f"launching {settings.nproc} processes{where}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     sys.stdout.flush()
+    os.environ[PARAMS_DIGEST_VARIABLE] = digest
     os.execv(sys.executable, command)
-
-
-def load_params_or_relaunch(params_file: Path) -> Params:
-    """A train stage's params, unless the run is to go on under torchrun (compute.nproc or
-    compute.nnodes > 1): then this process becomes torchrun, running the stage's command
-    line again."""
-    params = load_params(params_file)
-    relaunch_under_torchrun(params.compute, sys.argv)
-    return params

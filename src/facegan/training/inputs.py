@@ -20,14 +20,14 @@ from pathlib import Path
 
 from facegan.digests import file_digest
 from facegan.errors import UserError
-from facegan.params import Params, fingerprint
+from facegan.params import Loaded, fingerprint
 from facegan.pipeline import ROOT, lookup, stage
 
 NOT_INPUTS = ("compute",)
 NOT_READ = "not read"  # a declared data dep that these params never open (VGG19 at lambda_vgg 0)
 
 
-def stage_inputs(name: str, params: Params, data: Mapping[str, Path | None], root: Path = ROOT) -> dict[str, str]:
+def stage_inputs(name: str, params: Loaded, data: Mapping[str, Path | None], root: Path = ROOT) -> dict[str, str]:
     """{input: digest} for the train stage `name` of dvc.yaml: each params key it declares
     (but `compute`), each code file, and each data dep, read at the path the command was
     given: `data` maps every data dep dvc.yaml declares to that path (None: these params do

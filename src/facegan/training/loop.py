@@ -18,13 +18,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from facegan.checkpoint import (MODEL_FIELDS, Checkpoint, CheckpointError, load_checkpoint, restore_rng_states,
                                 rng_states, save_checkpoint)
-from facegan.params import HiFaceGANParams, StarGANParams, fingerprint
+from facegan.params import fingerprint
 from facegan.progress import progress
 from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute
@@ -92,11 +92,12 @@ def run_meta(config: dict, inputs: dict[str, str]) -> dict:
     return {"config": config, "inputs": dict(inputs), "fingerprint": fingerprint(inputs)}
 
 
-def setup_gan(params: StarGANParams | HiFaceGANParams, config: dict,
+def setup_gan(params: Any, config: dict,
               builders: tuple[Callable[[dict], torch.nn.Module], Callable[[dict], torch.nn.Module]],
               inputs: dict[str, str], paths: RunPaths, device: torch.device, what: str,
               announce: bool = True) -> GANState:
-    """The start of StarGAN's or HiFaceGAN's training: G and D built from `config` by
+    """The start of StarGAN's or HiFaceGAN's training (`params`: its section, whose `train`
+    is a ConditionalGANTrain): G and D built from `config` by
     `builders` after seeding torch with the train seed, each with its own Adam, and the
     state's random generator seeded too; then resumed from a working checkpoint made from
     the same `inputs`."""
