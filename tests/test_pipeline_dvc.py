@@ -1,6 +1,7 @@
 """The whole DAG through DVC in a temporary clone, on tiny params."""
 import hashlib
 import json
+import os
 import re
 import shlex
 import shutil
@@ -74,6 +75,30 @@ def _own_photos_retrain_pgan(reproduced: Path) -> None:
         assert _md5(reproduced / f"data/pgan/{scale}/model.pt") != sample_models[scale], scale
 
 
+def _stale_stages(repo: Path) -> set[str]:
+    """The stages `dvc status` calls changed."""
+    return {line.rstrip(":").strip() for line in run_in("dvc", "status", cwd=repo).splitlines()
+            if line.endswith(":") and not line.startswith((" ", "\t"))}
+
+
+def _schema_and_module_added(repo: Path, model: str, schema: str) -> set[str]:
+    """The stages out of date once `model`'s params class `schema` has a new field (with a
+    default: params.yaml unchanged) and its training imports a new module of the model's own,
+    dvc.yaml's code deps rewritten as `make deps` does; the edits are then undone."""
+    params_module = repo / f"src/facegan/{model}/params.py"
+    text = params_module.read_text()
+    end = text.index("\n\n\n", text.index(f"class {schema}("))
+    params_module.write_text(text[:end] + "\n    new_knob: int = setting(0, low=0)" + text[end:])
+    (repo / f"src/facegan/{model}/helper.py").write_text('"""A helper only this model uses."""\nHELPER = 1\n')
+    with open(repo / f"src/facegan/{model}/train.py", "a") as handle:
+        handle.write(f"from facegan.{model}.helper import HELPER  # noqa: E402,F401\n")
+    run_in("python", "-m", "facegan.stage_deps", cwd=repo, env={**os.environ, "PYTHONPATH": str(repo / "src")})
+    stale = _stale_stages(repo)
+    run_in("git", "checkout", "--", ".", cwd=repo)
+    run_in("git", "clean", "-fdq", "src", cwd=repo)
+    return stale
+
+
 def _plots_diff_overlays_the_runs(page: Path) -> None:
     """The page of the README's `dvc plots diff` after `dvc exp run -S lr=0.003`, in a browser
     with no network: every train stage's losses as charts, each with the last commit's line
@@ -125,10 +150,17 @@ def test_repro_then_experiment_with_another_lr(clone):
                           ("pgan/inference.py", {"export_pgan", "evaluate_pgan"})):
         with open(clone / "src/facegan" / edited, "a") as handle:
             handle.write("# an edit\n")
-        changed = {line.rstrip(":").strip() for line in run_in("dvc", "status", cwd=clone).splitlines()
-                   if line.endswith(":") and not line.startswith((" ", "\t"))}
-        assert changed == stale, (edited, changed)
+        assert _stale_stages(clone) == stale, edited
         run_in("git", "checkout", "--", f"src/facegan/{edited}", cwd=clone)
+    # One model's params schema grown and a module of its own added: that model's stages only.
+    pgan = {"train_pgan_init", "train_pgan@4", "train_pgan@8", "train_pgan@16", "export_pgan", "evaluate_pgan"}
+    stargan = {"prepare_stargan", "train_stargan", "train_stargan_classifier", "export_stargan", "evaluate_stargan"}
+    hifacegan = {"download_weights", "degrade_ffhq", "train_hifacegan", "export_hifacegan", "evaluate_hifacegan"}
+    for model, schema, own in (("hifacegan", "HiFaceGANTrain", hifacegan), ("pgan", "PGANTrain", pgan)):
+        stale = _schema_and_module_added(clone, model, schema)
+        assert f"train_{model}" in " ".join(stale) and stale <= own, (model, stale)
+        assert not stale & (pgan | stargan | hifacegan) - own, (model, stale)
+    assert run_in("dvc", "status", cwd=clone).strip() == "Data and pipelines are up to date."
     # The README's experiment commands, as written and in order; its table in 120 columns.
     commands = readme_commands("Experiments are DVC's:")
     assert [" ".join(command.split()[:3]) for command in commands] == [

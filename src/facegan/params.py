@@ -97,6 +97,7 @@ class Sections:
             sections = _nested(loaded)
             for rule in self.rules:
                 rule(sections, problems)
+        problems = list(dict.fromkeys(problems))  # a missing group is missing once, not once a section
         if len(problems) == 1:
             raise ParamsError(f"{path}: {problems[0]}")
         if problems:

@@ -17,6 +17,7 @@ import typer
 
 from facegan import weights
 from facegan.cli.metrics import metrics_app
+from facegan.cli.params import params_app
 from facegan.cli.outputs import OUT_RULE, output_paths, photo_targets, reporting_interrupts, still_to_write
 from facegan.cli.sweep import sweep_app
 from facegan.entrypoints import command_app, group_app, run_cli
@@ -29,6 +30,7 @@ app.add_typer(metrics_app, name="metrics", help="Measure image folders with the 
 weights_app = group_app("Pretrained weights in the cache ($FACEGAN_WEIGHTS_DIR, else ~/.cache/facegan/weights).")
 app.add_typer(weights_app, name="weights")
 app.add_typer(sweep_app, name="sweep")
+app.add_typer(params_app, name="params")
 
 
 Names = Annotated[Optional[list[str]], typer.Argument(help=f"any of: {', '.join(weights.WEIGHTS)} (default: all)")]
