@@ -34,7 +34,7 @@ from facegan.params import HiFaceGANParams
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, Network
 from facegan.hifacegan.losses import feature_matching_loss, lsgan_loss, perceptual_loss
-from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
+from facegan.training.loop import GANState, RunPaths, decay_learning_rates, run_loop, setup_gan, write_model
 
 if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
     from facegan.pretrained import VGG19Features
@@ -51,9 +51,7 @@ def network_config(hifacegan: HiFaceGANParams) -> dict:
 def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, clean: torch.Tensor,
                hifacegan: HiFaceGANParams, vgg: Callable | None) -> dict[str, float]:
     train = hifacegan.train
-    for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(state.iteration, base, train.iterations, train.decay_start)
+    decay_learning_rates(state, train)
 
     state.D.requires_grad_(False)  # G's step needs no critic gradients
     restored = G(degraded)

@@ -24,7 +24,7 @@ from facegan.stargan.model import build_discriminator, build_generator, edit_gri
 from facegan.params import StarGANParams
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
-from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
+from facegan.training.loop import GANState, RunPaths, decay_learning_rates, run_loop, setup_gan, write_model
 from facegan.stargan.losses import stargan_discriminator_loss, stargan_generator_loss
 
 LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id",
@@ -43,9 +43,7 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     """One critic step; a generator step as well on every n_critic-th iteration. `c_org` holds
     the whole global batch's labels: the targets permute them, and this process uses its share."""
     train = stargan.train
-    for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(state.iteration, base, train.iterations, train.decay_start)
+    decay_learning_rates(state, train)
     c_trg = share.of(c_org[torch.randperm(share.size, generator=state.rng).to(c_org.device)])
     c_org = share.of(c_org)
     u = share.of(torch.rand(share.size, generator=state.rng)).to(reals.device)

@@ -2,7 +2,7 @@
 
 A stage's state is its networks and optimizers (by name), one torch.Generator that every
 random draw of the steps comes from (which images each batch holds is a function of the
-iteration: `batches.py`), the iteration and the training time so far. A working
+iteration: `batch_loader.py`), the iteration and the training time so far. A working
 checkpoint holds all of it, and the digest of every input the stage read (`inputs.py`:
 its data, params, code and previous model, as dvc.yaml lists them). A run whose inputs are
 all the same resumes exactly where that checkpoint stopped; one with any input changed
@@ -24,7 +24,7 @@ import torch
 
 from facegan.checkpoint import (MODEL_FIELDS, Checkpoint, CheckpointError, load_checkpoint, restore_rng_states,
                                 rng_states, save_checkpoint)
-from facegan.params import HiFaceGANParams, StarGANParams, fingerprint
+from facegan.params import ConditionalGANTrain, HiFaceGANParams, StarGANParams, fingerprint
 from facegan.progress import progress
 from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute
@@ -174,6 +174,13 @@ def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> flo
     if iteration < decay_start:
         return base
     return base * (iterations - iteration) / max(iterations - decay_start, 1)
+
+
+def decay_learning_rates(state: GANState, train: ConditionalGANTrain) -> None:
+    """Set G's and D's learning rates for the state's iteration (`lr_at` of their base rates)."""
+    for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(state.iteration, base, train.iterations, train.decay_start)
 
 
 def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, float]], batches: TrainingBatches, *,
