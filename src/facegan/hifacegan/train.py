@@ -34,7 +34,8 @@ from facegan.params import HiFaceGANParams
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, Network
 from facegan.hifacegan.losses import feature_matching_loss, lsgan_loss, perceptual_loss
-from facegan.training.loop import GANState, RunPaths, decay_learning_rates, run_loop, setup_gan, write_model
+from facegan.training.loop import (GANState, RunPaths, StepValues, decay_learning_rates, run_loop, setup_gan,
+                                   write_model)
 
 if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
     from facegan.pretrained import VGG19Features
@@ -49,7 +50,7 @@ def network_config(hifacegan: HiFaceGANParams) -> dict:
 
 
 def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, clean: torch.Tensor,
-               hifacegan: HiFaceGANParams, vgg: Callable | None) -> dict[str, float]:
+               hifacegan: HiFaceGANParams, vgg: Callable | None) -> StepValues:
     train = hifacegan.train
     decay_learning_rates(state, train)
 
@@ -60,7 +61,7 @@ def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, 
         on_real = D.fixed(degraded, clean)
     g_gan = lsgan_loss(on_fake, real=True)
     g_feat = train.lambda_feat * feature_matching_loss(on_fake, on_real)
-    g_vgg = train.lambda_vgg * perceptual_loss(vgg, restored, clean) if vgg is not None else torch.zeros(())
+    g_vgg = train.lambda_vgg * perceptual_loss(vgg, restored, clean) if vgg is not None else clean.new_zeros(())
     g_l1 = train.lambda_l1 * (restored - clean).abs().mean()
     loss_g = g_gan + g_feat + g_vgg + g_l1
     state.opt_G.zero_grad(set_to_none=True)
@@ -76,19 +77,20 @@ def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, 
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()
-    return {"loss_g": loss_g.item(), "g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_vgg": g_vgg.item(),
-            "g_l1": g_l1.item(), "loss_d": loss_d.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
+    logged = {"loss_g": loss_g, "g_gan": g_gan, "g_feat": g_feat, "g_vgg": g_vgg, "g_l1": g_l1, "loss_d": loss_d,
+              "d_real": d_real, "d_fake": d_fake}
+    return {**{name: value.detach() for name, value in logged.items()},
             "learning_rate": state.opt_G.param_groups[0]["lr"]}
 
 
 def hifacegan_trainer(state: GANState, hifacegan: HiFaceGANParams, compute: Compute, pairs: np.ndarray,
-                      vgg: VGG19Features | None) -> tuple[Callable[[dict], dict[str, float]], TrainingBatches]:
+                      vgg: VGG19Features | None) -> tuple[Callable[[dict], StepValues], TrainingBatches]:
     """The step on one loader item, and the loader's batches: what training and the benchmark run."""
     train, share = hifacegan.train, compute.share(hifacegan.train.batch)
     G, D = Network(state.G, compute), Network(state.D, compute)
     features = functools.partial(compute.run, vgg.to(compute.device)) if train.lambda_vgg > 0 else None
 
-    def step(batch: dict) -> dict[str, float]:
+    def step(batch: dict) -> StepValues:
         degraded, clean = (compute.images(batch["images"][:, side]) for side in (0, 1))
         return train_step(state, G, D, degraded, clean, hifacegan, features)
 

@@ -13,7 +13,7 @@ from facegan.stargan.model import build_classifier
 from facegan.params import AttributeClassifierParams
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, Network
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
+from facegan.training.loop import LoopState, RunPaths, StepValues, resume, run_loop, run_meta, write_model
 from facegan.stargan.losses import classification_loss
 
 LOG_COLUMNS = ["loss", "accuracy"]
@@ -36,14 +36,14 @@ def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, p
     resume(state, paths.work, "the attribute classifier", announce=compute.main)
     labels, share, network = torch.from_numpy(data.labels), compute.share(params.batch), Network(classifier, compute)
 
-    def step(batch: dict) -> dict[str, float]:
+    def step(batch: dict) -> StepValues:
         target = share.of(labels[batch["rows"]]).to(compute.device)
         logits = network(compute.images(batch["images"]))
         loss = classification_loss(logits, target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return {"loss": loss.item(), "accuracy": ((logits > 0) == (target > 0.5)).float().mean().item()}
+        return {"loss": loss.detach(), "accuracy": ((logits > 0) == (target > 0.5)).float().mean()}
 
     batches = TrainingBatches(data.images, share, params.seed, mirror=True, rows=data.indices("train"))
     trained = run_loop(state, params.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,

@@ -24,7 +24,8 @@ from facegan.stargan.model import build_discriminator, build_generator, edit_gri
 from facegan.params import StarGANParams
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, Network
-from facegan.training.loop import GANState, RunPaths, decay_learning_rates, run_loop, setup_gan, write_model
+from facegan.training.loop import (GANState, RunPaths, StepValues, decay_learning_rates, run_loop, setup_gan,
+                                   write_model)
 from facegan.stargan.losses import stargan_discriminator_loss, stargan_generator_loss
 
 LOG_COLUMNS = ["loss_d", "d_real", "d_fake", "d_cls", "gp", "loss_g", "g_fake", "g_cls", "g_rec", "g_id",
@@ -39,7 +40,7 @@ def network_config(stargan: StarGANParams) -> dict:
 
 
 def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_org: torch.Tensor,
-               stargan: StarGANParams, share: BatchShare) -> dict[str, float]:
+               stargan: StarGANParams, share: BatchShare) -> StepValues:
     """One critic step; a generator step as well on every n_critic-th iteration. `c_org` holds
     the whole global batch's labels: the targets permute them, and this process uses its share."""
     train = stargan.train
@@ -53,7 +54,7 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()
-    parts = {"loss_d": loss_d.item(), **parts, "learning_rate": state.opt_D.param_groups[0]["lr"]}
+    parts = {"loss_d": loss_d.detach(), **parts, "learning_rate": state.opt_D.param_groups[0]["lr"]}
     if (state.iteration + 1) % train.n_critic:
         return parts
 
@@ -67,18 +68,18 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     loss_g.backward()
     state.opt_G.step()
     state.D.requires_grad_(True)
-    return {**parts, "loss_g": loss_g.item(), **g_parts}
+    return {**parts, "loss_g": loss_g.detach(), **g_parts}
 
 
 def stargan_trainer(state: GANState, stargan: StarGANParams, compute: Compute, images: np.ndarray,
-                    labels: np.ndarray, train_rows: np.ndarray) -> tuple[Callable[[dict], dict[str, float]],
+                    labels: np.ndarray, train_rows: np.ndarray) -> tuple[Callable[[dict], StepValues],
                                                                          TrainingBatches]:
     """The step on one loader item, and the loader's batches: what training and the benchmark run."""
     train, share = stargan.train, compute.share(stargan.train.batch)
     G, D = Network(state.G, compute), Network(state.D, compute, compilable=False)
     all_labels = torch.from_numpy(labels)
 
-    def step(batch: dict) -> dict[str, float]:
+    def step(batch: dict) -> StepValues:
         c_org = all_labels[batch["rows"]].to(compute.device)
         return train_step(state, G, D, compute.images(batch["images"]), c_org, stargan, share)
 
