@@ -11,6 +11,7 @@ from browser import charts, rendered
 from conftest import REPO, run_in
 from facegan.plots_page import DVC_PLACEHOLDERS, with_bundle
 from facegan.training.log import LiveCurves, LossLog
+from facegan.training.loop import StepSums
 
 TEMPLATE = REPO / ".dvc/plots.html"
 
@@ -37,11 +38,11 @@ def _train_curves(folder, seed: int, iterations: int = 60) -> None:
     """What a train stage writes: a working log and its curves, every 5 iterations."""
     values = np.random.default_rng(seed)
     log = LossLog(folder / "work/loss.tsv", ["loss_d", "gp", "seconds"])
-    curves = LiveCurves(folder / "curves", ["loss_d", "gp"])
+    curves, sums = LiveCurves(folder / "curves", ["loss_d", "gp"]), StepSums()
     for iteration in range(1, iterations + 1):
-        log.add({"loss_d": -1 / iteration + values.normal(0, 0.1), "gp": values.uniform(0, 1)})
+        sums.add({"loss_d": -1 / iteration + values.normal(0, 0.1), "gp": values.uniform(0, 1)})
         if iteration % 5 == 0:
-            curves.write(log.write(iteration, {"seconds": iteration * 0.1}))
+            curves.write(log.write(iteration, {**sums.means(), "seconds": iteration * 0.1}))
 
 
 @pytest.mark.slow

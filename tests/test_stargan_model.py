@@ -19,7 +19,8 @@ from facegan.params_file import load_params
 from facegan.stargan.inference import untrained_generator
 from facegan.stargan.losses import classification_loss, stargan_discriminator_loss, stargan_generator_loss
 from facegan.stargan.train import network_config
-from facegan.training.loop import RunPaths, setup_gan
+from facegan.training.conditional_gan import setup_gan
+from facegan.training.loop import RunPaths
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -180,7 +181,7 @@ def test_penalty_gradient_reaches_d_weights():
 def test_untrained_generator_is_the_one_training_starts_from(tmp_path):
     """The evaluation's baseline G is the seeded G of iteration 0, weight for weight."""
     stargan = load_params(write_params(tmp_path / "params.yaml", tiny_params_dict())).stargan
-    state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), {"test": "inputs"},
+    state = setup_gan(stargan.train, network_config(stargan), (build_generator, build_discriminator), {"test": "inputs"},
                       RunPaths(tmp_path / "run"), torch.device("cpu"), "StarGAN")
     baseline = untrained_generator(network_config(stargan), stargan.train.seed)
     for name, value in state.G.state_dict().items():

@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from conftest import (FIXTURES, FIXTURES_ABSENT, check_resumes_only_the_same_inputs, interrupt_and_rerun, kill_mid_run,
                       perturb_array, run_stage, tiny_params_dict, write_params, write_photos)
-from facegan.cli import app
 from facegan.checkpoint import load_checkpoint
-from facegan.training.log import WALL_CLOCK, read_curves, read_log
-from facegan.training.loop import lr_at
+from facegan.cli import app
 from facegan.stargan.train import LOG_COLUMNS
+from facegan.training.conditional_gan import lr_at
+from facegan.training.log import WALL_CLOCK, read_curves, read_log
 
 pytestmark = pytest.mark.slow  # runs stages or trains: make test-fast leaves it out
 

@@ -5,8 +5,10 @@ import json
 import math
 
 import numpy as np
+import torch
 
 from facegan.training.log import WALL_CLOCK, LiveCurves, LossLog, read_curves, read_log
+from facegan.training.loop import StepSums
 
 COLUMNS = ["loss_d", "loss_g", "gp", "learning_rate", WALL_CLOCK]
 PLOTTED = ["loss_d", "loss_g", "gp"]
@@ -16,14 +18,14 @@ def _run(folder, iterations=40, start=0, stop=None, clock=0.5):
     """Log `iterations` steps every 2 iterations as run_loop does, from `start` (a resume) to
     `stop` (an interruption); the values depend on the iteration alone, as a resumed run's do."""
     log = LossLog(folder / "work/loss.tsv", COLUMNS, resume_iteration=start)
-    curves = LiveCurves(folder / "curves", PLOTTED, log.history)
+    curves, sums = LiveCurves(folder / "curves", PLOTTED, log.history), StepSums()
     for iteration in range(start + 1, (stop or iterations) + 1):
         values = {"loss_d": np.sin(iteration / 5) / 3, "gp": 0.1 * iteration}
         if iteration % 4 == 0:  # a generator step every 4th iteration, as StarGAN's n_critic
             values["loss_g"] = 1 / iteration
-        log.add(values)
+        sums.add(values)
         if iteration % 2 == 0:
-            curves.write(log.write(iteration, {"learning_rate": 1e-3, WALL_CLOCK: iteration * clock}))
+            curves.write(log.write(iteration, {**sums.means(), "learning_rate": 1e-3, WALL_CLOCK: iteration * clock}))
     return folder
 
 
@@ -66,3 +68,18 @@ def test_a_resumed_run_has_the_curves_of_an_uninterrupted_one(tmp_path):
         assert _files(resumed / "curves") == _files(uninterrupted / "curves"), start
         iterations = [row["iteration"] for row in read_log(resumed / "work/loss.tsv")]
         assert iterations == list(range(2, 41, 2))
+
+
+def test_step_sums_are_the_host_sums_of_the_steps_values():
+    """Summed on the device in float64, each value's mean over the steps that had it is the
+    mean of its `.item()`s to the bit; the host numbers are summed on the host."""
+    values = torch.randn(7, generator=torch.Generator().manual_seed(0))
+    sums, averaged = StepSums(), []
+    for index, value in enumerate(values):
+        sums.add({"loss_d": value * 3, **({"loss_g": value} if index % 2 else {}), "learning_rate": 1e-3 * index})
+    means = sums.means(lambda stacked: averaged.append(stacked) or stacked.tolist())
+    assert means == {"loss_d": sum((value * 3).item() for value in values) / 7,
+                     "loss_g": sum(value.item() for value in values[1::2]) / 3,
+                     "learning_rate": sum(1e-3 * index for index in range(7)) / 7}
+    assert len(averaged) == 1 and averaged[0].shape == (3,)  # one stacked tensor: one all_reduce
+    assert sums.means() == {}  # the next interval starts empty

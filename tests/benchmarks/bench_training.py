@@ -50,7 +50,8 @@ from facegan.stargan import model as stargan_models, train as stargan
 from facegan.tables import print_table
 from facegan.training.batch_loader import TrainingBatches, batch_loader
 from facegan.training.compute import Compute, ComputeParams, bf16_missing, computing, torchrun_command
-from facegan.training.loop import RunPaths, setup_gan
+from facegan.training.conditional_gan import setup_gan
+from facegan.training.loop import RunPaths
 
 BENCHMARK = {"benchmark": "inputs"}  # the runs' input record (a stage's is `stage_inputs`)
 DATA_BYTES = 256 << 20  # synthetic images per model: at most this much, at least 64 items
@@ -82,7 +83,7 @@ def trainer(model: str, scale: str, params: Loaded, compute: Compute, folder: Pa
     if model == "stargan":
         config, size = params.stargan, params.stargan.data.image_size
         builders = (stargan_models.build_generator, stargan_models.build_discriminator)
-        state = setup_gan(config, stargan.network_config(config), builders, BENCHMARK, RunPaths(folder / "stargan"),
+        state = setup_gan(config.train, stargan.network_config(config), builders, BENCHMARK, RunPaths(folder / "stargan"),
                           compute.device, "StarGAN", announce=False)
         images = synthetic(folder, "stargan", (size, size, 3))
         labels = (np.random.default_rng(1).random((len(images), len(config.data.attributes))) < 0.5).astype(np.float32)
@@ -90,7 +91,7 @@ def trainer(model: str, scale: str, params: Loaded, compute: Compute, folder: Pa
         return step, batches, config.train.batch, state
     config, size = params.hifacegan, params.hifacegan.data.image_size
     builders = (hifacegan_models.build_generator, hifacegan_models.build_discriminator)
-    state = setup_gan(config, hifacegan.network_config(config), builders, BENCHMARK, RunPaths(folder / "hifacegan"),
+    state = setup_gan(config.train, hifacegan.network_config(config), builders, BENCHMARK, RunPaths(folder / "hifacegan"),
                       compute.device, "HiFaceGAN", announce=False)
     vgg = VGG19Features() if config.train.lambda_vgg > 0 else None
     step, batches = hifacegan.hifacegan_trainer(state, config, compute, synthetic(folder, "pairs", (2, size, size, 3)),

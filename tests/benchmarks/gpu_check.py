@@ -16,8 +16,9 @@ What runs, with the train stages' own steps on random images (`bench_training.tr
 - SWD, MS-SSIM and FID's InceptionV3 on the device, on random images (Inception's
   weights are random without --inception FILE: its speed is what is measured).
 Each row prints images/s (timed after the first quarter of the steps, which holds
-compilation and warm-up) and peak memory (CUDA: max allocated; CPU: the process's peak
-RSS), with the device and versions above the table.
+compilation and warm-up; the losses are read back after the timed steps, so a step that
+waits for the GPU shows in it) and peak memory (CUDA: max allocated; CPU: the process's
+peak RSS), with the device and versions above the table.
 """
 from __future__ import annotations
 
@@ -59,19 +60,20 @@ def train_run(model: str, scale: str, params: Loaded, settings: ComputeParams, d
             torch.cuda.reset_peak_memory_stats(compute.device)
         torch.manual_seed(0)  # PGAN's networks: the same start for both runs
         step, batches, batch, state = trainer(model, scale, params, compute, Path(folder))
-        losses, untimed = [], max(1, iterations // 4)
+        steps, untimed = [], max(1, iterations // 4)
         for index, images in enumerate(batch_loader(batches, 0, iterations, compute)):
             if index == untimed:
                 synchronize(compute.device)
                 started = time.perf_counter()
-            values = step(images)
-            losses.append({key: float(value) for key, value in values.items()})
+            steps.append(step(images))  # tensors on the device: reading them here would wait for it
             state.iteration += 1
-            bad = {key: value for key, value in losses[-1].items() if not math.isfinite(value)}
-            if bad:
-                raise CheckFailed(f"{model} {scale}: step {index + 1} gave {bad}")
         synchronize(compute.device)
         rate = batch * (iterations - untimed) / (time.perf_counter() - started)
+        losses = [{key: float(value) for key, value in values.items()} for values in steps]
+        for index, values in enumerate(losses):
+            bad = {key: value for key, value in values.items() if not math.isfinite(value)}
+            if bad:
+                raise CheckFailed(f"{model} {scale}: step {index + 1} gave {bad}")
         label = "+".join(["bf16" if compute.amp else "fp32", *(["channels_last"] * compute.channels_last),
                           *(["compile"] * compute.compile)])
         return {"losses": losses, "images_per_s": rate, "peak_mib": peak_mib(compute.device), "label": label}

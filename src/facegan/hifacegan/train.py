@@ -35,7 +35,8 @@ from facegan.metrics.psnr_ssim import psnr_ssim_pairs
 from facegan.params import Sections
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, ComputeParams, Network
-from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
+from facegan.training.conditional_gan import GANState, decay_learning_rates, setup_gan
+from facegan.training.loop import RunPaths, StepValues, run_loop, write_model
 
 if TYPE_CHECKING:  # torchvision takes seconds to import: only a run with the perceptual loss loads it
     from facegan.pretrained import VGG19Features
@@ -53,11 +54,9 @@ def network_config(hifacegan: HiFaceGANParams) -> dict:
 
 
 def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, clean: torch.Tensor,
-               hifacegan: HiFaceGANParams, vgg: Callable | None) -> dict[str, float]:
+               hifacegan: HiFaceGANParams, vgg: Callable | None) -> StepValues:
     train = hifacegan.train
-    for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(state.iteration, base, train.iterations, train.decay_start)
+    decay_learning_rates(state, train)
 
     state.D.requires_grad_(False)  # G's step needs no critic gradients
     restored = G(degraded)
@@ -66,7 +65,7 @@ def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, 
         on_real = D.fixed(degraded, clean)
     g_gan = lsgan_loss(on_fake, real=True)
     g_feat = train.lambda_feat * feature_matching_loss(on_fake, on_real)
-    g_vgg = train.lambda_vgg * perceptual_loss(vgg, restored, clean) if vgg is not None else torch.zeros(())
+    g_vgg = train.lambda_vgg * perceptual_loss(vgg, restored, clean) if vgg is not None else clean.new_zeros(())
     g_l1 = train.lambda_l1 * (restored - clean).abs().mean()
     loss_g = g_gan + g_feat + g_vgg + g_l1
     state.opt_G.zero_grad(set_to_none=True)
@@ -82,19 +81,20 @@ def train_step(state: GANState, G: Network, D: Network, degraded: torch.Tensor, 
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()
-    return {"loss_g": loss_g.item(), "g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_vgg": g_vgg.item(),
-            "g_l1": g_l1.item(), "loss_d": loss_d.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
+    logged = {"loss_g": loss_g, "g_gan": g_gan, "g_feat": g_feat, "g_vgg": g_vgg, "g_l1": g_l1, "loss_d": loss_d,
+              "d_real": d_real, "d_fake": d_fake}
+    return {**{name: value.detach() for name, value in logged.items()},
             "learning_rate": state.opt_G.param_groups[0]["lr"]}
 
 
 def hifacegan_trainer(state: GANState, hifacegan: HiFaceGANParams, compute: Compute, pairs: np.ndarray,
-                      vgg: VGG19Features | None) -> tuple[Callable[[dict], dict[str, float]], TrainingBatches]:
+                      vgg: VGG19Features | None) -> tuple[Callable[[dict], StepValues], TrainingBatches]:
     """The step on one loader item, and the loader's batches: what training and the benchmark run."""
     train, share = hifacegan.train, compute.share(hifacegan.train.batch)
     G, D = Network(state.G, compute), Network(state.D, compute)
     features = functools.partial(compute.run, vgg.to(compute.device)) if train.lambda_vgg > 0 else None
 
-    def step(batch: dict) -> dict[str, float]:
+    def step(batch: dict) -> StepValues:
         degraded, clean = (compute.images(batch["images"][:, side]) for side in (0, 1))
         return train_step(state, G, D, degraded, clean, hifacegan, features)
 
@@ -174,7 +174,7 @@ def train_hifacegan(hifacegan: HiFaceGANParams, data: PreparedFFHQ, paths: RunPa
     if data.image_size != hifacegan.data.image_size:
         raise ValueError(f"the pairs are {data.image_size} px, params say {hifacegan.data.image_size}")
     training, validation = split_validation(data.pairs["train"], train.validation_images)
-    state = setup_gan(hifacegan, network_config(hifacegan), (build_generator, build_discriminator), inputs,
+    state = setup_gan(hifacegan.train, network_config(hifacegan), (build_generator, build_discriminator), inputs,
                       paths, compute.device, "HiFaceGAN", announce=compute.main)
     step, batches = hifacegan_trainer(state, hifacegan, compute, training, vgg)
     if compute.main:

@@ -29,7 +29,7 @@ from facegan.pgan.model import Discriminator, Generator, load_grown
 from facegan.pgan.params import LR, PGANParams, PGANScale, batch_split
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, ComputeParams, Network
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
+from facegan.training.loop import LoopState, RunPaths, StepValues, resume, run_loop, run_meta, write_model
 from facegan.training.wgan_gp import discriminator_loss, generator_loss
 
 TRAINING_SECTIONS = Sections({"lr": LR, "pgan": PGANParams, "compute": ComputeParams}, rules=(batch_split,))
@@ -94,7 +94,7 @@ def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float) -> None
 
 
 def train_step(state: TrainState, G: Network, D: Network, reals: torch.Tensor, alpha: float, pgan: PGANParams,
-               share: BatchShare) -> dict[str, float]:
+               share: BatchShare) -> StepValues:
     """One critic step then one generator step (n_critic = 1), then the EMA update. Latents and
     mixing factors are drawn for the whole global batch; this process uses its share."""
     train, latent, device = pgan.train, pgan.model.latent_dim, reals.device
@@ -117,7 +117,7 @@ def train_step(state: TrainState, G: Network, D: Network, reals: torch.Tensor, a
     state.opt_G.step()
     state.D.requires_grad_(True)
     update_ema(state.G_ema, state.G, train.ema_decay)
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **parts}
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **parts}
 
 
 @dataclass(frozen=True)
@@ -167,14 +167,14 @@ def batch_share(pgan: PGANParams, key: str, compute: Compute) -> BatchShare:
 
 
 def scale_trainer(state: TrainState, pgan: PGANParams, key: str, compute: Compute,
-                  images: np.ndarray) -> tuple[Callable[[dict], dict[str, float]], TrainingBatches]:
+                  images: np.ndarray) -> tuple[Callable[[dict], StepValues], TrainingBatches]:
     """The step on one loader item, and the loader's batches: what training and the benchmark run."""
     scale, share, depth = pgan.scales[key], batch_share(pgan, key, compute), pgan.depth_of(key)
     grown = depth > 1  # the earlier scales' RGB layers sit idle (all but the fade's)
     G = Network(state.G, compute, partly_used=grown)
     D = Network(state.D, compute, compilable=False, partly_used=grown)
 
-    def step(batch: dict) -> dict[str, float]:
+    def step(batch: dict) -> StepValues:
         alpha = alpha_at(state.iteration, scale.fade_iterations)
         return train_step(state, G, D, compute.images(batch["images"]), alpha, pgan, share)
 

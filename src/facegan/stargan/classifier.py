@@ -15,7 +15,7 @@ from facegan.stargan.model import build_classifier
 from facegan.stargan.params import AttributeClassifierParams, StarGANParams, batch_split
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import Compute, ComputeParams, Network
-from facegan.training.loop import LoopState, RunPaths, resume, run_loop, run_meta, write_model
+from facegan.training.loop import LoopState, RunPaths, StepValues, resume, run_loop, run_meta, write_model
 
 # StarGAN's section whole, so that its rules between data and networks hold here too.
 TRAINING_SECTIONS = Sections({"stargan": StarGANParams, "compute": ComputeParams}, rules=(batch_split,))
@@ -40,14 +40,14 @@ def train_classifier(params: AttributeClassifierParams, data: PreparedStarGAN, p
     resume(state, paths.work, "the attribute classifier", announce=compute.main)
     labels, share, network = torch.from_numpy(data.labels), compute.share(params.batch), Network(classifier, compute)
 
-    def step(batch: dict) -> dict[str, float]:
+    def step(batch: dict) -> StepValues:
         target = share.of(labels[batch["rows"]]).to(compute.device)
         logits = network(compute.images(batch["images"]))
         loss = classification_loss(logits, target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        return {"loss": loss.item(), "accuracy": ((logits > 0) == (target > 0.5)).float().mean().item()}
+        return {"loss": loss.detach(), "accuracy": ((logits > 0) == (target > 0.5)).float().mean()}
 
     batches = TrainingBatches(data.images, share, params.seed, mirror=True, rows=data.indices("train"))
     trained = run_loop(state, params.iterations, step, batches, compute=compute, paths=paths, columns=LOG_COLUMNS,

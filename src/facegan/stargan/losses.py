@@ -32,8 +32,9 @@ def stargan_discriminator_loss(
     lambda_cls: float,
     lambda_gp: float,
     D_penalty: StarCritic | None = None,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """D's loss and its unweighted terms for logging, so loss = d_real + d_fake + lambda_cls * d_cls + lambda_gp * gp.
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """D's loss and its unweighted terms for logging (detached), so
+    loss = d_real + d_fake + lambda_cls * d_cls + lambda_gp * gp.
 
     d_real: -mean D_src(real); d_fake: mean D_src(fake); d_cls: BCE of D_cls(real) against the
     real labels c_org; gp: mean gradient penalty of the patch map at x_hat (u as in `gradient_penalty`),
@@ -50,7 +51,7 @@ def stargan_discriminator_loss(
         "gp": gradient_penalty(lambda x: D_penalty(x)[0], real, fake.detach(), u).mean(),
     }
     loss = terms["d_real"] + terms["d_fake"] + lambda_cls * terms["d_cls"] + lambda_gp * terms["gp"]
-    return loss, {name: term.item() for name, term in terms.items()}
+    return loss, {name: term.detach() for name, term in terms.items()}
 
 
 def stargan_generator_loss(
@@ -63,8 +64,8 @@ def stargan_generator_loss(
     lambda_rec: float,
     unchanged: torch.Tensor | None = None,
     lambda_id: float = 0.0,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """G's loss and its unweighted terms for logging, so loss = g_fake + lambda_cls * g_cls +
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """G's loss and its unweighted terms for logging (detached), so loss = g_fake + lambda_cls * g_cls +
     lambda_rec * g_rec (+ lambda_id * g_id when `unchanged` is given).
 
     fake = G(real, c_trg), reconstructed = G(fake, c_org) and unchanged = G(real, c_org).
@@ -81,4 +82,4 @@ def stargan_generator_loss(
     if unchanged is not None:
         terms["g_id"] = (real - unchanged).abs().mean()
         loss = loss + lambda_id * terms["g_id"]
-    return loss, {name: term.item() for name, term in terms.items()}
+    return loss, {name: term.detach() for name, term in terms.items()}

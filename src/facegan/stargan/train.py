@@ -26,7 +26,8 @@ from facegan.stargan.model import build_discriminator, build_generator, edit_gri
 from facegan.stargan.params import StarGANParams, batch_split
 from facegan.training.batch_loader import TrainingBatches
 from facegan.training.compute import BatchShare, Compute, ComputeParams, Network
-from facegan.training.loop import GANState, RunPaths, lr_at, run_loop, setup_gan, write_model
+from facegan.training.conditional_gan import GANState, decay_learning_rates, setup_gan
+from facegan.training.loop import RunPaths, StepValues, run_loop, write_model
 
 TRAINING_SECTIONS = Sections({"stargan": StarGANParams, "compute": ComputeParams}, rules=(batch_split,))
 
@@ -42,13 +43,11 @@ def network_config(stargan: StarGANParams) -> dict:
 
 
 def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_org: torch.Tensor,
-               stargan: StarGANParams, share: BatchShare) -> dict[str, float]:
+               stargan: StarGANParams, share: BatchShare) -> StepValues:
     """One critic step; a generator step as well on every n_critic-th iteration. `c_org` holds
     the whole global batch's labels: the targets permute them, and this process uses its share."""
     train = stargan.train
-    for optimizer, base in ((state.opt_G, train.g_lr), (state.opt_D, train.d_lr)):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(state.iteration, base, train.iterations, train.decay_start)
+    decay_learning_rates(state, train)
     c_trg = share.of(c_org[torch.randperm(share.size, generator=state.rng).to(c_org.device)])
     c_org = share.of(c_org)
     u = share.of(torch.rand(share.size, generator=state.rng)).to(reals.device)
@@ -58,7 +57,7 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     state.opt_D.zero_grad(set_to_none=True)
     loss_d.backward()
     state.opt_D.step()
-    parts = {"loss_d": loss_d.item(), **parts, "learning_rate": state.opt_D.param_groups[0]["lr"]}
+    parts = {"loss_d": loss_d.detach(), **parts, "learning_rate": state.opt_D.param_groups[0]["lr"]}
     if (state.iteration + 1) % train.n_critic:
         return parts
 
@@ -72,18 +71,18 @@ def train_step(state: GANState, G: Network, D: Network, reals: torch.Tensor, c_o
     loss_g.backward()
     state.opt_G.step()
     state.D.requires_grad_(True)
-    return {**parts, "loss_g": loss_g.item(), **g_parts}
+    return {**parts, "loss_g": loss_g.detach(), **g_parts}
 
 
 def stargan_trainer(state: GANState, stargan: StarGANParams, compute: Compute, images: np.ndarray,
-                    labels: np.ndarray, train_rows: np.ndarray) -> tuple[Callable[[dict], dict[str, float]],
+                    labels: np.ndarray, train_rows: np.ndarray) -> tuple[Callable[[dict], StepValues],
                                                                          TrainingBatches]:
     """The step on one loader item, and the loader's batches: what training and the benchmark run."""
     train, share = stargan.train, compute.share(stargan.train.batch)
     G, D = Network(state.G, compute), Network(state.D, compute, compilable=False)
     all_labels = torch.from_numpy(labels)
 
-    def step(batch: dict) -> dict[str, float]:
+    def step(batch: dict) -> StepValues:
         c_org = all_labels[batch["rows"]].to(compute.device)
         return train_step(state, G, D, compute.images(batch["images"]), c_org, stargan, share)
 
@@ -95,7 +94,7 @@ def train_stargan(stargan: StarGANParams, data: PreparedStarGAN, paths: RunPaths
     """Train on the training split to the end (or resume a run made from the same `inputs`),
     then write model.pt and a grid of edited test faces."""
     train = stargan.train
-    state = setup_gan(stargan, network_config(stargan), (build_generator, build_discriminator), inputs,
+    state = setup_gan(stargan.train, network_config(stargan), (build_generator, build_discriminator), inputs,
                       paths, compute.device, "StarGAN", announce=compute.main)
     step, batches = stargan_trainer(state, stargan, compute, data.images, data.labels, data.indices("train"))
     plotted = [name for name in LOG_COLUMNS[:-1] if name != "g_id" or train.lambda_id > 0]

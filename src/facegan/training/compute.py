@@ -119,14 +119,14 @@ class Compute:
         floats = to_float(images.to(self.device, non_blocking=True))
         return floats.contiguous(memory_format=torch.channels_last) if self.channels_last else floats
 
-    def mean(self, values: dict[str, float]) -> dict[str, float]:
-        """Every process's per-step means averaged (equal shares: the whole batch's means)."""
-        if self.world == 1 or not values:
-            return values
-        names = sorted(values)
-        stacked = torch.tensor([values[name] for name in names], dtype=torch.float64, device=self._comm_device)
-        dist.all_reduce(stacked)
-        return {name: value / self.world for name, value in zip(names, stacked.tolist())}
+    def averaged(self, values: torch.Tensor) -> list[float]:
+        """A 1-D tensor of every process's values averaged element-wise (equal shares: the
+        whole batch's), read back to the host: one all_reduce, one wait for the device."""
+        if self.world > 1:
+            values = values.to(self._comm_device)
+            dist.all_reduce(values)
+            values = values / self.world
+        return values.tolist()
 
     @property
     def _comm_device(self) -> torch.device:

@@ -1,9 +1,10 @@
 """Loss curves: the working log, and the same values as DVCLive writes them for DVC.
 
-The working log (`LossLog`, `work/loss.tsv`) has one row per logging interval, appended and
-flushed as training goes, with the training time. It is not a DVC output: it outlives the
-stage's run, so a resumed run first drops the rows written after the checkpoint it resumes
-from, and the curve has no duplicated or orphaned iterations.
+The working log (`LossLog`, `work/loss.tsv`) has one row per logging interval (each value's
+mean over the interval: `loop.StepSums`), appended and flushed as training goes, with the
+training time. It is not a DVC output: it outlives the stage's run, so a resumed run first
+drops the rows written after the checkpoint it resumes from, and the curve has no
+duplicated or orphaned iterations.
 
 `LiveCurves` writes the same rows, without the training time, into the stage's curves
 folder in the layout of DVCLive, DVC's logger: `metrics.json` (the iteration and the latest
@@ -22,7 +23,6 @@ import csv
 import json
 import math
 import shutil
-from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
@@ -47,8 +47,6 @@ class LossLog:
             handle.write("\t".join(self.columns) + "\n")
             handle.writelines(kept)
         self.history = read_log(self.path)  # the kept rows, for `LiveCurves`
-        self._sums: dict[str, float] = defaultdict(float)
-        self._counts: dict[str, int] = defaultdict(int)
 
     def _rows_up_to(self, iteration: int) -> list[str]:
         if not self.path.exists():
@@ -56,23 +54,12 @@ class LossLog:
         lines = self.path.read_text().splitlines(keepends=True)[1:]
         return [line for line in lines if line.strip() and int(line.split("\t")[0]) <= iteration]
 
-    def add(self, values: dict[str, float]) -> None:
-        """Accumulate one step's values; `write` logs each one's mean over the steps that had it
-        (StarGAN's generator losses come every n_critic steps)."""
-        for key, value in values.items():
-            self._sums[key] += value
-            self._counts[key] += 1
-
-    def write(self, iteration: int, extra: dict[str, float] | None = None) -> dict[str, float]:
+    def write(self, iteration: int, values: dict[str, float]) -> dict[str, float]:
         """Append the row of `iteration` and return it: each value rounded as written, NaN for
         a column with no value in the interval."""
-        means = {key: total / self._counts[key] for key, total in self._sums.items()}
-        means.update(extra or {})
-        row = {"iteration": iteration, **{c: rounded(means.get(c, math.nan)) for c in self.columns[1:]}}
+        row = {"iteration": iteration, **{c: rounded(values.get(c, math.nan)) for c in self.columns[1:]}}
         with self.path.open("a", newline="") as handle:
             handle.write("\t".join([str(iteration), *(f"{row[c]:.6g}" for c in self.columns[1:])]) + "\n")
-        self._sums.clear()
-        self._counts.clear()
         return row
 
 

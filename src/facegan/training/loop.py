@@ -2,13 +2,17 @@
 
 A stage's state is its networks and optimizers (by name), one torch.Generator that every
 random draw of the steps comes from (which images each batch holds is a function of the
-iteration: `batches.py`), the iteration and the training time so far. A working
+iteration: `batch_loader.py`), the iteration and the training time so far. A working
 checkpoint holds all of it, and the digest of every input the stage read (`inputs.py`:
 its data, params, code and previous model, as dvc.yaml lists them). A run whose inputs are
 all the same resumes exactly where that checkpoint stopped; one with any input changed
 trains afresh and names the inputs that changed. (DVC re-runs a train stage when any input
 changes, and the persisted working checkpoint, finished, would otherwise be "resumed" at
 its last iteration: the old model published as trained on the new inputs.)
+
+A step returns its logged values as tensors on the device, and the loop only adds them up
+there (`StepSums`): the host waits for the device once per log interval, when the row is
+written, not at every step (as stylegan2-ada's training_stats keeps its statistics).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -77,43 +81,10 @@ class LoopState:
         self.iteration, self.seconds = checkpoint["iteration"], checkpoint["seconds"]
 
 
-class GANState(LoopState):
-    """parts: G, D, opt_G, opt_D."""
-
-    G = property(lambda self: self.parts["G"])
-    D = property(lambda self: self.parts["D"])
-    opt_G = property(lambda self: self.parts["opt_G"])
-    opt_D = property(lambda self: self.parts["opt_D"])
-
-
 def run_meta(config: dict, inputs: dict[str, str]) -> dict:
     """What a run records beside its weights: the architecture, the digest of each input
     (`inputs.stage_inputs`) and, for model.pt, one fingerprint of them all."""
     return {"config": config, "inputs": dict(inputs), "fingerprint": fingerprint(inputs)}
-
-
-def setup_gan(params: Any, config: dict,
-              builders: tuple[Callable[[dict], torch.nn.Module], Callable[[dict], torch.nn.Module]],
-              inputs: dict[str, str], paths: RunPaths, device: torch.device, what: str,
-              announce: bool = True) -> GANState:
-    """The start of StarGAN's or HiFaceGAN's training (`params`: its section, whose `train`
-    is a ConditionalGANTrain): G and D built from `config` by
-    `builders` after seeding torch with the train seed, each with its own Adam, and the
-    state's random generator seeded too; then resumed from a working checkpoint made from
-    the same `inputs`."""
-    train = params.train
-    torch.manual_seed(train.seed)
-    G, D = (build(config).to(device) for build in builders)
-    betas = tuple(float(b) for b in train.betas)
-    state = GANState(
-        parts={"G": G, "D": D,
-               "opt_G": torch.optim.Adam(G.parameters(), lr=train.g_lr, betas=betas),
-               "opt_D": torch.optim.Adam(D.parameters(), lr=train.d_lr, betas=betas)},
-        rng=torch.Generator().manual_seed(train.seed),
-        meta=run_meta(config, inputs),
-    )  # fmt: skip
-    resume(state, paths.work, what, announce)
-    return state
 
 
 def previous_checkpoint(path: Path) -> Path:
@@ -170,37 +141,68 @@ def resume(state: LoopState, path: Path, what: str, announce: bool = True) -> No
         say(f"no readable working checkpoint in {path.parent}: training {what} afresh")
 
 
-def lr_at(iteration: int, base: float, iterations: int, decay_start: int) -> float:
-    """`base` until `decay_start`, then falling linearly to 0 at `iterations`."""
-    if iteration < decay_start:
-        return base
-    return base * (iterations - iteration) / max(iterations - decay_start, 1)
+StepValues = dict[str, torch.Tensor | float]  # a step's logged values: detached 0-d tensors, or host numbers
 
 
-def run_loop(state: LoopState, total: int, step: Callable[[dict], dict[str, float]], batches: TrainingBatches, *,
+class StepSums:
+    """The logged values of the steps since the last row, summed where each step left them:
+    tensors on their device in float64 (the sums the host would make of their `.item()`s, so
+    the host never waits on a step), plain numbers (a learning rate) on the host."""
+
+    def __init__(self) -> None:
+        self._on_device: dict[str, torch.Tensor] = {}
+        self._on_host: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+
+    @torch.no_grad()
+    def add(self, values: StepValues) -> None:
+        for name, value in values.items():
+            if not isinstance(value, torch.Tensor):
+                self._on_host[name] = self._on_host.get(name, 0.0) + value
+            elif name in self._on_device:
+                self._on_device[name].add_(value)
+            else:
+                self._on_device[name] = value.to(torch.float64, copy=True)
+            self._counts[name] = self._counts.get(name, 0) + 1
+
+    def means(self, average: Callable[[torch.Tensor], list[float]] = torch.Tensor.tolist) -> dict[str, float]:
+        """Each value's mean over the steps that had it (StarGAN's generator losses come every
+        n_critic steps), the sums first `average`d over the processes (`Compute.averaged`) as one
+        stacked tensor; then start the next interval."""
+        sums = [torch.stack(list(self._on_device.values()))] if self._on_device else []
+        device = sums[0].device if sums else None
+        sums.append(torch.tensor(list(self._on_host.values()), dtype=torch.float64, device=device))
+        names = [*self._on_device, *self._on_host]
+        means = {name: total / self._counts[name] for name, total in zip(names, average(torch.cat(sums)))}
+        for kept in (self._on_device, self._on_host, self._counts):
+            kept.clear()
+        return means
+
+
+def run_loop(state: LoopState, total: int, step: Callable[[dict], StepValues], batches: TrainingBatches, *,
              compute: Compute, paths: RunPaths, columns: list[str], plotted: Sequence[str], log_every: int,
              checkpoint_every: int, desc: str, log_extra: Callable[[], dict] = dict,
              on_checkpoint: Callable[[], None] = lambda: None) -> int:
-    """Call `step` on each batch until iteration `total`. The main process alone logs, every
-    `log_every` iterations (each process's step values averaged), to the working log and to
-    the curves (the `plotted` columns as curves, every column in the curves' metrics.json),
-    and writes the working checkpoint every `checkpoint_every` iterations and at the end,
-    calling `on_checkpoint` just before; returns the steps run."""
+    """Call `step` on each batch until iteration `total`. Every `log_every` iterations, each
+    value's mean over the interval (averaged over the processes) is logged by the main process
+    alone, to the working log and to the curves (the `plotted` columns as curves, every column
+    in the curves' metrics.json); it writes the working checkpoint every `checkpoint_every`
+    iterations and at the end, calling `on_checkpoint` just before; returns the steps run."""
     start, seconds_before, started_at = state.iteration, state.seconds, time.monotonic()
     log = LossLog(paths.work_log, [*columns, WALL_CLOCK], resume_iteration=start) if compute.main else None
     curves = LiveCurves(paths.curves, plotted, log.history) if log else None
+    sums = StepSums()
     loader = batch_loader(batches, start, total, compute)
     for batch in progress(loader, total=total, initial=start, desc=desc) if compute.main else loader:
-        values = compute.mean(step(batch))
+        sums.add(step(batch))
         state.iteration += 1
         state.seconds = seconds_before + time.monotonic() - started_at
-        if log is None:
-            continue
-        log.add(values)
         done = state.iteration == total
         if state.iteration % log_every == 0 or done:
-            curves.write(log.write(state.iteration, {**log_extra(), WALL_CLOCK: state.seconds}))
-        if state.iteration % checkpoint_every == 0 or done:
+            means = sums.means(compute.averaged)  # in every process: the all_reduce needs them all
+            if log:
+                curves.write(log.write(state.iteration, {**means, **log_extra(), WALL_CLOCK: state.seconds}))
+        if log and (state.iteration % checkpoint_every == 0 or done):
             on_checkpoint()
             save_working(paths.work, state.snapshot())
     return state.iteration - start

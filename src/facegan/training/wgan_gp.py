@@ -29,8 +29,9 @@ def discriminator_loss(
     gp_weight: float,
     drift_weight: float,
     penalty_critic: Critic | None = None,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """The critic's WGAN-GP + drift loss, averaged over the batch, and its parts for logging.
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The critic's WGAN-GP + drift loss, averaged over the batch, and its parts for logging
+    (detached, on the device).
     `penalty_critic`: the critic as the gradient penalty runs it (training: in fp32), if not `critic`."""
     real_score = critic(real)
     fake_score = critic(fake.detach())
@@ -38,9 +39,9 @@ def discriminator_loss(
     drift = real_score.pow(2)
     loss = (fake_score - real_score + gp_weight * penalty + drift_weight * drift).mean()
     parts = {
-        "wasserstein": (real_score - fake_score).mean().item(),
-        "gp": penalty.mean().item(),
-        "drift": drift.mean().item(),
+        "wasserstein": (real_score - fake_score).mean().detach(),
+        "gp": penalty.mean().detach(),
+        "drift": drift.mean().detach(),
     }
     return loss, parts
 
