@@ -25,7 +25,8 @@ from conftest import tiny_params_dict, write_params
 from facegan.checkpoint import save_checkpoint
 from facegan.hifacegan.data import PreparedFFHQ
 from facegan.hifacegan.train import train_hifacegan
-from facegan.params import Params, load_params
+from facegan.params import Loaded
+from facegan.params_file import load_params
 from facegan.pgan.train import ScalePaths, init_networks, train_scale
 from facegan.stargan.classifier import train_classifier
 from facegan.stargan.data import PreparedStarGAN
@@ -78,7 +79,7 @@ def two_processes():
     dist.destroy_process_group()
 
 
-def _params(tmp_path: Path, iterations: int, log_every: int) -> Params:
+def _params(tmp_path: Path, iterations: int, log_every: int) -> Loaded:
     """Tiny params: each model logs every `log_every` of its `iterations`, writes its checkpoint
     at the end only (the classifier's log interval is iterations // 50: 100 iterations log every 2)."""
     raw = tiny_params_dict(8)
@@ -95,14 +96,14 @@ def _images(count: int, *shape: int) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (count, *shape), dtype=np.uint8)
 
 
-def _stargan_data(tmp_path: Path, params: Params) -> PreparedStarGAN:
+def _stargan_data(tmp_path: Path, params: Loaded) -> PreparedStarGAN:
     attributes, size = params.stargan.data.attributes, params.stargan.data.image_size
     labels = (np.random.default_rng(1).random((32, len(attributes))) < 0.5).astype(np.float32)
     return PreparedStarGAN(tmp_path, {"stargan": {"attributes": list(attributes)}}, _images(32, size, size, 3), labels,
                            split=np.repeat(np.uint8([0, 1]), [24, 8]))
 
 
-def _train(model: str, tmp_path: Path, params: Params, compute: Compute) -> None:
+def _train(model: str, tmp_path: Path, params: Loaded, compute: Compute) -> None:
     paths = loop.RunPaths(tmp_path / model)
     if model == "pgan":
         save_checkpoint(tmp_path / "init.pt", init_networks(params.pgan, TEST_INPUTS))
