@@ -48,6 +48,7 @@ from facegan.data.folder import FOLDER_CSV, FOLDER_IMAGES, list_images, read_att
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
 from facegan.data.packed import read_manifest, truncate_npy, write_manifest
+from facegan.digests import file_digest
 from facegan.io import staged
 from facegan.progress import progress
 
@@ -177,7 +178,7 @@ def read_listing(raw_dir: Path, attributes: Sequence[str] | None = None) -> List
         raise UserError(f"{folder} is missing: re-run the download stage (dvc repro download_celeba)")
     _check_listed_images_exist(raw_dir / CELEBA_ATTR, files, _row_lines(files), set(os.listdir(folder)), folder,
                                RE_DOWNLOAD)  # one directory read rather than a stat per image
-    sha256 = {name: _sha256(raw_dir / name) for name in (CELEBA_ATTR, CELEBA_PARTITION)}
+    sha256 = {name: file_digest(raw_dir / name, "sha256") for name in (CELEBA_ATTR, CELEBA_PARTITION)}
     return Listing("celeba", folder, files, names, values, splits, sha256)
 
 
@@ -203,7 +204,8 @@ def _folder_listing(raw_dir: Path, attributes: Sequence[str] | None) -> Listing:
     if len(files) < len(images):
         log.warning("%d of the %d photos in %s have no row in %s: StarGAN leaves them out",
                     len(images) - len(files), len(images), folder, path.name)
-    return Listing("folder", folder, files, names, values, np.zeros(len(files), np.uint8), {path.name: _sha256(path)})
+    return Listing("folder", folder, files, names, values, np.zeros(len(files), np.uint8),
+                   {path.name: file_digest(path, "sha256")})
 
 
 def _row_lines(files: list[str]) -> list[int]:
@@ -284,10 +286,6 @@ def pack(listing: Listing, out_dir: Path, square: SquareCrop, resolutions: list[
         }
         write_manifest(staging, manifest)
     return manifest
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _check_listed_images_exist(listing: Path, files: list[str], lines: list[int], present: set[str], folder: Path,
