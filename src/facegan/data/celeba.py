@@ -33,17 +33,17 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from facegan.choices import CROPS
 from facegan.data.celeba_format import (
     CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, SPLITS, attribute_columns, read_attributes, read_partition,
 )  # fmt: skip
+from facegan.data.decode import Unusable, decode_file
 from facegan.data.folder import FOLDER_CSV, FOLDER_IMAGES, list_images, read_attribute_csv
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
@@ -366,22 +366,15 @@ class _CropLoader:
 
     def load(self, name: str) -> tuple[np.ndarray | None, str, bytes]:
         """(crop, "", sha256 digest) or (None, why it is unusable, digest)."""
-        try:
-            data = (self.folder / name).read_bytes()
-        except OSError as error:
-            return None, f"unreadable file ({error.strerror})", b""  # missing ones were caught up front
-        digest = hashlib.sha256(data).digest()
+        return decode_file(self.folder / name, self._crop)
+
+    def _crop(self, image: Image.Image) -> np.ndarray:
+        """The square of an opened image; one of another size than the box needs is unusable."""
         size = self.square.image_size
-        try:
-            with Image.open(BytesIO(data)) as image:
-                if self.square.box is not None and image.size != size:
-                    return None, f"size {image.width}x{image.height}, expected {size[0]}x{size[1]}", digest
-                image.load()  # decodes fully: a truncated JPEG raises here
-                return np.asarray(self.square(image)), "", digest
-        except UnidentifiedImageError:
-            return None, "not an image", digest
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            return None, f"corrupt or truncated image ({error})", digest
+        if self.square.box is not None and image.size != size:
+            raise Unusable(f"size {image.width}x{image.height}, expected {size[0]}x{size[1]}")
+        image.load()  # decodes fully: a truncated JPEG raises here
+        return np.asarray(self.square(image))
 
 
 class _Packer:
