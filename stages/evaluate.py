@@ -26,7 +26,7 @@ def pgan(
     device: str = DEVICE,
 ):
     """Compare the averaged generator's faces with the real ones."""
-    from facegan.data.celeba import load_prepared
+    from facegan.data.prepared_celeba import load_prepared
     from facegan.evaluation import write_record
     from facegan.pgan.evaluate import HEADLINE, pgan_metrics, summary
     from facegan.pgan.inference import load_pgan

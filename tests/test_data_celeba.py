@@ -23,12 +23,12 @@ from facegan.data.celeba import (
     BadImagesError,
     box_downscale,
     crop_box,
-    load_prepared,
     prepare_celeba,
     pyramid,
 )
 from conftest import FIXTURES, FIXTURES_ABSENT
 from facegan.data.celeba_format import CELEBA_PARTITION
+from facegan.data.prepared_celeba import load_prepared
 from facegan.data.sources import CELEBA_REQUIRED, fetch_celeba, fetch_local
 from facegan.data.synthetic import draw_face, official_like_partition, write_celeba_sample
 from facegan.errors import UserError

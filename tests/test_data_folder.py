@@ -17,10 +17,10 @@ from facegan.data.celeba import (
     MissingImagesError,
     box_downscale,
     center_square,
-    load_prepared,
     prepare_celeba,
 )
 from facegan.data.celeba_format import read_attributes
+from facegan.data.prepared_celeba import load_prepared
 from facegan.data.folder import AttributeCSVError, list_images, read_attribute_csv
 from facegan.data.sources import fetch_celeba
 from facegan.stargan.data import load_stargan, prepare_stargan, stargan_split

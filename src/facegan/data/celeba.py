@@ -6,7 +6,8 @@ resolution down to 4. Like the official `dataset_tool.py`, which keeps the runni
 average in float32 and quantises each level once with `np.rint`, every level here is the
 exact mean of its block of crop pixels rounded half to even; integer block sums give
 bit-identical results without float error. The output is one memory-mappable uint8 NHWC
-`.npy` per resolution, the attributes, the partition and a manifest.
+`.npy` per resolution, the attributes, the partition and a manifest, which
+`facegan.data.prepared_celeba` reads.
 
 The other crop, `center_square` (data.celeba.crop), takes photos of any size, as
 stylegan3's `dataset_tool.py --transform=center-crop` does: each photo, turned upright by
@@ -47,7 +48,7 @@ from facegan.data.decode import Unusable, decode_file
 from facegan.data.folder import FOLDER_CSV, FOLDER_IMAGES, list_images, read_attribute_csv
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
-from facegan.data.packed import read_manifest, truncate_npy, write_manifest
+from facegan.data.packed import truncate_npy, write_manifest
 from facegan.digests import file_digest
 from facegan.io import staged
 from facegan.progress import progress
@@ -433,55 +434,3 @@ class _Packer:
         counts = {"listed": len(files), "kept": len(self.kept), "skipped": len(self.skipped)}
         counts |= {split: int((kept_splits == code).sum()) for code, split in enumerate(SPLITS)}
         return {"counts": counts, "files": [files[index] for index in self.kept], "skipped": self.skipped}
-
-
-@dataclass(frozen=True)
-class PreparedCelebA:
-    """A prepared CelebA folder: memory-mapped images per resolution, labels and manifest."""
-
-    root: Path
-    manifest: dict
-    attributes: np.ndarray  # (N, A) int8, +1 / -1, columns as manifest["attributes"] (CelebA's 40; a folder's none)
-    partition: np.ndarray  # (N,) uint8: 0 train, 1 val, 2 test
-
-    @property
-    def attribute_names(self) -> list[str]:
-        return self.manifest["attributes"]
-
-    def indices(self, split: str | None = None) -> np.ndarray:
-        """Row numbers of `split` ('train', 'val', 'test'; None = all)."""
-        if split is None:
-            return np.arange(len(self.partition))
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
-        return np.flatnonzero(self.partition == SPLITS.index(split))
-
-    def images(self, resolution: int, split: str | None = None) -> np.ndarray:
-        """uint8 NHWC images of `split` at `resolution`: a memmap view when the split is contiguous.
-
-        CelebA's official split is contiguous in file order, so no copy is made for it;
-        a scattered split is gathered into memory.
-        """
-        if resolution not in self.manifest["resolutions"]:
-            raise UserError(
-                f"{self.root} holds resolutions {self.manifest['resolutions']}, not {resolution}: "
-                "raise data.celeba.resolution and prepare again"
-            )
-        images = np.load(self.root / f"images_{resolution}.npy", mmap_mode="r")
-        if split is None:
-            return images
-        rows = self.indices(split)
-        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
-            return images[rows[0] : rows[-1] + 1]
-        return images[rows]
-
-
-def load_prepared(out_dir: Path) -> PreparedCelebA:
-    """Open a folder written by `prepare_celeba` (arrays memory-mapped, nothing read eagerly)."""
-    root = Path(out_dir)
-    return PreparedCelebA(
-        root=root,
-        manifest=read_manifest(root, "prepare_celeba"),
-        attributes=np.load(root / "attributes.npy", mmap_mode="r"),
-        partition=np.load(root / "partition.npy"),
-    )
