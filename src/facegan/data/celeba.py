@@ -82,17 +82,6 @@ def crop_box(center_x: float, center_y: float, side: int) -> tuple[int, int, int
     return left, top, left + side, top + side
 
 
-def box_downscale(images: np.ndarray, factor: int = 2) -> np.ndarray:
-    """Mean of each `factor` x `factor` block of uint8 (..., H, W, C) images, rounded half to even."""
-    height, width = images.shape[-3:-1]
-    if factor < 1 or factor & (factor - 1) or height % factor or width % factor:
-        raise ValueError(f"cannot reduce {height}x{width} images by {factor}: need a power of two that divides both")
-    sums = images.astype(np.uint32)
-    for _ in range(factor.bit_length() - 1):
-        sums = _sum_2x2(sums)
-    return _rounded_mean(sums, factor * factor)
-
-
 def pyramid(images: np.ndarray, resolutions: Iterable[int]) -> dict[int, np.ndarray]:
     """{resolution: images reduced to it}; one pass of 2x2 block sums, each level rounded once (exact)."""
     wanted = sorted(set(resolutions), reverse=True)
