@@ -36,7 +36,7 @@ repro: setup
 # One pytest worker a core (nproc: the cores this process may use), each with one torch thread:
 # two threads a worker on shared cores spin against each other (5 to 12 times slower here).
 test: setup
-	OMP_NUM_THREADS=1 python -m pytest -q -n $$(nproc) --durations=15
+	OMP_NUM_THREADS=1 python -m pytest -q -rs -n $$(nproc) --durations=15
 
 # What three tests need from Debian's packages: SLURM and munge for the sweep test's one-node
 # cluster (tests/slurm_cluster.py), Chromium to open `dvc plots diff`'s page with no network
@@ -59,7 +59,7 @@ plots-template:
 # The edit-test loop: all but the tests marked slow (stages, learning runs, DVC, several
 # processes or machines, the GPU check's CPU fallback), which `make test` runs too.
 test-fast: setup
-	python -m pytest -q -m "not slow"
+	python -m pytest -q -rs -m "not slow"
 
 # Every stage's code deps in dvc.yaml rewritten as the files its command loads (comments,
 # order and data deps kept); tests/test_stage_deps.py fails until this has run after an import changed.

@@ -26,8 +26,8 @@ def pgan(
     device: str = DEVICE,
 ):
     """Compare the averaged generator's faces with the real ones."""
-    from facegan.data.celeba import load_prepared
     from facegan.data.celeba_params import CelebAParams
+    from facegan.data.prepared_celeba import load_prepared
     from facegan.evaluation import write_record
     from facegan.machine import pick_device
     from facegan.metrics.fid import staged_inception

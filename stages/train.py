@@ -34,7 +34,7 @@ def pgan(
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]"),
 ):
     """Train PGAN at one scale, resuming from its working checkpoint when there is one."""
-    from facegan.data.celeba import load_prepared
+    from facegan.data.prepared_celeba import load_prepared
     from facegan.pgan.train import TRAINING_SECTIONS, ScalePaths, train_scale
     from facegan.training.compute import computing, relaunch_under_torchrun
     from facegan.training.inputs import stage_inputs

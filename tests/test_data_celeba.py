@@ -21,14 +21,13 @@ from facegan.data.celeba_format import (
 )
 from facegan.data.celeba import (
     BadImagesError,
-    box_downscale,
     crop_box,
-    load_prepared,
     prepare_celeba,
     pyramid,
 )
 from conftest import FIXTURES, FIXTURES_ABSENT
 from facegan.data.celeba_format import CELEBA_PARTITION
+from facegan.data.prepared_celeba import load_prepared
 from facegan.data.sources import CELEBA_REQUIRED, fetch_celeba, fetch_local
 from facegan.data.synthetic import draw_face, official_like_partition, write_celeba_sample
 from facegan.errors import UserError
@@ -178,14 +177,21 @@ def test_crop_box_matches_the_reference():
     assert crop_box(44.5, 60.5, 64) == (13, 29, 77, 93)  # half-resolution box, rounded half up
 
 
-def test_box_downscale_is_the_exact_block_mean(celeba_32):
+def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    """The reference for every prepared level: each `factor` x `factor` block's mean in float,
+    rounded half to even as np.rint rounds; exact, since a block's sum and a power-of-two
+    count are exact in float64 (and independent of the library's integer block sums)."""
+    height, width, channels = image.shape
+    blocks = image.reshape(height // factor, factor, width // factor, factor, channels)
+    return np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
+
+
+def test_pyramid_is_the_exact_block_mean(celeba_32):
     image = np.asarray(Image.open(celeba_32 / "img_align_celeba" / "000001.jpg"))[57:185, 25:153]
-    for factor in (2, 4, 32):
-        side = 128 // factor
-        mean = image.reshape(side, factor, side, factor, 3).mean(axis=(1, 3))
-        assert np.array_equal(box_downscale(image, factor), np.rint(mean).astype(np.uint8))
-    official = image.astype(np.float32)  # dataset_tool.py: float running average, np.rint per level
     levels = pyramid(image[None], [4, 8, 16, 32, 64, 128])
+    for factor in (2, 4, 32):
+        assert np.array_equal(levels[128 // factor][0], block_mean(image, factor))
+    official = image.astype(np.float32)  # dataset_tool.py: float running average, np.rint per level
     for res in (64, 32, 16, 8, 4):
         official = (official[0::2, 0::2] + official[0::2, 1::2] + official[1::2, 0::2] + official[1::2, 1::2]) * 0.25
         assert np.array_equal(levels[res][0], np.rint(official).clip(0, 255).astype(np.uint8))
@@ -225,7 +231,7 @@ def test_prepare_skips_bad_images_and_packs_the_rest(celeba_32, tmp_path):
     for res in (4, 8, 16, 32):
         images = prepared.images(res)
         assert isinstance(images, np.memmap) and images.shape == (29, res, res, 3)
-        assert np.array_equal(images[0], box_downscale(crop, 128 // res))
+        assert np.array_equal(images[0], block_mean(crop, 128 // res))
     assert prepared.images(32, "test").shape == (3, 32, 32, 3) and isinstance(prepared.images(32, "val"), np.memmap)
 
 

@@ -10,22 +10,22 @@ from PIL import Image
 
 import test_data_celeba
 from conftest import FIXTURES, FIXTURES_ABSENT, run_stage, tiny_params_dict, write_params
+from test_data_celeba import block_mean
 from test_data_stargan import FIVE, raw_copy, stargan_data
 
 from facegan.data.celeba import (
     BadImagesError,
     MissingImagesError,
-    box_downscale,
     center_square,
-    load_prepared,
     prepare_celeba,
 )
 from facegan.data.celeba_format import read_attributes
 from facegan.data.folder import AttributeCSVError, list_images, read_attribute_csv
+from facegan.data.prepared_celeba import load_prepared
 from facegan.data.sources import fetch_celeba
-from facegan.stargan.data import load_stargan, prepare_stargan, stargan_split
 from facegan.errors import UserError
 from facegan.fetch import DataSourceError
+from facegan.stargan.data import load_stargan, prepare_stargan, stargan_split
 
 celeba_32 = test_data_celeba.celeba_32  # the fixture: skips when ../shared/fixtures is absent
 FFHQ_256 = FIXTURES / "ffhq_256_12"
@@ -162,12 +162,12 @@ def test_pgan_packs_each_photos_centred_square_and_skips_the_bad_ones(tmp_path):
     assert prepared.attributes.shape == (4, 0) and prepared.indices("train").tolist() == [0, 1, 2, 3]
     for row, name in enumerate(kept):
         square = expected_square(tmp_path / "photos" / name, 32)
-        assert np.array_equal(prepared.images(16)[row], box_downscale(square, 2)), name
-        assert np.array_equal(prepared.images(4)[row], box_downscale(square, 8)), name
+        assert np.array_equal(prepared.images(16)[row], block_mean(square, 2)), name
+        assert np.array_equal(prepared.images(4)[row], block_mean(square, 8)), name
     with Image.open(tmp_path / "photos/a/four.jpeg") as lying:
         stored = np.asarray(lying.convert("RGB"))  # 60 rows of 40, as stored: EXIF turns it upright
     unturned = np.asarray(Image.fromarray(stored[10:50]).resize((32, 32), Image.Resampling.LANCZOS))
-    assert not np.array_equal(prepared.images(16)[1], box_downscale(unturned, 2))
+    assert not np.array_equal(prepared.images(16)[1], block_mean(unturned, 2))
     with pytest.raises(BadImagesError, match=r"2 of the first 6 of 6 listed images are unusable.*max_bad_fraction = 0.2"):
         prepare_celeba(raw, tmp_path / "out", crop="center_square", crop_size=32, resolution=16, max_bad_fraction=0.2)
     assert load_prepared(tmp_path / "out").manifest == manifest and test_data_celeba.no_leftovers(tmp_path)
@@ -192,7 +192,7 @@ def test_ffhq_fixture_at_256_px_is_packed_exactly(ffhq_256, tmp_path):
     images = load_prepared(tmp_path / "out").images(32)
     for row, name in enumerate(names):
         pixels = np.asarray(Image.open(ffhq_256 / name).convert("RGB"))
-        assert pixels.shape == (256, 256, 3) and np.array_equal(images[row], box_downscale(pixels, 8)), name
+        assert pixels.shape == (256, 256, 3) and np.array_equal(images[row], block_mean(pixels, 8)), name
 
 
 # ---------------------------------------------------------------- the CSV of attributes
@@ -323,7 +323,7 @@ def test_download_and_prepare_stages_on_a_folder(ffhq_256, tmp_path):
     lossless = [row for row, name in enumerate(manifest["files"]) if not name.endswith(".jpg")]
     for row in lossless:  # PNG and lossless WebP: the FFHQ pixels, exactly box-reduced
         original = np.asarray(Image.open(ffhq_256 / (Path(manifest["files"][row]).stem + ".png")).convert("RGB"))
-        assert np.array_equal(images[row], box_downscale(original, 8)), manifest["files"][row]
+        assert np.array_equal(images[row], block_mean(original, 8)), manifest["files"][row]
     stargan = run_stage("prepare.py", "stargan", cwd=tmp_path)
     assert "packed 12 images (" in stargan.stdout and "at 16 px into data/prepared/stargan; skipped 1" in stargan.stdout
     prepared = load_stargan(tmp_path / "data/prepared/stargan")

@@ -8,7 +8,8 @@ import torch
 
 from conftest import tiny_params_dict
 from facegan.checkpoint import save_checkpoint
-from facegan.data.celeba import load_prepared, prepare_celeba
+from facegan.data.celeba import prepare_celeba
+from facegan.data.prepared_celeba import load_prepared
 from facegan.data.synthetic import write_celeba_sample
 from facegan.images import array_batches
 from facegan.metrics.swd import sliced_wasserstein

@@ -6,7 +6,8 @@ resolution down to 4. Like the official `dataset_tool.py`, which keeps the runni
 average in float32 and quantises each level once with `np.rint`, every level here is the
 exact mean of its block of crop pixels rounded half to even; integer block sums give
 bit-identical results without float error. The output is one memory-mappable uint8 NHWC
-`.npy` per resolution, the attributes, the partition and a manifest.
+`.npy` per resolution, the attributes, the partition and a manifest, which
+`facegan.data.prepared_celeba` reads.
 
 The other crop, `center_square` (data.celeba.crop), takes photos of any size, as
 stylegan3's `dataset_tool.py --transform=center-crop` does: each photo, turned upright by
@@ -33,20 +34,21 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from facegan.data.celeba_params import CROPS
 from facegan.data.celeba_format import (
     CELEBA_ATTR, CELEBA_IMAGES, CELEBA_PARTITION, SPLITS, attribute_columns, read_attributes, read_partition,
 )  # fmt: skip
+from facegan.data.decode import Unusable, decode_file
 from facegan.data.folder import FOLDER_CSV, FOLDER_IMAGES, list_images, read_attribute_csv
-from facegan.data.packed import read_manifest, truncate_npy, write_manifest
+from facegan.data.packed import truncate_npy, write_manifest
 from facegan.data.parallel import ordered_map
+from facegan.digests import file_digest
 from facegan.errors import UserError
 from facegan.io import staged
 from facegan.progress import progress
@@ -78,17 +80,6 @@ def crop_box(center_x: float, center_y: float, side: int) -> tuple[int, int, int
     """
     left, top = (math.floor(c - side / 2 + 0.5) for c in (center_x, center_y))
     return left, top, left + side, top + side
-
-
-def box_downscale(images: np.ndarray, factor: int = 2) -> np.ndarray:
-    """Mean of each `factor` x `factor` block of uint8 (..., H, W, C) images, rounded half to even."""
-    height, width = images.shape[-3:-1]
-    if factor < 1 or factor & (factor - 1) or height % factor or width % factor:
-        raise ValueError(f"cannot reduce {height}x{width} images by {factor}: need a power of two that divides both")
-    sums = images.astype(np.uint32)
-    for _ in range(factor.bit_length() - 1):
-        sums = _sum_2x2(sums)
-    return _rounded_mean(sums, factor * factor)
 
 
 def pyramid(images: np.ndarray, resolutions: Iterable[int]) -> dict[int, np.ndarray]:
@@ -177,7 +168,7 @@ def read_listing(raw_dir: Path, attributes: Sequence[str] | None = None) -> List
         raise UserError(f"{folder} is missing: re-run the download stage (dvc repro download_celeba)")
     _check_listed_images_exist(raw_dir / CELEBA_ATTR, files, _row_lines(files), set(os.listdir(folder)), folder,
                                RE_DOWNLOAD)  # one directory read rather than a stat per image
-    sha256 = {name: _sha256(raw_dir / name) for name in (CELEBA_ATTR, CELEBA_PARTITION)}
+    sha256 = {name: file_digest(raw_dir / name, "sha256") for name in (CELEBA_ATTR, CELEBA_PARTITION)}
     return Listing("celeba", folder, files, names, values, splits, sha256)
 
 
@@ -203,7 +194,8 @@ def _folder_listing(raw_dir: Path, attributes: Sequence[str] | None) -> Listing:
     if len(files) < len(images):
         log.warning("%d of the %d photos in %s have no row in %s: StarGAN leaves them out",
                     len(images) - len(files), len(images), folder, path.name)
-    return Listing("folder", folder, files, names, values, np.zeros(len(files), np.uint8), {path.name: _sha256(path)})
+    return Listing("folder", folder, files, names, values, np.zeros(len(files), np.uint8),
+                   {path.name: file_digest(path, "sha256")})
 
 
 def _row_lines(files: list[str]) -> list[int]:
@@ -286,10 +278,6 @@ def pack(listing: Listing, out_dir: Path, square: SquareCrop, resolutions: list[
     return manifest
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _check_listed_images_exist(listing: Path, files: list[str], lines: list[int], present: set[str], folder: Path,
                                fix: str, shown: int = 5) -> None:
     """Raise MissingImagesError, naming lines and files, when images that `listing` lists are not `present`."""
@@ -368,22 +356,15 @@ class _CropLoader:
 
     def load(self, name: str) -> tuple[np.ndarray | None, str, bytes]:
         """(crop, "", sha256 digest) or (None, why it is unusable, digest)."""
-        try:
-            data = (self.folder / name).read_bytes()
-        except OSError as error:
-            return None, f"unreadable file ({error.strerror})", b""  # missing ones were caught up front
-        digest = hashlib.sha256(data).digest()
+        return decode_file(self.folder / name, self._crop)
+
+    def _crop(self, image: Image.Image) -> np.ndarray:
+        """The square of an opened image; one of another size than the box needs is unusable."""
         size = self.square.image_size
-        try:
-            with Image.open(BytesIO(data)) as image:
-                if self.square.box is not None and image.size != size:
-                    return None, f"size {image.width}x{image.height}, expected {size[0]}x{size[1]}", digest
-                image.load()  # decodes fully: a truncated JPEG raises here
-                return np.asarray(self.square(image)), "", digest
-        except UnidentifiedImageError:
-            return None, "not an image", digest
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            return None, f"corrupt or truncated image ({error})", digest
+        if self.square.box is not None and image.size != size:
+            raise Unusable(f"size {image.width}x{image.height}, expected {size[0]}x{size[1]}")
+        image.load()  # decodes fully: a truncated JPEG raises here
+        return np.asarray(self.square(image))
 
 
 class _Packer:
@@ -442,55 +423,3 @@ class _Packer:
         counts = {"listed": len(files), "kept": len(self.kept), "skipped": len(self.skipped)}
         counts |= {split: int((kept_splits == code).sum()) for code, split in enumerate(SPLITS)}
         return {"counts": counts, "files": [files[index] for index in self.kept], "skipped": self.skipped}
-
-
-@dataclass(frozen=True)
-class PreparedCelebA:
-    """A prepared CelebA folder: memory-mapped images per resolution, labels and manifest."""
-
-    root: Path
-    manifest: dict
-    attributes: np.ndarray  # (N, A) int8, +1 / -1, columns as manifest["attributes"] (CelebA's 40; a folder's none)
-    partition: np.ndarray  # (N,) uint8: 0 train, 1 val, 2 test
-
-    @property
-    def attribute_names(self) -> list[str]:
-        return self.manifest["attributes"]
-
-    def indices(self, split: str | None = None) -> np.ndarray:
-        """Row numbers of `split` ('train', 'val', 'test'; None = all)."""
-        if split is None:
-            return np.arange(len(self.partition))
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
-        return np.flatnonzero(self.partition == SPLITS.index(split))
-
-    def images(self, resolution: int, split: str | None = None) -> np.ndarray:
-        """uint8 NHWC images of `split` at `resolution`: a memmap view when the split is contiguous.
-
-        CelebA's official split is contiguous in file order, so no copy is made for it;
-        a scattered split is gathered into memory.
-        """
-        if resolution not in self.manifest["resolutions"]:
-            raise UserError(
-                f"{self.root} holds resolutions {self.manifest['resolutions']}, not {resolution}: "
-                "raise data.celeba.resolution and prepare again"
-            )
-        images = np.load(self.root / f"images_{resolution}.npy", mmap_mode="r")
-        if split is None:
-            return images
-        rows = self.indices(split)
-        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
-            return images[rows[0] : rows[-1] + 1]
-        return images[rows]
-
-
-def load_prepared(out_dir: Path) -> PreparedCelebA:
-    """Open a folder written by `prepare_celeba` (arrays memory-mapped, nothing read eagerly)."""
-    root = Path(out_dir)
-    return PreparedCelebA(
-        root=root,
-        manifest=read_manifest(root, "prepare_celeba"),
-        attributes=np.load(root / "attributes.npy", mmap_mode="r"),
-        partition=np.load(root / "partition.npy"),
-    )

@@ -27,13 +27,13 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from facegan.data.decode import decode_file
 from facegan.data.packed import read_manifest, truncate_npy, write_manifest
 from facegan.data.parallel import ordered_map
 from facegan.errors import UserError
@@ -115,22 +115,8 @@ class Degrader:
         """(pair stacked (2, S, S, 3) or None, why it is unusable, sha256 of the file) per (name, path)."""
         results = []
         for name, path in items:
-            try:
-                data = Path(path).read_bytes()
-            except OSError as error:
-                results.append((None, f"unreadable file ({error.strerror})", b""))
-                continue
-            digest = hashlib.sha256(data).digest()
-            try:
-                with Image.open(BytesIO(data)) as opened:
-                    image = np.asarray(opened.convert("RGB"))
-            except UnidentifiedImageError:
-                results.append((None, "not an image", digest))
-                continue
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-                results.append((None, f"corrupt or truncated image ({error})", digest))
-                continue
-            results.append((np.stack(self.pair(name, image)), "", digest))
+            image, reason, digest = decode_file(path, lambda opened: np.asarray(opened.convert("RGB")))
+            results.append((None if image is None else np.stack(self.pair(name, image)), reason, digest))
         return results
 
 
