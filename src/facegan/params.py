@@ -57,7 +57,7 @@ def value(type_: type, **check) -> Value:
 
 # The params file's layout: its top-level keys, and the keys of those that group sections.
 # A stage that loads some sections still refuses a misspelt top-level or group key; the
-# full schema (`params_file.py`) must have exactly these (tests/test_params.py).
+# full schema (`params_file.py`) must have exactly these (tests/test_stage_params.py).
 LAYOUT: dict[str, tuple[str, ...]] = {
     "lr": (), "data": ("celeba", "ffhq"), "pgan": (), "stargan": (), "hifacegan": (), "weights": (),
     "eval": ("pgan", "stargan", "hifacegan"), "compute": (),
