@@ -87,7 +87,7 @@ def _schema_and_module_added(repo: Path, model: str, schema: str) -> set[str]:
     dvc.yaml's code deps rewritten as `make deps` does; the edits are then undone."""
     params_module = repo / f"src/facegan/{model}/params.py"
     text = params_module.read_text()
-    end = text.index("\n\n\n", text.index(f"class {schema}("))
+    end = text.index("\n\n\n", re.search(rf"class {schema}\b", text).start())
     params_module.write_text(text[:end] + "\n    new_knob: int = setting(0, low=0)" + text[end:])
     (repo / f"src/facegan/{model}/helper.py").write_text('"""A helper only this model uses."""\nHELPER = 1\n')
     with open(repo / f"src/facegan/{model}/train.py", "a") as handle:
