@@ -72,13 +72,20 @@ def test_machines_and_their_meeting_point_are_checked(tmp_path, nnodes, endpoint
         load_params(write_params(tmp_path / "params.yaml", params))
 
 
+def _no_launcher(monkeypatch) -> None:
+    """A process no launcher started; what a relaunch sets in os.environ is undone after the
+    test (set first, so that monkeypatch restores the variables' absence)."""
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", PARAMS_DIGEST_VARIABLE):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
 def test_a_process_under_a_launcher_never_relaunches(monkeypatch):
     """torchrun, or srun exporting the three variables: the process is a worker already."""
     launched = []
     monkeypatch.setattr(os, "execv", lambda executable, command: launched.append(command))
     params = Loaded(compute=ComputeParams(nproc=2, amp=False, channels_last=True, compile=False, loader_workers=0))
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", PARAMS_DIGEST_VARIABLE):
-        monkeypatch.delenv(name, raising=False)
+    _no_launcher(monkeypatch)
     relaunch_under_torchrun(params, ["stages/train.py", "pgan", "8"])
     assert len(launched) == 1 and "--nproc-per-node=2" in launched[0]  # alone, it would become torchrun
     for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
@@ -92,8 +99,7 @@ def test_workers_stop_when_the_params_file_changed_after_the_launch(monkeypatch)
     params (the file edited in between) stops instead of training on them."""
     monkeypatch.setattr(os, "execv", lambda executable, command: None)
     settings = ComputeParams(nproc=2, amp=False, channels_last=True, compile=False, loader_workers=0)
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", PARAMS_DIGEST_VARIABLE):
-        monkeypatch.delenv(name, raising=False)
+    _no_launcher(monkeypatch)
     relaunch_under_torchrun(Loaded(lr=0.002, compute=settings), ["stages/train.py", "pgan", "8"])
     for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "1")):
         monkeypatch.setenv(name, value)
