@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import atexit
 import copy
 import os
 import shutil
@@ -15,6 +16,8 @@ from typing import Callable
 
 import pytest
 import yaml
+
+from stage_server import StageServer
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -197,14 +200,21 @@ def running(pid: int) -> bool:
         return False
 
 
+STAGE_SERVER = StageServer()
+atexit.register(STAGE_SERVER.close)
+
+
 def run_stage(*args: str, cwd: Path, check: bool = True, code: Path = REPO, **kwargs) -> subprocess.CompletedProcess:
     """Run a stage script as DVC would: a separate Python process in `cwd`, with the stage
-    scripts, library and dvc.yaml of `code` (a checkout: this one, or an `edited_copy`)."""
+    scripts, library and dvc.yaml of `code` (a checkout: this one, or an `edited_copy`).
+    This checkout's stages run as children forked from tests/stage_server.py's process,
+    which has imported the library once; another checkout's, or a run with subprocess
+    options (`kwargs`), in a new interpreter."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **({"PYTHONPATH": str(code / "src")} if code != REPO else {})}
-    result = subprocess.run(
-        [sys.executable, str(code / "stages" / args[0]), *args[1:]],
-        cwd=cwd, env=env, capture_output=True, text=True, **kwargs,
-    )  # fmt: skip
+    argv = [sys.executable, str(code / "stages" / args[0]), *args[1:]]
+    result = None if code != REPO or kwargs else STAGE_SERVER.run(argv[1:], cwd, env)
+    if result is None:
+        result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

@@ -1,17 +1,18 @@
 """Every stage in dvc.yaml depends on exactly the library code its command loads (see
-facegan.stage_deps, which `make deps` runs to write them), and the library keeps its
-imports where that probe sees them."""
+facegan.stage_deps, which `make deps` runs to write them), the library keeps its imports
+where that reading of the source sees them, and what a fresh interpreter loads agrees."""
 from __future__ import annotations
 
 import ast
 import difflib
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from facegan.stage_deps import LIBRARY_PREFIX, code_deps, rewritten, stages
+from facegan.stage_deps import LIBRARY_PREFIX, code_deps, holds_code, rewritten, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "src" / "facegan"
@@ -29,6 +30,42 @@ def test_stage_deps_are_exactly_the_code_it_loads(name):
     loaded = code_deps(stage, ROOT)
     difference = "\n".join(difflib.unified_diff(listed, loaded, "dvc.yaml", "loaded", lineterm=""))
     assert listed == loaded, f"{name}: dvc.yaml's code deps are not the files it loads: run `make deps`\n{difference}"
+
+
+# Runs in a fresh interpreter: argv = script, command. The stage script is run as a module (its
+# top-level imports), then the command's leading imports; prints the library files then loaded.
+RUNTIME_PROBE = r"""
+import ast, importlib.util, json, sys
+from pathlib import Path
+
+script, command = Path(sys.argv[1]), sys.argv[2]
+spec = importlib.util.spec_from_file_location("stage_script", script)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+callback = next(c.callback for c in module.app.registered_commands if c.name == command)
+function = next(n for n in ast.parse(script.read_text()).body
+                if isinstance(n, ast.FunctionDef) and n.name == callback.__name__)
+for node in function.body:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        exec(compile(ast.Module([node], []), str(script), "exec"), {})
+print(json.dumps(sorted(m.__file__ for n, m in list(sys.modules.items())
+                        if n.split(".")[0] == "facegan" and getattr(m, "__file__", None))))
+"""
+
+
+@pytest.mark.parametrize("name", ["train_pgan@4", "evaluate_stargan", "export_hifacegan", "degrade_ffhq"])
+def test_what_a_command_loads_is_among_the_deps_read_off_its_source(name):
+    """An independent check of that reading, on one stage of each script that imports models:
+    every library file a fresh interpreter loads running the command's imports is listed (the
+    listing holds more: the modules imported lazily, inside functions, which this run skips)."""
+    script, command = STAGES[name].script
+    result = subprocess.run([sys.executable, "-c", RUNTIME_PROBE, script, command], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    loaded = {Path(file).resolve().relative_to(ROOT).as_posix() for file in json.loads(result.stdout)
+              if holds_code(Path(file))}
+    assert "src/facegan/entrypoints.py" in loaded  # the probe saw the script's own imports
+    assert loaded <= set(code_deps(STAGES[name], ROOT)), (name, loaded - set(code_deps(STAGES[name], ROOT)))
 
 
 def test_make_deps_rewrites_only_the_library_entries():
@@ -72,7 +109,7 @@ def _is_command(function: ast.FunctionDef) -> bool:
 
 
 def test_stage_commands_import_only_at_their_start():
-    """The probe runs a command's leading imports; an import further down, or in another
+    """stage_deps reads a command's leading imports; an import further down, or in another
     function of the script, would escape it."""
     late = []
     for script in sorted((ROOT / "stages").glob("*.py")):
@@ -89,7 +126,7 @@ def test_stage_commands_import_only_at_their_start():
 
 
 def test_the_library_imports_itself_only_by_absolute_name():
-    """The probe follows `from facegan.x import y` and `import facegan.x`: a relative import
+    """stage_deps follows `from facegan.x import y` and `import facegan.x`: a relative import
     or an import by a computed name would hide a dependency from it."""
     hidden = []
     for path in sorted(LIBRARY.rglob("*.py")):

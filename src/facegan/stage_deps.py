@@ -1,8 +1,11 @@
 """Each stage's code deps in dvc.yaml, computed: exactly the library files its command loads.
 
-For a stage, a fresh interpreter runs the command's imports (the stage script's own, then
-those that open the command's function) and everything those modules import, even inside a
-function (a lazy import runs only on some paths, and its code still shapes the outputs).
+For a stage, they are the library modules that the stage script imports at its top and at
+the start of the command's function, and, transitively, every library module that those
+import anywhere in their code, even inside a function (a lazy import runs only on some
+paths, and its code still shapes the outputs), with the packages that hold them. Read off
+the source, without running it: the library imports itself only by absolute name, and
+tests/test_stage_deps.py checks this reading against the modules a fresh interpreter loads.
 Too few deps and metrics go stale; too many and one model's edit re-runs the others. A
 docstring-only `__init__.py` holds no code and is left out.
 
@@ -14,12 +17,9 @@ fails, showing the difference, when dvc.yaml is not what this writes.
 from __future__ import annotations
 
 import ast
-import json
 import re
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import yaml
 
@@ -27,51 +27,7 @@ from facegan import pipeline
 from facegan.pipeline import ROOT, Stage
 
 LIBRARY_PREFIX = "src/facegan/"
-
-# Runs in a fresh interpreter: argv = script, command. Prints the loaded facegan files.
-PROBE = r"""
-import ast, importlib, importlib.util, json, sys
-from pathlib import Path
-
-script, command = Path(sys.argv[1]), sys.argv[2]
-spec = importlib.util.spec_from_file_location("stage_script", script)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-callback = next(c.callback for c in module.app.registered_commands if c.name == command)
-tree = ast.parse(script.read_text())
-function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == callback.__name__)
-for node in function.body:
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        exec(compile(ast.Module([node], []), str(script), "exec"), {})
-
-def facegan_imports(path):
-    for node in ast.walk(ast.parse(Path(path).read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "facegan":
-            yield node.module
-            for alias in node.names:  # `from facegan.x import y` may name a module y
-                yield f"{node.module}.{alias.name}"
-        elif isinstance(node, ast.Import):
-            yield from (a.name for a in node.names if a.name.split(".")[0] == "facegan")
-
-def import_if_module(name):
-    try:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-    except ModuleNotFoundError:  # `from facegan.x import y` where y is not a module
-        pass
-
-seen = set()
-while True:
-    files = {m.__file__ for n, m in list(sys.modules.items())
-             if n.split(".")[0] == "facegan" and getattr(m, "__file__", None)}
-    if files == seen:
-        break
-    for path in files - seen:
-        for name in facegan_imports(path):
-            import_if_module(name)
-    seen = files
-print(json.dumps(sorted(seen)))
-"""
+PACKAGE = "facegan"
 
 
 def stages(root: Path = ROOT) -> dict[str, Stage]:
@@ -85,28 +41,67 @@ def holds_code(path: Path) -> bool:
     return not (path.name == "__init__.py" and all(isinstance(node, ast.Expr) for node in body))
 
 
+def library_imports(nodes: Iterable[ast.AST]) -> Iterator[str]:
+    """The library names that the import statements among `nodes` name: for `from facegan.x
+    import y`, both facegan.x and facegan.x.y (y may be a module)."""
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE)
+
+
+def module_file(name: str, src: Path) -> Path | None:
+    """The file of module `name` under `src`, or None where the name is not a module."""
+    base = src.joinpath(*name.split("."))
+    return next((path for path in (base.with_suffix(".py"), base / "__init__.py") if path.is_file()), None)
+
+
+def loaded_files(names: Iterable[str], src: Path) -> set[Path]:
+    """The files that importing the library modules among `names` loads: each module, the
+    packages above it, and, transitively, what any of them imports anywhere in its code."""
+    files: set[Path] = set()
+    pending = list(names)
+    while pending:
+        parts = pending.pop().split(".")
+        for depth in range(1, len(parts) + 1):  # facegan, facegan.x, facegan.x.y: each is run on import
+            path = module_file(".".join(parts[:depth]), src)
+            if path is None:  # an attribute, not a module
+                break
+            if path not in files:
+                files.add(path)
+                pending.extend(library_imports(ast.walk(ast.parse(path.read_text()))))
+    return files
+
+
+def command_imports(script: Path, command: str) -> list[str]:
+    """The library names the stage script imports at its top and at the start of the function
+    that `@app.command(command)` registers (tests/test_stage_deps.py keeps imports there)."""
+    tree = ast.parse(script.read_text())
+    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and any(
+        isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr == "command"
+        and [getattr(a, "value", None) for a in d.args] == [command] for d in node.decorator_list)), None)
+    if function is None:
+        raise RuntimeError(f'{script} has no function registered as @app.command("{command}")')
+    return list(library_imports([*tree.body, *function.body]))
+
+
 def code_deps(stage: Stage, root: Path = ROOT) -> list[str]:
     """The library files `stage`'s command loads, as dvc.yaml lists them: the sub-packages'
     files first, then the top-level modules, each group sorted."""
     script, command = stage.script
-    result = subprocess.run([sys.executable, "-c", PROBE, script, command], cwd=root, capture_output=True,
-                            text=True)
-    if result.returncode:
-        raise RuntimeError(f"importing {script} {command} failed:\n{result.stderr}")
-    loaded = {Path(file).resolve().relative_to(root).as_posix() for file in json.loads(result.stdout)}
-    return sorted((path for path in loaded if holds_code(root / path)),
-                  key=lambda path: (path.count("/") == 2, path))
+    files = loaded_files(command_imports(root / script, command), root / "src")
+    loaded = {path.relative_to(root).as_posix() for path in files if holds_code(path)}
+    return sorted(loaded, key=lambda path: (path.count("/") == 2, path))
 
 
 def all_code_deps(root: Path = ROOT) -> dict[str, list[str]]:
     """{stage name as dvc.yaml writes it: its code deps}; a `foreach` stage's items must all
     load the same code, since they share one deps list."""
-    expanded = stages(root)
-    with ThreadPoolExecutor(2) as pool:  # each probe is a process of its own
-        computed = dict(zip(expanded, pool.map(lambda stage: code_deps(stage, root), expanded.values())))
     by_name: dict[str, list[str]] = {}
-    for name, deps in computed.items():
-        base = name.split("@")[0]
+    for name, stage in stages(root).items():
+        deps, base = code_deps(stage, root), name.split("@")[0]
         if by_name.setdefault(base, deps) != deps:
             raise RuntimeError(f"the items of {base} load different code ({name}: {deps}), but share one deps list")
     return by_name
