@@ -35,8 +35,9 @@ repro: setup
 
 # One pytest worker a core (nproc: the cores this process may use), each with one torch thread:
 # two threads a worker on shared cores spin against each other (5 to 12 times slower here).
+# Tests are handed out one at a time, longest first (tests/conftest.py).
 test: setup
-	OMP_NUM_THREADS=1 python -m pytest -q -rs -n $$(nproc) --durations=15
+	OMP_NUM_THREADS=1 python -m pytest -q -rs -n $$(nproc) --maxschedchunk 1 --durations=15
 
 # What three tests need from Debian's packages: SLURM and munge for the sweep test's one-node
 # cluster (tests/slurm_cluster.py), Chromium to open `dvc plots diff`'s page with no network

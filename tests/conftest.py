@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import atexit
 import copy
+import fcntl
 import os
 import shutil
 import signal
@@ -24,20 +25,27 @@ FIXTURES = REPO.parent / "shared" / "fixtures"
 FIXTURES_ABSENT = "fixtures not present at"  # how every test that needs them starts its skip reason
 
 
-# The longest tests here, in minutes each: started first, so that `make test`'s workers share the
-# rest while they run instead of one of them running a long test alone at the end.
-LONGEST_FIRST = ("test_pipeline_dvc.py", "test_hifacegan_learning.py", "test_sweep.py")
+# The longest tests here, minutes each. `make test` (pytest-xdist, --maxschedchunk 1) hands each
+# worker two tests to start with, then one more each time it is down to one: so these go first,
+# at every other place (the first and third start at once, on two workers), and the short tests
+# last, so that no worker runs a long test alone at the end while the others wait.
+LONGEST_FIRST = ("test_pipeline_dvc.py::", "test_hifacegan_learning.py::", "test_sweep.py::test_sweep_on_a_real_slurm")
 
 
 def pytest_collection_modifyitems(items: list) -> None:
-    """The longest test files first, then the other slow tests, then the fast ones (a stable
-    sort: each group keeps its order)."""
-    def rank(item) -> int:
-        name = item.path.name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST) + (
-            item.get_closest_marker("slow") is None)
+    """The longest tests first, each followed by a fast one; then the other slow tests, then
+    the fast ones (each group in its own order)."""
+    def longest(item) -> int | None:
+        return next((i for i, name in enumerate(LONGEST_FIRST) if name in item.nodeid), None)
 
-    items.sort(key=rank)
+    longest_items = sorted((item for item in items if longest(item) is not None), key=longest)
+    slow = [item for item in items if longest(item) is None and item.get_closest_marker("slow")]
+    fast = [item for item in items if item.get_closest_marker("slow") is None]
+    ordered = []
+    for item in longest_items:
+        ordered += [item, *fast[:1]]
+        fast = fast[1:]
+    items[:] = ordered + slow + fast
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -129,6 +137,22 @@ def evaluated_repo(destination: Path, params: dict) -> Path:
     run_in("git", "add", "-A", cwd=repo)
     run_in("git", "commit", "-qm", "baseline", cwd=repo)
     return repo
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """The folder `name` that `build(folder)` fills, once in the test session whichever
+    pytest-xdist worker asks first (the others wait for it). Shared: copy it to change it."""
+    session = tmp_path_factory.getbasetemp()
+    shared = session.parent if os.environ.get("PYTEST_XDIST_WORKER") else session  # the workers' common folder
+    folder, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():  # a build that failed is tried again by the next test that asks
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 import facegan.sweep
-from conftest import FACEGAN, REPO, checkpoint_iteration, evaluated_repo, run_in, tiny_params_dict
+from conftest import FACEGAN, REPO, built_once, checkpoint_iteration, evaluated_repo, run_in, tiny_params_dict
 from facegan import pipeline
 from facegan.errors import UserError
 from facegan.slurm import array_spec, sbatch_command
@@ -211,10 +212,12 @@ def _sweep_params() -> dict:
     return params
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Path:
-    """A project repository on tiny params whose baseline commit holds its PGAN evaluation."""
-    return evaluated_repo(tmp_path_factory.mktemp("sweeps") / "repo", _sweep_params())
+@pytest.fixture
+def baseline(tmp_path_factory, tmp_path) -> Path:
+    """A project repository on tiny params whose baseline commit holds its PGAN evaluation
+    (made once, copied for each test)."""
+    built = built_once(tmp_path_factory, "sweep-baseline", lambda folder: evaluated_repo(folder, _sweep_params()))
+    return shutil.copytree(built, tmp_path / "repo", symlinks=True)
 
 
 def _facegan(*args: str, cwd: Path, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
