@@ -56,15 +56,16 @@ def export_generator(spec: ExportSpec, out_dir: Path, name: str = "generator", t
     pt2 = io.BytesIO()
     torch.export.save(program, pt2, extra_files={RECORD_FILE: json.dumps(record, indent=2, sort_keys=True)})
     loaded = torch.export.load(io.BytesIO(pt2.getvalue())).module()
+    checks = module_outputs(module, inputs, seed + 1)
     with torch.no_grad():
         _fail_if_different("torch.export", out_dir / f"{name}.pt2", max_difference(
-            lambda tensors: loaded(*tensors).numpy(), module, inputs, seed + 1), tolerance)
+            lambda tensors: loaded(*tensors).numpy(), checks), tolerance)
 
     onnx_bytes = onnx_model(program, example, inputs)
     session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     difference = max_difference(
         lambda tensors: session.run(["images"], {spec.name: t.numpy() for spec, t in zip(inputs, tensors)})[0],
-        module, inputs, seed + 1)
+        checks)
     _fail_if_different("ONNX", out_dir / f"{name}.onnx", difference, tolerance)
 
     atomic_write_bytes(out_dir / f"{name}.pt2", pt2.getvalue())
@@ -105,17 +106,23 @@ def onnx_model(program: ExportedProgram, example: tuple[torch.Tensor, ...], inpu
     return model.SerializeToString()
 
 
-def max_difference(exported: Callable[[tuple[torch.Tensor, ...]], np.ndarray], module: torch.nn.Module,
-                   inputs: list[InputSpec], seed: int) -> float:
-    """Largest absolute difference between an export (`exported`: input tensors -> output
-    array) and the PyTorch module, at batch sizes 1 and 3."""
-    worst = 0.0
+def module_outputs(module: torch.nn.Module, inputs: list[InputSpec], seed: int
+                   ) -> list[tuple[tuple[torch.Tensor, ...], np.ndarray]]:
+    """Seeded random inputs at batch sizes 1 and 3 (neither the example's), each with the
+    module's output: what every export is checked against, computed once."""
+    checks = []
     for batch in (1, 3):
         tensors = _random_inputs(inputs, batch, seed + batch)
         with torch.no_grad():
-            expected = module(*tensors).numpy()
-            worst = max(worst, float(np.abs(exported(tensors) - expected).max()))
-    return worst
+            checks.append((tensors, module(*tensors).numpy()))
+    return checks
+
+
+def max_difference(exported: Callable[[tuple[torch.Tensor, ...]], np.ndarray],
+                   checks: list[tuple[tuple[torch.Tensor, ...], np.ndarray]]) -> float:
+    """Largest absolute difference between an export (`exported`: input tensors -> output
+    array) and the module's outputs in `checks` (module_outputs)."""
+    return max(float(np.abs(exported(tensors) - expected).max()) for tensors, expected in checks)
 
 
 def _fail_if_different(kind: str, path: Path, difference: float, tolerance: float) -> None:
