@@ -3,7 +3,9 @@ more than a tiny stage's work): a server process imports torch and the library's
 once, then forks one child per run, which runs the stage script as `python stages/x.py ...`
 would (as __main__, in its folder, with its environment, its own stdout and stderr, its exit
 code). Each run is still a process of its own, made from an interpreter that has imported
-modules and run nothing else.
+modules and run nothing else. The children share the server's hash seed: that outputs are
+the same bytes from any interpreter is checked where stages run under DVC (tests/
+test_pipeline_dvc.py) or from another checkout (tests/test_export.py).
 
     python tests/stage_server.py    # reads one JSON request a line, answers {"returncode": n}
 """
@@ -21,11 +23,13 @@ import threading
 import traceback
 from pathlib import Path
 
-# torch._dynamo: what training imports when it starts (2 s here). Not facegan.export: onnxruntime starts a thread on import, and a child forked from a process
-# with other threads can hang on a lock that one of them held.
-PRELOADED = ("torch._dynamo", "facegan.pgan.train", "facegan.pgan.evaluate", "facegan.stargan.train", "facegan.stargan.classifier",
-             "facegan.stargan.evaluate", "facegan.hifacegan.train", "facegan.hifacegan.evaluate",
-             "facegan.data.celeba", "facegan.data.ffhq", "facegan.hifacegan.data", "facegan.stargan.data")
+# torch._dynamo: what training imports when it starts (2 s here). Not facegan.export: onnxruntime
+# starts a thread on import, and a child forked from a process with other threads can hang on a
+# lock that one of them held.
+PRELOADED = ("torch._dynamo", "facegan.pgan.train", "facegan.pgan.evaluate", "facegan.stargan.train",
+             "facegan.stargan.classifier", "facegan.stargan.evaluate", "facegan.hifacegan.train",
+             "facegan.hifacegan.evaluate", "facegan.data.celeba", "facegan.data.ffhq", "facegan.hifacegan.data",
+             "facegan.stargan.data")
 
 
 def serve() -> None:
