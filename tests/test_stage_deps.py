@@ -53,9 +53,10 @@ print(json.dumps(sorted(m.__file__ for n, m in list(sys.modules.items())
 """
 
 
-@pytest.mark.parametrize("name", ["train_pgan@4", "evaluate_stargan", "export_hifacegan", "degrade_ffhq"])
+@pytest.mark.parametrize("name", ["train_pgan@4", "evaluate_stargan", "export_hifacegan", "degrade_ffhq",
+                                  "download_weights"])
 def test_what_a_command_loads_is_among_the_deps_read_off_its_source(name):
-    """An independent check of that reading, on one stage of each script that imports models:
+    """An independent check of that reading, on one stage of each stage script:
     every library file a fresh interpreter loads running the command's imports is listed (the
     listing holds more: the modules imported lazily, inside functions, which this run skips)."""
     script, command = STAGES[name].script
